@@ -1,0 +1,70 @@
+"""Shared fixtures: offline data from ../shared, a micro model config, one trained micro run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT / ".." / "shared").resolve()
+CORPUS = SHARED / "data" / "tinyshakespeare.txt"
+CONF_DIR = ROOT / "conf"
+
+# Offline: tiktoken reads the shared cache; tinyx's token cache lives in a per-session folder.
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken_cache"))
+os.environ.setdefault("WANDB_MODE", "offline")
+
+# A model small enough that a test run takes a second or two on 2 cores.
+MICRO = [
+    "hardware=cpu", f"data.path={CORPUS}",
+    "model.n_layer=2", "model.n_head=2", "model.d_model=32", "model.block_size=32",
+    "train.batch_size=4", "train.max_steps=40", "train.eval_every=20", "train.eval_batches=2",
+    "train.log_every=5", "train.ckpt_every=10", "train.sample_tokens=16", "optim.warmup_steps=5",
+    "logger.progress_bar=false",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tinyx_cache")
+    os.environ["TINYX_CACHE_DIR"] = str(folder)
+    return folder
+
+
+def compose(overrides: list[str] = (), config_name: str = "train"):
+    """The config Hydra would compose for `train.py <overrides>`."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from tinyx.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def micro_config(*overrides: str):
+    from tinyx.config import to_run_config
+
+    return to_run_config(compose(MICRO + list(overrides)))
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a command of the project (`train.py ...`, `-m tinyx.generate ...`) as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=full_env)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One micro run trained to the end (40 steps, checkpoints at 10..40), shared by read-only tests."""
+    from tinyx.trainer import train
+
+    run_dir = tmp_path_factory.mktemp("trained_run")
+    summary = train(micro_config(), run_dir)
+    return run_dir, summary

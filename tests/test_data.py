@@ -1,0 +1,130 @@
+"""Corpus resolution, download with checksum, tokenizers, the token cache, batches."""
+
+import functools
+import hashlib
+import http.server
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import CORPUS
+from tinyx.config import DataConfig
+from tinyx.data import (CharTokenizer, TiktokenTokenizer, check_lengths, load_tokens, resolve_corpus,
+                        sample_windows)
+from tinyx.errors import DataError
+
+
+def test_char_tokens_split_90_10_and_cache_hit(tmp_path):
+    cfg = DataConfig(path=str(CORPUS), cache_dir=str(tmp_path))
+    first = load_tokens(cfg)
+    text = CORPUS.read_text()
+    assert first.tokenizer.vocab_size == 65 and not first.cache_hit
+    assert len(first.train) == int(len(text) * 0.9) and len(first.train) + len(first.val) == len(text)
+    assert first.tokenizer.decode(first.val[:20].tolist()) == text[int(len(text) * 0.9):][:20]
+    second = load_tokens(cfg)
+    assert second.cache_hit and second.train.dtype == np.uint16
+    assert np.array_equal(first.train, second.train) and np.array_equal(first.val, second.val)
+
+
+def test_truncated_token_cache_is_rebuilt(tmp_path):
+    cfg = DataConfig(path=str(CORPUS), cache_dir=str(tmp_path))
+    first = load_tokens(cfg)
+    train_bin = first.cache_dir / "train.bin"
+    train_bin.write_bytes(train_bin.read_bytes()[:1000])
+    again = load_tokens(cfg)
+    assert not again.cache_hit and np.array_equal(again.train, first.train)
+    assert load_tokens(cfg).cache_hit
+
+
+def test_bpe_tokenizer_offline_roundtrip(tmp_path):
+    tok = TiktokenTokenizer("gpt2")
+    assert tok.vocab_size == 50257
+    assert tok.decode(tok.encode("ROMEO: wherefore art thou")) == "ROMEO: wherefore art thou"
+    data = load_tokens(DataConfig(tokenizer="tiktoken", path=str(CORPUS), cache_dir=str(tmp_path)))
+    assert data.train.dtype == np.uint16 and 250_000 < len(data.train) < 350_000
+
+
+def test_unknown_tiktoken_encoding():
+    with pytest.raises(DataError, match="gpt3_not_real"):
+        TiktokenTokenizer("gpt3_not_real")
+
+
+def test_char_tokenizer_refuses_unknown_characters():
+    tok = CharTokenizer.from_text("abc\n")
+    assert tok.decode(tok.encode("cab")) == "cab"
+    with pytest.raises(DataError, match="'z'"):
+        tok.encode("zebra")
+
+
+def test_windows_are_shifted_targets():
+    ids = np.arange(1000, dtype=np.uint16)
+    w = sample_windows(ids, 8, 16, torch.Generator().manual_seed(0))
+    assert w.shape == (8, 17) and w.dtype == torch.int64
+    assert torch.equal(w[:, 1:] - w[:, :-1], torch.ones(8, 16, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, ["does not exist"]),
+    (b"", ["is empty"]),
+    (b"\xff\xfe\x00bad bytes", ["not UTF-8"]),
+])
+def test_bad_corpus_files(tmp_path, content, words):
+    path = tmp_path / "corpus.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError) as e:
+        load_tokens(DataConfig(path=str(path), cache_dir=str(tmp_path / "cache")))
+    assert str(path) in str(e.value)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_corpus_shorter_than_a_window(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("To be, or not to be: that is the question.\n" * 2)
+    data = load_tokens(DataConfig(path=str(path), cache_dir=str(tmp_path / "cache")))
+    with pytest.raises(DataError, match="block_size"):
+        check_lengths(data, 64)
+
+
+@pytest.fixture()
+def local_server(tmp_path):
+    """A real HTTP server on loopback serving a folder."""
+    (tmp_path / "www").mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield tmp_path / "www", f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_download_verifies_checksum(tmp_path, local_server):
+    www, url = local_server
+    (www / "input.txt").write_bytes(CORPUS.read_bytes())
+    cfg = DataConfig(url=f"{url}/input.txt", cache_dir=str(tmp_path / "cache"), search_dirs=[])
+    path = resolve_corpus(cfg)
+    assert path == tmp_path / "cache" / "corpora" / "tinyshakespeare.txt"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == cfg.sha256
+
+    (www / "bad.txt").write_bytes(CORPUS.read_bytes()[:-1] + b"X")
+    bad = DataConfig(url=f"{url}/bad.txt", cache_dir=str(tmp_path / "cache2"), search_dirs=[])
+    with pytest.raises(DataError, match="sha256"):
+        resolve_corpus(bad)
+    assert not list((tmp_path / "cache2").rglob("*.txt*")), "nothing half-written"
+
+
+def test_failed_download_says_where_to_put_the_file(tmp_path, local_server):
+    _, url = local_server
+    cfg = DataConfig(url=f"{url}/missing.txt", cache_dir=str(tmp_path), search_dirs=[])
+    with pytest.raises(DataError) as e:
+        resolve_corpus(cfg)
+    assert "missing.txt" in str(e.value) and "data.path=" in str(e.value)
+    assert str(tmp_path / "corpora" / "tinyshakespeare.txt") in str(e.value)
+
+
+def test_search_dirs_find_an_offline_copy(tmp_path):
+    cfg = DataConfig(cache_dir=str(tmp_path), search_dirs=[str(CORPUS.parent)], url="http://127.0.0.1:9/none")
+    assert resolve_corpus(cfg) == CORPUS

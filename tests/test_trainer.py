@@ -1,0 +1,138 @@
+"""The training loop end to end: files, accumulation, exact resume after SIGKILL, bad input."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import CORPUS, MICRO, ROOT, compose, micro_config
+from tinyx.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint
+from tinyx.cli import run_train
+from tinyx.loggers import read_jsonl
+from tinyx.trainer import train
+
+
+def test_run_directory_contract(trained_run):
+    run_dir, summary = trained_run
+    saved = json.loads((run_dir / "summary.json").read_text())
+    assert saved["status"] == "completed" and saved["step"] == 40
+    for key in ["val/loss", "val/loss_best", "val/ppl", "params", "tokens_per_second", "wall_seconds"]:
+        assert isinstance(saved[key], (int, float)), key
+    assert saved["val/ppl"] == pytest.approx(math.exp(saved["val/loss"]))
+    assert saved["val/loss_best"] <= saved["val/loss"]
+
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    train_rows = [r for r in rows if "train/loss" in r]
+    val_rows = [r for r in rows if "val/loss" in r]
+    assert [r["step"] for r in train_rows] == list(range(5, 41, 5))
+    assert [r["step"] for r in val_rows] == [20, 40]
+    for key in ["lr", "grad_norm", "tokens_per_second", "mfu", "step_ms"]:
+        assert all(r[key] > 0 for r in train_rows), key
+    assert train_rows[-1]["train/loss"] < train_rows[0]["train/loss"] - 0.3  # it learns
+    assert val_rows[-1]["val/loss"] == saved["val/loss"]
+
+    # keep_checkpoints=3 of the four saved (10, 20, 30, 40); latest points at the last.
+    assert [p.name for p in list_checkpoints(run_dir)] == ["ckpt_000020.pt", "ckpt_000030.pt", "ckpt_000040.pt"]
+    assert find_checkpoint(run_dir).name == "ckpt_000040.pt"
+    state = load_checkpoint(find_checkpoint(run_dir))
+    assert state["step"] == 40 and state["config"]["model"]["vocab_size"] == 65
+    assert json.loads((run_dir / "tokenizer.json").read_text())["kind"] == "char"
+    samples = read_jsonl(run_dir / "samples.jsonl")
+    assert [s["step"] for s in samples] == [20, 40] and all(len(s["text"]) == 17 for s in samples)
+
+
+def test_grad_accumulation_equals_one_big_batch(tmp_path):
+    common = ["train.max_steps=3", "train.log_every=1", "train.eval_every=3", "train.sample_tokens=0"]
+    big = train(micro_config(*common, "train.batch_size=8", "train.grad_accum=1"), tmp_path / "big")
+    acc = train(micro_config(*common, "train.batch_size=4", "train.grad_accum=2"), tmp_path / "acc")
+    rows_big = read_jsonl(tmp_path / "big" / "metrics.jsonl")
+    rows_acc = read_jsonl(tmp_path / "acc" / "metrics.jsonl")
+    for a, b in zip(rows_big, rows_acc):
+        for key in ("train/loss", "grad_norm", "val/loss"):
+            if key in a:
+                assert a[key] == pytest.approx(b[key], rel=1e-5), (a["step"], key)
+    assert big["val/loss"] == pytest.approx(acc["val/loss"], rel=1e-5)
+
+
+def _losses(run_dir):
+    return [(r["step"], r.get("train/loss"), r.get("val/loss")) for r in read_jsonl(run_dir / "metrics.jsonl")]
+
+
+def test_sigkill_then_resume_logs_exactly_the_uninterrupted_losses(tmp_path):
+    settings = ["train.max_steps=300", "train.ckpt_every=20", "train.eval_every=20", "train.log_every=5",
+                "model.dropout=0.1"]
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "train.py", *MICRO, *settings, f"hydra.run.dir={killed_dir}"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while len(list_checkpoints(killed_dir)) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    assert not (killed_dir / "summary.json").exists()
+    resumed_from = load_checkpoint(find_checkpoint(killed_dir))["step"]
+    assert 40 <= resumed_from < 300
+
+    resumed = train(micro_config(*settings, f"train.resume={killed_dir}"), tmp_path / "resumed")
+    full = train(micro_config(*settings), tmp_path / "full")
+    assert resumed["status"] == "completed" and resumed["step"] == 300
+    assert _losses(tmp_path / "resumed") == _losses(tmp_path / "full")  # exact, step for step
+    assert resumed["val/loss"] == full["val/loss"]
+
+
+def _expect_user_error(capsys, run_dir, overrides, *words):
+    with pytest.raises(SystemExit) as e:
+        run_train(compose(MICRO + list(overrides)), run_dir)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    for w in words:
+        assert w in err, (w, err)
+    assert not (run_dir / "summary.json").exists()
+    return err
+
+
+def test_resume_with_another_model_shape_is_refused(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    _expect_user_error(capsys, tmp_path / "run", [f"train.resume={run_dir}", "model.d_model=64"],
+                       "model.d_model=32 (this run: 64)", "model.d_model=32")
+
+
+def test_truncated_checkpoint_is_refused(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    broken = tmp_path / "ckpt_000040.pt"
+    data = find_checkpoint(run_dir).read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    _expect_user_error(capsys, tmp_path / "run", [f"train.resume={broken}"], str(broken), "corrupt or truncated")
+
+
+def test_resume_from_a_folder_without_checkpoints(tmp_path, capsys):
+    _expect_user_error(capsys, tmp_path / "run", [f"train.resume={tmp_path}"], str(tmp_path), "no checkpoint")
+
+
+@pytest.mark.parametrize("content, overrides, words", [
+    (None, [], ["does not exist", "data.path"]),
+    (b"", [], ["is empty"]),
+    (b"\x80\x81 not utf8", [], ["not UTF-8"]),
+    (b"First Citizen: before we proceed any further, hear me speak.\n" * 3, [], ["too short", "model.block_size"]),
+])
+def test_bad_corpus_exits_cleanly(tmp_path, capsys, content, overrides, words):
+    corpus = tmp_path / "corpus.txt"
+    if content is not None:
+        corpus.write_bytes(content)
+    _expect_user_error(capsys, tmp_path / "run", [f"data.path={corpus}", *overrides], str(corpus), *words)
+
+
+def test_impossible_shape_exits_cleanly(tmp_path, capsys):
+    _expect_user_error(capsys, tmp_path / "run", ["model.d_model=33"], "model.d_model=33", "model.n_head=2")
+
+
+def test_float_checkpoint_survives_weights_only_load(trained_run):
+    state = load_checkpoint(find_checkpoint(trained_run[0]))
+    assert isinstance(state["rng"]["torch"], torch.Tensor) and len(state["optimizers"]) == 1

@@ -1,0 +1,278 @@
+"""Corpus resolution, tokenizers, the on-disk token cache and batch sampling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinyx.config import DataConfig
+from tinyx.errors import DataError
+
+log = logging.getLogger(__name__)
+
+TOKEN_CACHE_VERSION = 1
+
+
+# ---------------------------------------------------------------- tokenizers
+class CharTokenizer:
+    """One token per character of the corpus' alphabet (sorted, as nanoGPT)."""
+
+    def __init__(self, chars: list[str]):
+        self.chars = chars
+        self.stoi = {c: i for i, c in enumerate(chars)}
+        self.vocab_size = len(chars)
+        self._codepoints = np.array([ord(c) for c in chars], dtype=np.uint32)
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharTokenizer":
+        return cls(sorted(set(text)))
+
+    def encode(self, text: str) -> list[int]:
+        missing = sorted(set(text) - self.stoi.keys())
+        if missing:
+            raise DataError(f"characters {', '.join(map(repr, missing))} are not in this run's vocabulary "
+                            f"(a character tokenizer knows only its corpus' characters): remove them from the prompt.")
+        return [self.stoi[c] for c in text]
+
+    def encode_corpus(self, text: str) -> np.ndarray:
+        # Vectorised: code points -> positions in the sorted alphabet.
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        return np.searchsorted(self._codepoints, cps)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] for i in ids if 0 <= i < self.vocab_size)
+
+    def to_dict(self) -> dict:
+        return {"kind": "char", "chars": self.chars}
+
+
+class TiktokenTokenizer:
+    def __init__(self, encoding: str):
+        import tiktoken
+
+        try:
+            self.enc = tiktoken.get_encoding(encoding)
+        except ValueError:
+            raise DataError(f"data.encoding={encoding!r} is not a tiktoken encoding: use one of "
+                            f"{', '.join(tiktoken.list_encoding_names())}.") from None
+        except Exception as e:  # network errors come in many types
+            raise DataError(f"could not load tiktoken encoding {encoding!r} ({type(e).__name__}). Without internet, set "
+                            f"TIKTOKEN_CACHE_DIR to an absolute folder holding tiktoken's cache files "
+                            f"(e.g. ../shared/tiktoken_cache).") from None
+        self.encoding = encoding
+        self.vocab_size = self.enc.n_vocab
+
+    def encode(self, text: str) -> list[int]:
+        return self.enc.encode_ordinary(text)
+
+    def encode_corpus(self, text: str) -> np.ndarray:
+        return np.array(self.enc.encode_ordinary(text), dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        return self.enc.decode([i for i in ids if 0 <= i < self.vocab_size])
+
+    def to_dict(self) -> dict:
+        return {"kind": "tiktoken", "encoding": self.encoding}
+
+
+Tokenizer = CharTokenizer | TiktokenTokenizer
+
+
+def tokenizer_from_dict(d: dict) -> Tokenizer:
+    if d.get("kind") == "char":
+        return CharTokenizer(list(d["chars"]))
+    if d.get("kind") == "tiktoken":
+        return TiktokenTokenizer(d["encoding"])
+    raise DataError(f"unknown tokenizer description {d!r}: the run directory's tokenizer.json is damaged.")
+
+
+# ---------------------------------------------------------------- corpus
+def cache_root(cfg: DataConfig) -> Path:
+    root = cfg.cache_dir or os.environ.get("TINYX_CACHE_DIR") or Path.home() / ".cache" / "tinyx"
+    return Path(root).expanduser()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _is_expected_file(path: Path, cfg: DataConfig) -> bool:
+    if cfg.size_bytes is not None and path.stat().st_size != cfg.size_bytes:
+        return False
+    return cfg.sha256 is None or _sha256(path) == cfg.sha256
+
+
+def download(url: str, dest: Path, cfg: DataConfig, timeout: float = 30.0) -> None:
+    """Download to a temporary file, verify size and checksum, then move into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + f".part{os.getpid()}")
+    hint = f"put the file at {dest} or pass data.path=/path/to/{cfg.filename}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                f.write(chunk)
+        if not _is_expected_file(tmp, cfg):
+            raise DataError(f"the download from {url} does not match the expected size/sha256 ({cfg.sha256}): "
+                            f"check data.url, or {hint}.")
+        os.replace(tmp, dest)
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataError(f"could not download {cfg.filename} from {url} ({type(e).__name__}: {e}). "
+                        f"Offline? {hint.capitalize()}.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def resolve_corpus(cfg: DataConfig) -> Path:
+    """data.path if given; else the cache; else a local mirror; else download."""
+    if cfg.path:
+        path = Path(cfg.path).expanduser()
+        if not path.is_file():
+            raise DataError(f"data.path={cfg.path} does not exist (or is not a file): pass the path of a UTF-8 text file.")
+        return path
+    cached = cache_root(cfg) / "corpora" / cfg.filename
+    if cached.is_file():
+        if _is_expected_file(cached, cfg):
+            return cached
+        log.warning("cached corpus %s fails its checksum; looking elsewhere", cached)
+    for folder in cfg.search_dirs:
+        candidate = Path(folder).expanduser() / cfg.filename
+        if candidate.is_file():
+            if _is_expected_file(candidate, cfg):
+                return candidate
+            log.warning("%s does not match the expected checksum; skipped", candidate)
+    log.info("downloading %s to %s", cfg.url, cached)
+    download(cfg.url, cached, cfg)
+    return cached
+
+
+def read_corpus(path: Path) -> tuple[str, str]:
+    """The corpus text and its sha256. Empty or non-UTF-8 files are refused."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"corpus {path} is not UTF-8 text (bad byte at offset {e.start}): "
+                        f"convert it to UTF-8 or point data.path at a text file.") from None
+    if not text.strip():
+        raise DataError(f"corpus {path} is empty: point data.path at a file with text in it.")
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+# ---------------------------------------------------------------- token cache
+@dataclass
+class TokenData:
+    train: np.ndarray  # memmap of token ids
+    val: np.ndarray
+    tokenizer: Tokenizer
+    corpus_path: Path
+    cache_dir: Path
+    cache_hit: bool
+
+
+def _token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
+
+
+def _load_cached(folder: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        dtype = np.dtype(meta["dtype"])
+        arrays = []
+        for split in ("train", "val"):
+            path = folder / f"{split}.bin"
+            n = meta[f"{split}_tokens"]
+            if meta.get("version") != TOKEN_CACHE_VERSION or path.stat().st_size != n * dtype.itemsize:
+                raise ValueError(f"{path} has the wrong size")
+            arrays.append(np.memmap(path, dtype=dtype, mode="r", shape=(n,)))
+        return arrays[0], arrays[1], meta
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        log.warning("token cache %s is stale or truncated (%s); rebuilding it", folder, e)
+        return None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_tokens(cfg: DataConfig) -> TokenData:
+    """Tokenised train/val splits, from the cache when the corpus and tokenizer match."""
+    corpus_path = resolve_corpus(cfg)
+    text, corpus_sha = read_corpus(corpus_path)
+    tok_id = "char" if cfg.tokenizer == "char" else f"tiktoken-{cfg.encoding}"
+    split_id = f"val{cfg.val_fraction:g}"
+    folder = cache_root(cfg) / "tokens" / f"{corpus_sha[:16]}-{tok_id}-{split_id}"
+    cached = _load_cached(folder)
+    if cached is not None:
+        train, val, meta = cached
+        return TokenData(train, val, tokenizer_from_dict(meta["tokenizer"]), corpus_path, folder, True)
+
+    tokenizer = CharTokenizer.from_text(text) if cfg.tokenizer == "char" else TiktokenTokenizer(cfg.encoding)
+    # Split the text, then tokenise each part (as nanoGPT), so figures are comparable.
+    n_train_chars = int(len(text) * (1 - cfg.val_fraction))
+    dtype = _token_dtype(tokenizer.vocab_size)
+    splits = {"train": tokenizer.encode_corpus(text[:n_train_chars]).astype(dtype),
+              "val": tokenizer.encode_corpus(text[n_train_chars:]).astype(dtype)}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for split, ids in splits.items():
+            _write_atomic(folder / f"{split}.bin", ids.tobytes())
+        meta = {"version": TOKEN_CACHE_VERSION, "dtype": dtype.name, "corpus": str(corpus_path),
+                "corpus_sha256": corpus_sha, "tokenizer": tokenizer.to_dict(),
+                "train_tokens": int(len(splits["train"])), "val_tokens": int(len(splits["val"]))}
+        _write_atomic(folder / "meta.json", json.dumps(meta).encode())  # written last: marks the cache complete
+    except OSError as e:
+        log.warning("could not write the token cache to %s (%s); continuing without it", folder, e)
+    return TokenData(splits["train"], splits["val"], tokenizer, corpus_path, folder, False)
+
+
+def check_lengths(data: TokenData, block_size: int) -> None:
+    """Both splits must hold at least one window of block_size + 1 tokens."""
+    for split, ids in (("train", data.train), ("val", data.val)):
+        if len(ids) < block_size + 1:
+            raise DataError(f"corpus {data.corpus_path} is too short: its {split} split has {len(ids)} tokens, "
+                            f"fewer than one window of model.block_size+1={block_size + 1}. "
+                            f"Use a longer corpus or a smaller model.block_size.")
+
+
+# ---------------------------------------------------------------- batches
+def sample_windows(ids: np.ndarray, batch_size: int, block_size: int, generator: torch.Generator) -> torch.Tensor:
+    """`batch_size` random contiguous windows of block_size + 1 tokens, gathered at once."""
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator).numpy()
+    windows = ids[starts[:, None] + np.arange(block_size + 1)]
+    return torch.from_numpy(windows.astype(np.int64))
+
+
+def to_device(windows: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    if device.type == "cuda":
+        windows = windows.pin_memory().to(device, non_blocking=True)
+    elif device.type != "cpu":
+        windows = windows.to(device)
+    return windows[:, :-1], windows[:, 1:]
+
+
+def fixed_eval_windows(ids: np.ndarray, n_batches: int, batch_size: int, block_size: int) -> list[torch.Tensor]:
+    """The same validation windows for every run, whatever its seed, so evaluations compare."""
+    g = torch.Generator().manual_seed(0)
+    return [sample_windows(ids, batch_size, block_size, g) for _ in range(n_batches)]

@@ -1,0 +1,86 @@
+"""Generate text from a trained run.
+
+    uv run python -m tinyx.generate run=<run dir> prompt="ROMEO:" max_new_tokens=300 temperature=0.8 top_k=50
+
+`run` takes a run directory (its latest checkpoint) or a checkpoint file.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from tinyx.cli import exit_on_user_error
+from tinyx.errors import ConfigError
+
+
+@dataclass
+class GenerateConfig:
+    run: Optional[str] = None
+    prompt: str = "\n"
+    max_new_tokens: int = 300
+    temperature: float = 0.8  # 0: greedy
+    top_k: Optional[int] = 50
+    num_samples: int = 1
+    seed: int = 1337
+    device: str = "auto"
+
+
+def parse_args(argv: list[str], schema):
+    """key=value arguments checked against a dataclass schema (the same syntax as Hydra overrides)."""
+    values = {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise ConfigError(f"argument {arg!r} is not key=value: write e.g. run=outputs/runs/<date>/<time>.")
+        # Values stay strings (a prompt like "ROMEO:" is text, not YAML); the schema converts types.
+        values[key] = None if value.lower() in ("null", "none") else value
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"{str(e).splitlines()[0]}. Valid keys: {', '.join(schema.__dataclass_fields__)}.") from None
+
+
+def load_model(path: str, device):
+    """The model (eval mode) and tokenizer of a run directory or checkpoint file."""
+    from tinyx.checkpoint import find_checkpoint, load_checkpoint
+    from tinyx.config import ModelConfig
+    from tinyx.data import tokenizer_from_dict
+    from tinyx.model import GPT
+
+    ckpt_path = find_checkpoint(path)
+    state = load_checkpoint(ckpt_path, map_location=device)
+    model = GPT(ModelConfig(**state["config"]["model"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), tokenizer_from_dict(state["tokenizer"]), state, ckpt_path
+
+
+@exit_on_user_error
+def main(argv: list[str]) -> None:
+    cfg = parse_args(argv, GenerateConfig)
+    if not cfg.run:
+        raise ConfigError("no run given: pass run=<run directory or checkpoint file>.")
+    if cfg.max_new_tokens < 1 or cfg.num_samples < 1:
+        raise ConfigError("max_new_tokens and num_samples must be >= 1.")
+    import torch
+
+    from tinyx.hardware import resolve_device
+
+    device = resolve_device(cfg.device)
+    model, tokenizer, _, _ = load_model(cfg.run, device)
+    prompt_ids = tokenizer.encode(cfg.prompt) or [0]
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    idx = torch.tensor([prompt_ids] * cfg.num_samples, dtype=torch.long, device=device)
+    out = model.generate(idx, cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k, generator=generator)
+    for i, row in enumerate(out.tolist()):
+        if cfg.num_samples > 1:
+            print(f"--- sample {i + 1} ---")
+        print(tokenizer.decode(row))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
