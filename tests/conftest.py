@@ -36,7 +36,7 @@ def token_cache(tmp_path_factory):
 
 
 def compose(overrides: list[str] = (), config_name: str = "train"):
-    """The config Hydra would compose for `train.py <overrides>`."""
+    """The config Hydra would compose for `train.py <overrides>` (Hydra's errors left as they are)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from pathlib import Path
 
 from tinyx.errors import TinyxError
 
@@ -34,3 +35,22 @@ def run_train(cfg, run_dir) -> float:
     from tinyx.trainer import train
 
     return train(run_cfg, run_dir)["val/loss"]
+
+
+def compose_train(overrides: list[str], config_name: str = "train"):
+    """The config `train.py <overrides>` would run, composed with Hydra's Compose API (for tools and tests)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from tinyx.config import register_configs
+    from tinyx.errors import ConfigError
+
+    register_configs()
+    conf_dir = Path(__file__).resolve().parents[1] / "conf"
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+            return compose(config_name=config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as e:
+        cause = f" ({str(e.__cause__).splitlines()[0]})" if e.__cause__ else ""
+        raise ConfigError(f"{str(e).splitlines()[0]}{cause}: fix the override or the config file.") from None

@@ -91,10 +91,11 @@ def _fmt(metrics: dict[str, float]) -> str:
 class ConsoleLogger:
     """A progress bar on a terminal; plain lines elsewhere (CI logs, pipes)."""
 
-    def __init__(self, max_steps: int, start_step: int, progress_bar: bool = True):
+    def __init__(self, max_steps: int, start_step: int, progress_bar: bool = True, quiet: bool = False):
         self.max_steps = max_steps
+        self.quiet = quiet
         self.progress = None
-        if progress_bar and sys.stdout.isatty():
+        if progress_bar and sys.stdout.isatty() and not quiet:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
@@ -103,6 +104,8 @@ class ConsoleLogger:
             self.progress.start()
 
     def say(self, text: str) -> None:
+        if self.quiet:
+            return
         if self.progress:
             self.progress.console.print(text, markup=False, highlight=False)
         else:
@@ -124,6 +127,8 @@ class ConsoleLogger:
         if self.progress:
             self.progress.update(self.task, completed=summary.get("step", self.max_steps))
             self.progress.stop()
+        if self.quiet:
+            return
         keys = ["status", "step", "val/loss", "val/loss_best", "val/ppl", "params", "tokens_per_second",
                 "wall_seconds", "run_dir"]
         width = max(len(k) for k in keys)

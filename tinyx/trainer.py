@@ -68,7 +68,7 @@ def _probe_writable(run_dir: Path) -> None:
                           f"free space or choose another with hydra.run.dir=...") from None
 
 
-def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None) -> dict:
+def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False) -> dict:
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
     tc, oc = cfg.train, cfg.optim
@@ -120,7 +120,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     (run_dir / TOKENIZER_FILE).write_text(json.dumps(tokenizer.to_dict()))
     jsonl = JsonlLogger(run_dir, history_from=ckpt_path.parent.parent if ckpt_path else None,
                         history_until=start_step)
-    console = ConsoleLogger(tc.max_steps, start_step, cfg.logger.progress_bar)
+    console = ConsoleLogger(tc.max_steps, start_step, cfg.logger.progress_bar, quiet=quiet)
     loggers: list[Logger] = [jsonl, console, *(extra_loggers or [])]
 
     n_params = model.num_params()

@@ -1,0 +1,107 @@
+"""Training-throughput benchmark of the real training loop, optionally against the plain-PyTorch yardstick.
+
+    uv run python -m tinyx.bench [train.py overrides ...] [bench.steps=200] [bench.reference=true] [bench.repeats=3]
+
+Runs `train()` with a log line per step (so every step is timed, as the yardstick times
+its own) and no evaluation, and reports the median step over the timed steps. With
+bench.reference=true it runs ../shared/bench/reference_gpt.py at the same model size,
+batch and context, alternating with tinyx, and prints the tokens/s ratio.
+Writes the figures as JSON to bench.out (default outputs/bench/<date>_<time>.json).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from tinyx.cli import exit_on_user_error
+from tinyx.generate import parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class BenchConfig:
+    steps: int = 200  # timed steps
+    warmup: int = 10  # untimed steps first
+    repeats: int = 1  # alternating rounds of tinyx (and the yardstick); medians over rounds
+    reference: bool = False
+    reference_script: str = str(ROOT.parent / "shared" / "bench" / "reference_gpt.py")
+    out: Optional[str] = None
+
+
+def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
+    from tinyx.config import to_run_config
+    from tinyx.loggers import read_jsonl
+    from tinyx.cli import compose_train
+    from tinyx.trainer import train
+
+    total = bench.warmup + bench.steps
+    cfg = to_run_config(compose_train(overrides + [
+        f"train.max_steps={total}", "train.log_every=1", f"train.eval_every={total + 1}", "train.eval_batches=1",
+        f"train.ckpt_every={total + 1}", "train.sample_tokens=0", "logger.progress_bar=false"]))
+    with tempfile.TemporaryDirectory() as run_dir:
+        summary = train(cfg, run_dir, quiet=True)
+        rows = [r for r in read_jsonl(Path(run_dir) / "metrics.jsonl") if "step_ms" in r]
+    step_ms = statistics.median(r["step_ms"] for r in rows[bench.warmup:])
+    tokens_per_step = cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size
+    return {"step_ms_median": step_ms, "tokens_per_second": tokens_per_step / step_ms * 1e3,
+            "mfu_median": statistics.median(r["mfu"] for r in rows[bench.warmup:]) if rows[0].get("mfu") else None,
+            "params": summary["params"], "tokens_per_step": tokens_per_step, "cfg": cfg}
+
+
+def measure_reference(cfg, bench: BenchConfig) -> dict:
+    m, t = cfg.model, cfg.train
+    cmd = [sys.executable, bench.reference_script, "--text", str(_corpus(cfg)), "--steps", str(bench.steps),
+           "--warmup", str(bench.warmup), "--n-layer", str(m.n_layer), "--n-head", str(m.n_head),
+           "--d-model", str(m.d_model), "--block-size", str(m.block_size),
+           "--batch-size", str(t.batch_size * t.grad_accum)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _corpus(cfg) -> Path:
+    from tinyx.data import resolve_corpus
+
+    return resolve_corpus(cfg.data)
+
+
+@exit_on_user_error
+def main(argv: list[str]) -> dict:
+    bench = parse_args([a.removeprefix("bench.") for a in argv if a.startswith("bench.")], BenchConfig)
+    overrides = [a for a in argv if not a.startswith("bench.")]
+    rounds = []
+    for _ in range(bench.repeats):
+        row = measure_tinyx(overrides, bench)
+        cfg = row.pop("cfg")
+        if bench.reference:
+            ref = measure_reference(cfg, bench)
+            row["reference_tokens_per_second"] = ref["tok_per_s"]
+            row["ratio"] = row["tokens_per_second"] / ref["tok_per_s"]
+        rounds.append(row)
+        print(json.dumps(row), flush=True)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "overrides": overrides, "bench": asdict(bench),
+              "rounds": rounds,
+              **{f"median_{k}": statistics.median(r[k] for r in rounds)
+                 for k in ("tokens_per_second", "step_ms_median", "reference_tokens_per_second", "ratio")
+                 if k in rounds[0]}}
+    import torch
+
+    result.update(torch=torch.__version__, threads=torch.get_num_threads(), device=str(cfg.hardware.device))
+    out = Path(bench.out or ROOT / "outputs" / "bench" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    summary = {k: v for k, v in result.items() if k.startswith("median_")}
+    print("bench:", json.dumps(summary), f"-> {out}", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
