@@ -1,11 +1,14 @@
 """Training-throughput benchmark of the real training loop, optionally against the plain-PyTorch yardstick.
 
     uv run python -m tinyx.bench [train.py overrides ...] [bench.steps=200] [bench.reference=true] [bench.repeats=3]
+    uv run python -m tinyx.bench hardware=cpu bench.experiments=baseline,llama_tiny,sink_logit,sink_token
 
 Runs `train()` with a log line per step (so every step is timed, as the yardstick times
 its own) and no evaluation, and reports the median step over the timed steps. With
 bench.reference=true it runs ../shared/bench/reference_gpt.py at the same model size,
-batch and context, alternating with tinyx, and prints the tokens/s ratio.
+batch and context, alternating with tinyx, and prints the tokens/s ratio. With
+bench.experiments=a,b,c it times each named experiment (conf/experiment/), alternating
+them round by round, and prints a table of tokens/s relative to the first.
 Writes the figures as JSON to bench.out (default outputs/bench/<date>_<time>.json).
 """
 
@@ -33,6 +36,7 @@ class BenchConfig:
     warmup: int = 10  # untimed steps first
     repeats: int = 1  # alternating rounds of tinyx (and the yardstick); medians over rounds
     reference: bool = False
+    experiments: Optional[str] = None  # comma-separated conf/experiment names, the first is the baseline
     reference_script: str = str(ROOT.parent / "shared" / "bench" / "reference_gpt.py")
     out: Optional[str] = None
 
@@ -73,10 +77,35 @@ def _corpus(cfg) -> Path:
     return resolve_corpus(cfg.data)
 
 
+def compare_experiments(overrides: list[str], bench: BenchConfig) -> dict:
+    names = [n.strip() for n in bench.experiments.split(",") if n.strip()]
+    times: dict[str, list[float]] = {n: [] for n in names}
+    params: dict[str, int] = {}
+    for _ in range(bench.repeats):
+        for name in names:
+            row = measure_tinyx(overrides + [f"experiment={name}"], bench)
+            times[name].append(row["tokens_per_second"])
+            params[name] = row["params"]
+    base = statistics.median(times[names[0]])
+    table = [{"experiment": n, "params": params[n], "tokens_per_second": statistics.median(times[n]),
+              "relative_to_baseline": statistics.median(times[n]) / base,
+              "step_time_ratio": base / statistics.median(times[n])} for n in names]
+    print(f"| experiment | params | tokens/s (median of {bench.repeats}) | x {names[0]} tokens/s | step time ratio |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for r in table:
+        print(f"| {r['experiment']} | {r['params']:,} | {r['tokens_per_second']:,.0f} | "
+              f"{r['relative_to_baseline']:.2f} | {r['step_time_ratio']:.2f} |")
+    return {"experiments": table}
+
+
 @exit_on_user_error
 def main(argv: list[str]) -> dict:
     bench = parse_args([a.removeprefix("bench.") for a in argv if a.startswith("bench.")], BenchConfig)
     overrides = [a for a in argv if not a.startswith("bench.")]
+    if bench.experiments:
+        result = {"date": time.strftime("%Y-%m-%d %H:%M"), "overrides": overrides, "bench": asdict(bench),
+                  **compare_experiments(overrides, bench)}
+        return _write(result, bench)
     rounds = []
     for _ in range(bench.repeats):
         row = measure_tinyx(overrides, bench)
@@ -92,9 +121,13 @@ def main(argv: list[str]) -> dict:
               **{f"median_{k}": statistics.median(r[k] for r in rounds)
                  for k in ("tokens_per_second", "step_ms_median", "reference_tokens_per_second", "ratio")
                  if k in rounds[0]}}
+    return _write(result, bench)
+
+
+def _write(result: dict, bench: BenchConfig) -> dict:
     import torch
 
-    result.update(torch=torch.__version__, threads=torch.get_num_threads(), device=str(cfg.hardware.device))
+    result.update(torch=torch.__version__, threads=torch.get_num_threads())
     out = Path(bench.out or ROOT / "outputs" / "bench" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -31,6 +31,19 @@ class ModelConfig:
     bias: bool = False
     # Filled from the tokenizer when None; set it only to pad the vocabulary.
     vocab_size: Optional[int] = None
+    norm: str = "layernorm"  # layernorm | rmsnorm
+    norm_eps: float = 1e-5
+    pos: str = "learned"  # learned | rope | none
+    rope_theta: float = 10000.0
+    mlp: str = "gelu"  # gelu | swiglu | relu2
+    d_ff: Optional[int] = None  # None: 4*d_model (swiglu: 8/3*d_model rounded up to a multiple of 64)
+    n_kv_head: Optional[int] = None  # None: n_head (multi-head); 1: multi-query; else grouped-query
+    qk_norm: bool = False  # RMS-normalise queries and keys per head before attention
+    attn_sink: str = "none"  # none | logit | token
+    n_sink_tokens: int = 1  # key/value slots for attn_sink=token
+    tie_embeddings: bool = True
+    init_std: float = 0.02
+    zero_init_proj: bool = False  # residual output projections start at zero
 
 
 @dataclass
@@ -158,6 +171,23 @@ def validate(cfg: RunConfig) -> None:
            f"model.d_model={m.d_model} is not divisible by model.n_head={m.n_head}: "
            f"pick d_model as a multiple of n_head (e.g. model.d_model={m.n_head * max(1, round(m.d_model / m.n_head))}).")
     _check(0.0 <= m.dropout < 1.0, f"model.dropout={m.dropout} must be in [0, 1).")
+    _choice("model.norm", m.norm, ("layernorm", "rmsnorm"))
+    _choice("model.pos", m.pos, ("learned", "rope", "none"))
+    _choice("model.mlp", m.mlp, ("gelu", "swiglu", "relu2"))
+    _choice("model.attn_sink", m.attn_sink, ("none", "logit", "token"))
+    head_dim = m.d_model // m.n_head
+    _check(m.pos != "rope" or head_dim % 2 == 0,
+           f"model.pos=rope needs an even head dimension, but d_model/n_head = {m.d_model}/{m.n_head} = {head_dim}: "
+           f"change model.d_model or model.n_head (e.g. model.d_model={m.n_head * (head_dim + 1)}).")
+    if m.n_kv_head is not None:
+        _check(m.n_kv_head >= 1 and m.n_head % m.n_kv_head == 0,
+               f"model.n_kv_head={m.n_kv_head} does not divide model.n_head={m.n_head}: use a divisor of n_head "
+               f"({', '.join(str(k) for k in range(1, m.n_head + 1) if m.n_head % k == 0)}) or null for n_head.")
+    _check(m.attn_sink != "token" or m.n_sink_tokens >= 1,
+           f"model.n_sink_tokens={m.n_sink_tokens} with model.attn_sink=token: use at least 1 sink token.")
+    _check(m.d_ff is None or m.d_ff >= 1, f"model.d_ff={m.d_ff} must be positive or null (the default width).")
+    _check(m.norm_eps > 0 and m.init_std > 0 and m.rope_theta > 0,
+           "model.norm_eps, model.init_std and model.rope_theta must be > 0.")
     _check(m.vocab_size is None or m.vocab_size >= 1, f"model.vocab_size={m.vocab_size} must be positive or null.")
     _choice("optim.name", o.name, ("adamw",))
     _check(o.lr > 0, f"optim.lr={o.lr} must be > 0 (e.g. optim.lr=1e-3).")

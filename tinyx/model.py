@@ -1,4 +1,10 @@
-"""A GPT-2 style decoder: pre-norm blocks, learned positions, GELU MLP, causal SDPA, tied head."""
+"""A decoder-only transformer with every ablation switch of `ModelConfig`.
+
+Defaults reproduce the GPT-2 block (pre-LayerNorm, learned positions, GELU MLP,
+multi-head causal attention, tied LM head). The switches: norm (layernorm, rmsnorm),
+pos (learned, rope, none), mlp (gelu, swiglu, relu2), grouped-query attention
+(n_kv_head), QK-norm, attention sinks (logit, token), tying, init.
+"""
 
 from __future__ import annotations
 
@@ -11,46 +17,145 @@ import torch.nn.functional as F
 from tinyx.config import ModelConfig
 
 
+def make_norm(cfg: ModelConfig, dim: int) -> nn.Module:
+    if cfg.norm == "rmsnorm":
+        return nn.RMSNorm(dim, eps=cfg.norm_eps)
+    return nn.LayerNorm(dim, eps=cfg.norm_eps, bias=cfg.bias)
+
+
+def rope_tables(head_dim: int, block_size: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    angles = torch.outer(torch.arange(block_size, dtype=torch.float32), inv_freq)  # (T, head_dim/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x_i, x_{i+D/2}) of each head by position-dependent angles. x: (B, H, T, D)."""
+    t = x.shape[-2]
+    cos, sin = cos[:t].to(x.dtype), sin[:t].to(x.dtype)
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.n_head = cfg.n_head
+        self.n_head, self.n_kv_head = cfg.n_head, cfg.n_kv_head or cfg.n_head
         self.head_dim = cfg.d_model // cfg.n_head
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=cfg.bias)
+        self.qkv = nn.Linear(cfg.d_model, (self.n_head + 2 * self.n_kv_head) * self.head_dim, bias=cfg.bias)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+        self.q_norm = nn.RMSNorm(self.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else None
+        self.k_norm = nn.RMSNorm(self.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else None
         self.dropout = cfg.dropout
         self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.sink = cfg.attn_sink
+        self.n_sink = {"none": 0, "logit": 1, "token": cfg.n_sink_tokens}[cfg.attn_sink]
+        if self.sink == "logit":
+            # One learned logit per head joins the softmax denominator (the gpt-oss sink).
+            self.sink_logit = nn.Parameter(torch.zeros(self.n_head))
+        elif self.sink == "token":
+            # Learned key/value slots every query sees besides its causal window (StreamingLLM's sink token).
+            self.sink_k = nn.Parameter(torch.zeros(self.n_kv_head, self.n_sink, self.head_dim))
+            self.sink_v = nn.Parameter(torch.zeros(self.n_kv_head, self.n_sink, self.head_dim))
+        if self.n_sink:
+            # The sink slots come first: query i sees them and keys 0..i (causal, aligned bottom-right).
+            mask = torch.ones(cfg.block_size, cfg.block_size + self.n_sink, dtype=torch.bool).tril(self.n_sink)
+            self.register_buffer("sink_mask", mask, persistent=False)
+        self.record_sink_mass = False
+        self.sink_mass: torch.Tensor | None = None  # set when record_sink_mass: mean attention on the sink
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = self.qkv(x).split(d, dim=2)
-        q, k, v = (z.view(b, t, self.n_head, self.head_dim).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        hd = self.head_dim
+        q, k, v = self.qkv(x).split([self.n_head * hd, self.n_kv_head * hd, self.n_kv_head * hd], dim=2)
+        q = q.view(b, t, self.n_head, hd).transpose(1, 2)
+        k = k.view(b, t, self.n_kv_head, hd).transpose(1, 2)
+        v = v.view(b, t, self.n_kv_head, hd).transpose(1, 2)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        scale = 1.0 / math.sqrt(hd)
+        gqa = self.n_kv_head != self.n_head
+        dropout_p = self.dropout if self.training else 0.0
+        if self.n_sink == 0:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p, enable_gqa=gqa)
+        else:
+            q, k, v = self._with_sink_slots(q, k, v, scale)
+            mask = self.sink_mask[:t, : t + self.n_sink]
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale,
+                                               enable_gqa=gqa)
+            if self.record_sink_mass:
+                self.sink_mass = self._sink_mass(q, k, mask, scale).detach()
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(b, t, d)))
+
+    def _with_sink_slots(self, q, k, v, scale):
+        b = q.shape[0]
+        if self.sink == "token":
+            sink_k = self.sink_k.to(k.dtype).expand(b, -1, -1, -1)
+            sink_v = self.sink_v.to(v.dtype).expand(b, -1, -1, -1)
+            return q, torch.cat([sink_k, k], dim=2), torch.cat([sink_v, v], dim=2)
+        # logit: one extra key with a zero value whose score is the head's sink logit for every query.
+        # A constant 1 appended to each query and the logit (divided by the scale) to the sink key give
+        # exactly s_h; real keys get a 0 there, so their scores are unchanged.
+        hq, hk = self.n_head, self.n_kv_head
+        q = torch.cat([q, q.new_ones(b, hq, q.shape[2], 1)], dim=-1)
+        k = torch.cat([k, k.new_zeros(b, hk, k.shape[2], 1)], dim=-1)
+        if hk != hq:  # each query head has its own sink logit: give every query head its own keys
+            k, v = k.repeat_interleave(hq // hk, dim=1), v.repeat_interleave(hq // hk, dim=1)
+        sink_k = torch.cat([k.new_zeros(hq, 1, q.shape[-1] - 1), (self.sink_logit / scale).to(k.dtype).view(hq, 1, 1)],
+                           dim=-1)
+        k = torch.cat([sink_k.expand(b, -1, -1, -1), k], dim=2)
+        v = torch.cat([v.new_zeros(b, hq, 1, v.shape[-1]), v], dim=2)
+        return q, k, v
+
+    def _sink_mass(self, q, k, mask, scale) -> torch.Tensor:
+        """Mean attention probability on the sink slots (diagnostic, evaluation only)."""
+        if k.shape[1] != q.shape[1]:
+            k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+        scores = (q @ k.transpose(-2, -1)).float() * scale
+        probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return probs[..., : self.n_sink].sum(dim=-1).mean()
 
 
 class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.fc = nn.Linear(cfg.d_model, 4 * cfg.d_model, bias=cfg.bias)
-        self.proj = nn.Linear(4 * cfg.d_model, cfg.d_model, bias=cfg.bias)
+        self.kind = cfg.mlp
+        d_ff = cfg.d_ff or default_d_ff(cfg)
+        self.fc = nn.Linear(cfg.d_model, 2 * d_ff if self.kind == "swiglu" else d_ff, bias=cfg.bias)
+        self.proj = nn.Linear(d_ff, cfg.d_model, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x))))
+        h = self.fc(x)
+        if self.kind == "swiglu":
+            gate, up = h.chunk(2, dim=-1)
+            h = F.silu(gate) * up
+        elif self.kind == "relu2":
+            h = F.relu(h).square()
+        else:
+            h = F.gelu(h)
+        return self.dropout(self.proj(h))
+
+
+def default_d_ff(cfg: ModelConfig) -> int:
+    """4*d_model; for SwiGLU 8/3*d_model rounded up to a multiple of 64, so parameter counts stay comparable."""
+    if cfg.mlp == "swiglu":
+        return 64 * math.ceil(8 * cfg.d_model / 3 / 64)
+    return 4 * cfg.d_model
 
 
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.norm1 = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
+        self.norm1 = make_norm(cfg, cfg.d_model)
         self.attn = CausalSelfAttention(cfg)
-        self.norm2 = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
+        self.norm2 = make_norm(cfg, cfg.d_model)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x: torch.Tensor, rope) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope)
         return x + self.mlp(self.norm2(x))
 
 
@@ -61,26 +166,38 @@ class GPT(nn.Module):
             raise ValueError("ModelConfig.vocab_size must be set (from the tokenizer) before building the model")
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.pos_emb = nn.Embedding(cfg.block_size, cfg.d_model)
+        self.pos_emb = nn.Embedding(cfg.block_size, cfg.d_model) if cfg.pos == "learned" else None
+        if cfg.pos == "rope":
+            cos, sin = rope_tables(cfg.d_model // cfg.n_head, cfg.block_size, cfg.rope_theta)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.norm_f = nn.LayerNorm(cfg.d_model, bias=cfg.bias)
+        self.norm_f = make_norm(cfg, cfg.d_model)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        self.lm_head.weight = self.tok_emb.weight
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.tok_emb.weight
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # GPT-2 init: N(0, 0.02), residual output projections scaled down by depth.
-        proj_std = 0.02 / math.sqrt(2 * self.cfg.n_layer)
+        # GPT-2 init: N(0, init_std), residual output projections scaled down by depth (or zero).
+        std = self.cfg.init_std
+        proj_std = 0.0 if self.cfg.zero_init_proj else std / math.sqrt(2 * self.cfg.n_layer)
         for name, p in self.named_parameters():
-            if p.dim() >= 2:
-                nn.init.normal_(p, 0.0, proj_std if name.endswith("proj.weight") else 0.02)
+            if name.endswith("proj.weight") and proj_std == 0.0:
+                nn.init.zeros_(p)
+            elif name.endswith("proj.weight"):
+                nn.init.normal_(p, 0.0, proj_std)
+            elif name.endswith("sink_logit"):
+                nn.init.zeros_(p)
+            elif p.dim() >= 2:
+                nn.init.normal_(p, 0.0, std)
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
 
     def num_params(self, non_embedding: bool = False) -> int:
         n = sum(p.numel() for p in self.parameters())
-        return n - self.pos_emb.weight.numel() if non_embedding else n
+        return n - self.pos_emb.weight.numel() if non_embedding and self.pos_emb is not None else n
 
     def flops_per_token(self) -> float:
         """Training FLOPs per token: 6N for the weights plus the attention scores (PaLM appendix B)."""
@@ -89,14 +206,36 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         t = idx.shape[1]
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(torch.arange(t, device=idx.device)))
+        x = self.tok_emb(idx)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(torch.arange(t, device=idx.device))
+        x = self.drop(x)
+        rope = (self.rope_cos, self.rope_sin) if self.cfg.pos == "rope" else None
         for block in self.blocks:
-            x = block(x)
+            x = block(x, rope)
         x = self.norm_f(x)
         if targets is None:
             return self.lm_head(x[:, -1:, :]), None
         logits = self.lm_head(x)
         return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+
+    @torch.no_grad()
+    def sink_mass(self, idx: torch.Tensor) -> dict[str, float]:
+        """Mean attention mass on the sink per layer for a batch (empty without sinks)."""
+        if self.cfg.attn_sink == "none":
+            return {}
+        attns = [block.attn for block in self.blocks]
+        was_training = self.training
+        self.eval()
+        for a in attns:
+            a.record_sink_mass = True
+        try:
+            self(idx)
+            return {f"attn/sink_mass/{i}": a.sink_mass.item() for i, a in enumerate(attns)}
+        finally:
+            for a in attns:
+                a.record_sink_mass = False
+            self.train(was_training)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,

@@ -150,8 +150,10 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
 
     def log_eval(step: int) -> float:
         loss = evaluate(step_model, eval_windows, hw)
+        metrics = {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0))}
+        metrics.update(model.sink_mass(to_device(eval_windows[0], hw.device)[0]))
         for lg in loggers:
-            lg.log_metrics(step, {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0))})
+            lg.log_metrics(step, metrics)
         if tc.sample_tokens:
             text = sample_text(model, tokenizer, prompt_ids, tc.sample_tokens, cfg.seed, hw.device)
             for lg in loggers:
