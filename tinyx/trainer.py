@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import statistics
@@ -160,6 +161,9 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
                 lg.log_sample(step, text)
         return loss
 
+    # Everything built so far lives for the whole run: keep it out of the collector's scans.
+    gc.collect()
+    gc.freeze()
     try:
         model.train()
         interval_start, interval_steps = time.perf_counter(), 0
@@ -220,6 +224,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         summary["status"] = f"failed: {type(e).__name__}: {e}"
         raise
     finally:
+        gc.unfreeze()
         summary.update({"step": step, "val/loss": val_loss, "val/loss_best": best_val if best_val < math.inf else None,
                         "val/ppl": math.exp(min(val_loss, 50.0)) if val_loss is not None else None,
                         "tokens_per_second": statistics.median(throughput) if throughput else None,
