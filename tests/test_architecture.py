@@ -217,3 +217,15 @@ def test_sdpa_matches_reference_for_the_default_block():
     q, k, v = attention_inputs(attn, x)
     got = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     assert torch.allclose(got, reference_attention(q, k, v), atol=1e-5)
+
+
+def test_rope_is_a_rotation_and_identity_at_position_zero():
+    cos, sin = rope_tables(8, 16, 10000.0)
+    x = torch.randn(2, 3, 16, 8)
+    rotated = apply_rope(x, cos, sin)
+    assert torch.allclose(rotated[:, :, 0], x[:, :, 0])
+    assert torch.allclose(rotated.norm(dim=-1), x.norm(dim=-1), atol=1e-5)
+    # Pair (x_0, x_4) at position 1 turns by angle 1 rad (frequency theta^0 = 1).
+    c, s = math.cos(1.0), math.sin(1.0)
+    assert rotated[0, 0, 1, 0].item() == pytest.approx(x[0, 0, 1, 0].item() * c - x[0, 0, 1, 4].item() * s, abs=1e-5)
+    assert rotated[0, 0, 1, 4].item() == pytest.approx(x[0, 0, 1, 4].item() * c + x[0, 0, 1, 0].item() * s, abs=1e-5)

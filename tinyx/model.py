@@ -24,17 +24,21 @@ def make_norm(cfg: ModelConfig, dim: int) -> nn.Module:
 
 
 def rope_tables(head_dim: int, block_size: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and signed sin tables (T, head_dim) for `apply_rope`'s rotate-half form."""
     inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.outer(torch.arange(block_size, dtype=torch.float32), inv_freq)  # (T, head_dim/2)
-    return angles.cos(), angles.sin()
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (x_i, x_{i+D/2}) of each head by position-dependent angles. x: (B, H, T, D)."""
+    """Rotate pairs (x_i, x_{i+D/2}) of each head by position-dependent angles. x: (B, H, T, D).
+
+    Written as x*cos + swap_halves(x)*sin (sin's first half negated) so it costs four ops, not seven.
+    """
     t = x.shape[-2]
-    cos, sin = cos[:t].to(x.dtype), sin[:t].to(x.dtype)
     x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    return x * cos[:t].to(x.dtype) + torch.cat([x2, x1], dim=-1) * sin[:t].to(x.dtype)
 
 
 class CausalSelfAttention(nn.Module):
