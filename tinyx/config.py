@@ -58,6 +58,15 @@ class OptimConfig:
     schedule: str = "cosine"  # cosine | constant
     min_lr_ratio: float = 0.1  # cosine ends at lr * min_lr_ratio
     fused: Optional[bool] = None  # None: fused kernels where the device has them
+    # Muon (name=muon): `lr` above is Muon's, for the hidden matrices; AdamW takes everything else.
+    momentum: float = 0.95
+    nesterov: bool = True
+    ns_steps: int = 5  # Newton-Schulz iterations
+    adjust_lr: str = "original"  # original: sqrt(max(1, rows/cols)) | match_rms_adamw: 0.2*sqrt(max(rows, cols))
+    ns_dtype: str = "auto"  # auto (float32 on CPU/MPS, bfloat16 on CUDA) | float32 | bfloat16
+    adamw_lr: float = 3e-3
+    adamw_betas: List[float] = field(default_factory=lambda: [0.9, 0.95])
+    adamw_weight_decay: float = 0.0
 
 
 @dataclass
@@ -189,8 +198,17 @@ def validate(cfg: RunConfig) -> None:
     _check(m.norm_eps > 0 and m.init_std > 0 and m.rope_theta > 0,
            "model.norm_eps, model.init_std and model.rope_theta must be > 0.")
     _check(m.vocab_size is None or m.vocab_size >= 1, f"model.vocab_size={m.vocab_size} must be positive or null.")
-    _choice("optim.name", o.name, ("adamw",))
-    _check(o.lr > 0, f"optim.lr={o.lr} must be > 0 (e.g. optim.lr=1e-3).")
+    _choice("optim.name", o.name, ("adamw", "muon"))
+    _check(o.lr > 0, f"optim.lr={o.lr} must be > 0 (e.g. optim.lr={'0.02' if o.name == 'muon' else '1e-3'}).")
+    if o.name == "muon":
+        _check(o.ns_steps >= 1, f"optim.ns_steps={o.ns_steps} must be >= 1 (5 is the usual).")
+        _choice("optim.adjust_lr", o.adjust_lr, ("original", "match_rms_adamw"))
+        _choice("optim.ns_dtype", o.ns_dtype, ("auto", "float32", "bfloat16"))
+        _check(0 <= o.momentum < 1, f"optim.momentum={o.momentum} must be in [0, 1).")
+        _check(o.adamw_lr > 0, f"optim.adamw_lr={o.adamw_lr} must be > 0 (e.g. optim.adamw_lr=3e-3).")
+        _check(o.adamw_weight_decay >= 0, f"optim.adamw_weight_decay={o.adamw_weight_decay} must be >= 0.")
+        _check(len(o.adamw_betas) == 2 and all(0 <= b < 1 for b in o.adamw_betas),
+               f"optim.adamw_betas={list(o.adamw_betas)} must be two numbers in [0, 1).")
     _check(o.weight_decay >= 0, f"optim.weight_decay={o.weight_decay} must be >= 0.")
     _check(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
            f"optim.betas={list(o.betas)} must be two numbers in [0, 1), e.g. optim.betas=[0.9,0.99].")

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from tinyx.config import OptimConfig
+from tinyx.muon import Muon
 
 
 def _fused_ok(cfg: OptimConfig, device: torch.device) -> bool:
@@ -20,16 +21,45 @@ def _fused_ok(cfg: OptimConfig, device: torch.device) -> bool:
     return device.type in ("cuda", "cpu")
 
 
+def hidden_matrices(model: nn.Module) -> list[nn.Parameter]:
+    """The 2-D weights of the linear layers inside the transformer blocks (Muon's share).
+
+    Embeddings, the LM head (tied or not), norms, biases and sink parameters are not hidden matrices.
+    """
+    blocks = getattr(model, "blocks", [])
+    return [m.weight for block in blocks for m in block.modules()
+            if isinstance(m, nn.Linear) and m.weight.requires_grad]
+
+
+def _adamw(params: list[nn.Parameter], lr: float, betas, weight_decay: float, cfg: OptimConfig,
+           device: torch.device) -> torch.optim.AdamW:
+    # Matrices (linear weights, embeddings) decay; biases, norm gains and scalars do not.
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay, "base_lr": lr},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "base_lr": lr}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=tuple(betas), eps=cfg.eps,
+                             fused=_fused_ok(cfg, device))
+
+
 def build_optimizers(model: nn.Module, cfg: OptimConfig, device: torch.device) -> list[torch.optim.Optimizer]:
-    # Matrices (linear weights, embeddings) decay; biases and norm gains do not.
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay, "base_lr": cfg.lr},
-              {"params": no_decay, "weight_decay": 0.0, "base_lr": cfg.lr}]
-    adamw = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
-                              fused=_fused_ok(cfg, device))
-    return [adamw]
+    params = [p for p in model.parameters() if p.requires_grad]  # a tied weight appears once
+    if cfg.name == "adamw":
+        return [_adamw(params, cfg.lr, cfg.betas, cfg.weight_decay, cfg, device)]
+    hidden = hidden_matrices(model)
+    hidden_ids = {id(p) for p in hidden}
+    rest = [p for p in params if id(p) not in hidden_ids]
+    ns_dtype = cfg.ns_dtype if cfg.ns_dtype != "auto" else ("bfloat16" if device.type == "cuda" else "float32")
+    muon = Muon([{"params": hidden, "base_lr": cfg.lr}], lr=cfg.lr, weight_decay=cfg.weight_decay,
+                momentum=cfg.momentum, nesterov=cfg.nesterov, ns_steps=cfg.ns_steps, adjust_lr=cfg.adjust_lr,
+                ns_dtype=getattr(torch, ns_dtype))
+    return [muon, _adamw(rest, cfg.adamw_lr, cfg.adamw_betas, cfg.adamw_weight_decay, cfg, device)]
+
+
+def describe(optimizers: list[torch.optim.Optimizer]) -> str:
+    """One line: each optimizer, its LR and its share of the parameters."""
+    counts = [sum(p.numel() for g in opt.param_groups for p in g["params"]) for opt in optimizers]
+    total = sum(counts)
+    return " | ".join(f"{type(opt).__name__} lr {opt.param_groups[0]['base_lr']:g} on {n:,} params ({n / total:.1%})"
+                      for opt, n in zip(optimizers, counts))
 
 
 def lr_factor(step: int, cfg: OptimConfig, max_steps: int) -> float:

@@ -19,7 +19,7 @@ from tinyx.data import (check_lengths, fixed_eval_windows, load_tokens, sample_w
 from tinyx.errors import CheckpointError, ConfigError
 from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger
 from tinyx.model import GPT
-from tinyx.optim import build_optimizers, lr_factor, set_lr
+from tinyx.optim import build_optimizers, describe, lr_factor, set_lr
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -132,6 +132,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
                 f"{tokens_per_step:,} tokens/step (batch {tc.batch_size} x accum {tc.grad_accum} x context "
                 f"{cfg.model.block_size}) | data {data.corpus_path} ({len(data.train):,} train tokens, "
                 f"cache {'hit' if data.cache_hit else 'built'}) | run dir {run_dir}")
+    console.say(f"optimizers: {describe(optimizers)}")
     if ckpt_path:
         console.say(f"resumed from {ckpt_path} at step {start_step}")
 
@@ -197,6 +198,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
                 tps = interval_steps * tokens_per_step / seconds
                 throughput.append(tps)
                 metrics = {"train/loss": train_loss, "lr": oc.lr * lr_scale, "grad_norm": grad_norm.item(),
+                           **({"lr/adamw": oc.adamw_lr * lr_scale} if oc.name == "muon" else {}),
                            "step_ms": 1e3 * seconds / interval_steps, "tokens_per_second": tps,
                            "mfu": tps * flops_per_token / hw.peak_flops if hw.peak_flops else None}
                 for lg in loggers:

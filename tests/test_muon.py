@@ -1,0 +1,119 @@
+"""optim=muon: the parameter split, the orthogonalised update, agreement with torch.optim.Muon, resume."""
+
+import pytest
+import torch
+
+from conftest import micro_config
+from tinyx.checkpoint import list_checkpoints
+from tinyx.config import ModelConfig, OptimConfig
+from tinyx.errors import ConfigError
+from tinyx.loggers import read_jsonl
+from tinyx.model import GPT
+from tinyx.muon import Muon, newton_schulz
+from tinyx.optim import build_optimizers, hidden_matrices
+from tinyx.trainer import train
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("model_kw", [
+    {}, {"tie_embeddings": False}, {"attn_sink": "token", "bias": True}, {"attn_sink": "logit", "n_kv_head": 1},
+    {"mlp": "swiglu", "qk_norm": True, "norm": "rmsnorm"},
+])
+def test_every_parameter_in_exactly_one_optimizer(model_kw):
+    model = GPT(ModelConfig(vocab_size=40, n_layer=2, n_head=4, d_model=32, block_size=16, **model_kw))
+    muon, adamw = build_optimizers(model, OptimConfig(name="muon"), CPU)
+    in_muon = [p for g in muon.param_groups for p in g["params"]]
+    in_adamw = [p for g in adamw.param_groups for p in g["params"]]
+    ids = [id(p) for p in in_muon + in_adamw]
+    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in model.parameters()}
+    assert all(p.dim() == 2 for p in in_muon) and len(in_muon) == 2 * 4  # qkv, attn proj, fc, mlp proj per layer
+    adamw_ids = {id(p) for p in in_adamw}
+    assert id(model.tok_emb.weight) in adamw_ids and id(model.lm_head.weight) in adamw_ids
+    for name, p in model.named_parameters():
+        if "sink" in name or "norm" in name or name.endswith("bias"):
+            assert id(p) in adamw_ids, name
+
+
+def test_newton_schulz_brings_singular_values_near_one():
+    torch.manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(64, 32))
+    v, _ = torch.linalg.qr(torch.randn(32, 32))
+    g = u @ torch.diag(torch.logspace(-1, 1, 32)) @ v.T  # singular values from 0.1 to 10
+    s = torch.linalg.svdvals(newton_schulz(g[None], steps=5, dtype=torch.float32)[0])
+    assert s.min() > 0.6 and s.max() < 1.25  # Muon's quintic lands in about [0.7, 1.2], not exactly 1
+    assert torch.linalg.matrix_rank(newton_schulz(g[None], 5, torch.float32)[0]) == 32
+
+
+def test_a_muon_step_is_an_orthogonalised_update():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.zeros(64, 32))
+    opt = Muon([w], lr=0.1, momentum=0.0, nesterov=False)
+    w.grad = torch.randn(64, 32) @ torch.diag(torch.logspace(-1, 0, 32))
+    opt.step()
+    s = torch.linalg.svdvals(-w.detach() / (0.1 * 2 ** 0.5))  # adjust_lr=original: x sqrt(64/32)
+    assert s.min() > 0.6 and s.max() < 1.25
+
+
+def test_matches_torch_muon_in_bfloat16():
+    torch.manual_seed(0)
+    shapes = [(48, 16), (16, 16), (48, 16), (16, 64)]
+    ours = [torch.nn.Parameter(torch.randn(*s)) for s in shapes]
+    ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    kw = dict(lr=0.05, momentum=0.9, nesterov=True, ns_steps=5, weight_decay=0.1)
+    opt = Muon(ours, adjust_lr="original", ns_dtype=torch.bfloat16, **kw)
+    opt_ref = torch.optim.Muon(ref, adjust_lr_fn="original", **kw)
+    for _ in range(3):
+        grads = [torch.randn(*s) for s in shapes]
+        for p, q, g in zip(ours, ref, grads):
+            p.grad, q.grad = g.clone(), g.clone()
+        opt.step()
+        opt_ref.step()
+    for p, q in zip(ours, ref):
+        assert torch.allclose(p, q, atol=2e-3, rtol=1e-2)
+
+
+def test_batched_equals_one_matrix_at_a_time():
+    torch.manual_seed(0)
+    stack = torch.randn(4, 48, 16)
+    batched = newton_schulz(stack, 5, torch.float32)
+    single = torch.stack([newton_schulz(m[None], 5, torch.float32)[0] for m in stack])
+    assert torch.allclose(batched, single, atol=1e-5)
+
+
+def test_muon_trains_and_resumes_exactly(tmp_path):
+    settings = ["optim=muon", "train.max_steps=20", "train.ckpt_every=10", "train.eval_every=10",
+                "train.keep_checkpoints=5", "optim.warmup_steps=2"]
+    full = train(micro_config(*settings), tmp_path / "full", quiet=True)
+    rows = read_jsonl(tmp_path / "full" / "metrics.jsonl")
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    assert losses[-1] < losses[0] - 0.3
+    assert all("lr/adamw" in r for r in rows if "train/loss" in r)
+    step10 = list_checkpoints(tmp_path / "full")[0]
+    assert step10.name == "ckpt_000010.pt"
+    resumed = train(micro_config(*settings, f"train.resume={step10}"), tmp_path / "resumed", quiet=True)
+    assert read_jsonl(tmp_path / "resumed" / "metrics.jsonl") and resumed["val/loss"] == full["val/loss"]
+    strip = lambda rs: [{k: v for k, v in r.items() if k in ("step", "train/loss", "val/loss", "grad_norm")}
+                        for r in rs]
+    assert strip(read_jsonl(tmp_path / "resumed" / "metrics.jsonl")) == strip(rows)
+
+
+@pytest.mark.parametrize("override, words", [
+    ("optim.lr=0", ["optim.lr=0", "0.02"]),
+    ("optim.lr=-0.01", ["optim.lr=-0.01"]),
+    ("optim.ns_steps=0", ["optim.ns_steps=0", ">= 1"]),
+    ("optim.adjust_lr=spectral", ["optim.adjust_lr='spectral'", "match_rms_adamw"]),
+    ("optim.adamw_lr=0", ["optim.adamw_lr=0"]),
+])
+def test_bad_muon_values(override, words):
+    with pytest.raises(ConfigError) as e:
+        micro_config("optim=muon", override)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_hidden_matrices_are_the_block_linears():
+    model = GPT(ModelConfig(vocab_size=40, n_layer=3, n_head=2, d_model=16, block_size=8))
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert sorted({names[id(p)].split(".", 2)[-1] for p in hidden_matrices(model)}) == [
+        "attn.proj.weight", "attn.qkv.weight", "mlp.fc.weight", "mlp.proj.weight"]
