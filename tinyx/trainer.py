@@ -99,6 +99,10 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     scaler = hw.grad_scaler()
     batch_rng = torch.Generator().manual_seed(cfg.seed)
     start_step, best_val, loss_sum, loss_steps = 0, math.inf, torch.zeros((), device=hw.device), 0
+    wall_offset = 0.0  # wall time of the run before a resume
+
+    def wall() -> float:
+        return wall_offset + time.perf_counter() - t_start
     if state is not None:
         try:
             model.load_state_dict(state["model"])
@@ -109,7 +113,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
                                   f"({str(e).splitlines()[0][:200]}): resume with the settings it was trained with.") from None
         if scaler.is_enabled():
             scaler.load_state_dict(state["scaler"])
-        start_step, best_val = state["step"], state["val_loss_best"]
+        start_step, best_val, wall_offset = state["step"], state["val_loss_best"], state.get("wall_seconds", 0.0)
         loss_sum, loss_steps = state["loss_sum"].to(hw.device), state["loss_steps"]
         torch.set_rng_state(state["rng"]["torch"])
         batch_rng.set_state(state["rng"]["batches"])
@@ -145,14 +149,16 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         save_checkpoint(run_dir, step, {
             "model": model.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
             "scaler": scaler.state_dict(), "step": step, "config": cfg_dict, "tokenizer": tokenizer.to_dict(),
-            "val_loss": val_loss, "val_loss_best": best_val, "loss_sum": loss_sum.cpu(), "loss_steps": loss_steps,
+            "val_loss": val_loss, "val_loss_best": best_val, "wall_seconds": wall(),
+            "loss_sum": loss_sum.cpu(), "loss_steps": loss_steps,
             "rng": {"torch": torch.get_rng_state(), "batches": batch_rng.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if hw.device.type == "cuda" else []},
         }, keep=tc.keep_checkpoints)
 
     def log_eval(step: int) -> float:
         loss = evaluate(step_model, eval_windows, hw)
-        metrics = {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0))}
+        metrics = {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0)),
+                   "wall_seconds": wall()}
         metrics.update(model.sink_mass(to_device(eval_windows[0], hw.device)[0]))
         for lg in loggers:
             lg.log_metrics(step, metrics)
@@ -198,6 +204,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
                 tps = interval_steps * tokens_per_step / seconds
                 throughput.append(tps)
                 metrics = {"train/loss": train_loss, "lr": oc.lr * lr_scale, "grad_norm": grad_norm.item(),
+                           "wall_seconds": wall(),
                            **({"lr/adamw": oc.adamw_lr * lr_scale} if oc.name == "muon" else {}),
                            "step_ms": 1e3 * seconds / interval_steps, "tokens_per_second": tps,
                            "mfu": tps * flops_per_token / hw.peak_flops if hw.peak_flops else None}
@@ -230,7 +237,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         summary.update({"step": step, "val/loss": val_loss, "val/loss_best": best_val if best_val < math.inf else None,
                         "val/ppl": math.exp(min(val_loss, 50.0)) if val_loss is not None else None,
                         "tokens_per_second": statistics.median(throughput) if throughput else None,
-                        "wall_seconds": time.perf_counter() - t_start})
+                        "wall_seconds": wall()})
         for lg in loggers:
             lg.finish(summary)
     return summary
