@@ -79,8 +79,9 @@ def tracked_multirun(tmp_path_factory):
     sweep = tmp_path_factory.mktemp("tracked_multirun")
     no_key = {"WANDB_MODE": "", "WANDB_API_KEY": "", "WANDB_PROJECT": "", "WANDB_ENTITY": "",
               "NETRC": str(sweep / "no_netrc")}
+    # One torch thread: on a shared 2-core machine two threads per process oversubscribe the cores.
     result = run_cli("train.py", "-m", *MICRO_NO_LOGGER, "logger=[wandb,tensorboard]", "train.max_steps=10",
-                     "train.eval_every=5", "train.ckpt_every=10", "optim.lr=1e-3,3e-3", f"hydra.sweep.dir={sweep}",
-                     env=no_key)
+                     "train.eval_every=5", "train.ckpt_every=10", "hardware.threads=1", "optim.lr=1e-3,3e-3",
+                     f"hydra.sweep.dir={sweep}", env=no_key)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return sweep, result
