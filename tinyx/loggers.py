@@ -289,6 +289,7 @@ class WandbLogger:
             offline_reason = "WANDB_MODE=offline"
         elif not has_wandb_key():
             offline_reason = "no WANDB_API_KEY in the environment or .env"
+        run = None
         try:
             import wandb
 
@@ -317,6 +318,8 @@ class WandbLogger:
         except Exception as e:  # wandb raises many types: errors of network, auth, disk, settings
             say(f"warning: wandb failed to start ({type(e).__name__}: {_one_line(e)}); training goes on, "
                 f"logged locally only")
+            if run is not None:
+                cls(run, say)._finish_quietly()
             return None
         if run.offline:
             sync_dir = Path(run.dir).parent
@@ -334,11 +337,14 @@ class WandbLogger:
     def _fail(self, e: Exception) -> None:
         self.say(f"warning: wandb failed ({type(e).__name__}: {_one_line(e)}); it is off for the rest of "
                  f"this run, the local logs go on")
+        self._finish_quietly()
+
+    def _finish_quietly(self) -> None:
         run, self.run = self.run, None
         try:
             run.finish(exit_code=1)
         except Exception:
-            pass  # already broken: the warning above said so
+            pass  # already broken, and the one warning has been printed
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
         if self.run is None:
