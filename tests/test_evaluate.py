@@ -14,10 +14,12 @@ PROBES = ROOT / "conf" / "probes" / "shakespeare.yaml"
 
 def test_checkpoints_of_one_run_show_val_loss_falling_and_probe_results(trained_run, tmp_path, capsys):
     run_dir, _ = trained_run
-    scores = main([str(run_dir / "checkpoints" / "ckpt_*.pt"), "--probes", str(PROBES), "--out", str(tmp_path)])
+    # A glob picking two of the run's checkpoints (it keeps 20, 30 and 40).
+    scores = main([str(run_dir / "checkpoints" / "ckpt_0000[24]0.pt"), "--probes", str(PROBES),
+                   "--out", str(tmp_path)])
     out = capsys.readouterr().out
 
-    assert [s.step for s in scores] == [20, 30, 40]
+    assert [s.step for s in scores] == [20, 40]
     assert scores[-1].val_loss < scores[0].val_loss - 0.05  # the model learns between steps 20 and 40
     # The whole validation split in back-to-back windows of the model's context (32 tokens).
     text = CORPUS.read_text()
@@ -32,11 +34,11 @@ def test_checkpoints_of_one_run_show_val_loss_falling_and_probe_results(trained_
         for p in s.probes:
             assert p.logprob < 0 and 1 <= p.rank <= 65 and p.in_top_k == (p.rank <= 5)
     # Probe table: one row per probe and checkpoint.
-    assert sum(1 for line in out.splitlines() if line.startswith("| thou_art |")) == 3
+    assert sum(1 for line in out.splitlines() if line.startswith("| thou_art |")) == 2
 
     with open(tmp_path / "evaluation.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["step"]) for r in rows] == [20, 30, 40]
+    assert [int(r["step"]) for r in rows] == [20, 40]
     assert [float(r["val_loss"]) for r in rows] == [s.val_loss for s in scores]
     assert [int(r["probe:thou_art:rank"]) for r in rows] == [s.probes[3].rank for s in scores]
 

@@ -125,23 +125,23 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     monkeypatch.setenv("WANDB_MODE", "offline")
-    common = ["logger=[wandb,tensorboard]", "train.eval_every=10", "train.ckpt_every=10", "train.sample_tokens=0"]
+    common = ["logger=[wandb,tensorboard]", "train.eval_every=5", "train.ckpt_every=5", "train.sample_tokens=0"]
     first = tmp_path / "first"
-    train(micro_config(*common, "train.max_steps=20"), first, quiet=True)
+    train(micro_config(*common, "train.max_steps=10"), first, quiet=True)
     run_id = (first / "wandb" / "run_id").read_text().strip()
-    train(micro_config(*common, "train.max_steps=30", f"train.resume={first}"), first, quiet=True)  # in place
+    train(micro_config(*common, "train.max_steps=15", f"train.resume={first}"), first, quiet=True)  # in place
     assert (first / "wandb" / "run_id").read_text().strip() == run_id
     # wandb names its folders offline-run-<date>_<time>-<run id>: both attempts wrote to the same run id.
     assert {p.name.rsplit("-", 1)[1] for p in (first / "wandb").glob("offline-run-*")} == {run_id}
     events = EventAccumulator(str(first)).Reload()
-    assert [e.step for e in events.Scalars("train/loss")] == [5, 10, 15, 20, 25, 30]  # no step twice
+    assert [e.step for e in events.Scalars("train/loss")] == [5, 10, 15]  # no step twice
 
     elsewhere = tmp_path / "elsewhere"  # a resumed run in a new directory starts a new wandb run with the history
-    train(micro_config(*common, "train.max_steps=30", f"train.resume={first / 'checkpoints' / 'ckpt_000020.pt'}"),
+    train(micro_config(*common, "train.max_steps=15", f"train.resume={first / 'checkpoints' / 'ckpt_000010.pt'}"),
           elsewhere, quiet=True)
     assert (elsewhere / "wandb" / "run_id").read_text().strip() != run_id
     events = EventAccumulator(str(elsewhere)).Reload()
-    assert [e.step for e in events.Scalars("val/loss")] == [10, 20, 30]
+    assert [e.step for e in events.Scalars("val/loss")] == [5, 10, 15]
 
 
 def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(monkeypatch):
