@@ -14,9 +14,10 @@ register_configs()
 def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
 
-    from tinyx.cli import run_train
+    from tinyx.cli import run_labels_from_hydra, run_train
 
-    return run_train(cfg, HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    return run_train(cfg, hydra_cfg.runtime.output_dir, labels=run_labels_from_hydra(hydra_cfg))
 
 
 if __name__ == "__main__":

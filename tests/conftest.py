@@ -25,7 +25,9 @@ MICRO = [
     "train.batch_size=4", "train.max_steps=40", "train.eval_every=20", "train.eval_batches=2",
     "train.log_every=5", "train.ckpt_every=10", "train.sample_tokens=16", "optim.warmup_steps=5",
     "logger.progress_bar=false",
+    "logger=none",  # wandb (the default logger) costs a second per run; its own tests switch it on
 ]
+MICRO_NO_LOGGER = [o for o in MICRO if not o.startswith("logger=")]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -68,3 +70,18 @@ def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("trained_run")
     summary = train(micro_config(), run_dir)
     return run_dir, summary
+
+
+@pytest.fixture(scope="session")
+def tracked_multirun(tmp_path_factory):
+    """A 2-job multirun (optim.lr=1e-3,3e-3, 10 steps) with logger=[wandb,tensorboard], run as a user would
+    with a .env copied from .env.example: empty WANDB_* values, so no API key -> wandb writes offline."""
+    sweep = tmp_path_factory.mktemp("tracked_multirun")
+    no_key = {"WANDB_MODE": "", "WANDB_API_KEY": "", "WANDB_PROJECT": "", "WANDB_ENTITY": "",
+              "NETRC": str(sweep / "no_netrc")}
+    # One torch thread: on a shared 2-core machine two threads per process oversubscribe the cores.
+    result = run_cli("train.py", "-m", *MICRO_NO_LOGGER, "logger=[wandb,tensorboard]", "train.max_steps=10",
+                     "train.eval_every=5", "train.ckpt_every=10", "hardware.threads=1", "optim.lr=1e-3,3e-3",
+                     f"hydra.sweep.dir={sweep}", env=no_key)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return sweep, result

@@ -70,7 +70,10 @@ def test_sigkill_then_resume_logs_exactly_the_uninterrupted_losses(tmp_path):
     proc = subprocess.Popen([sys.executable, "train.py", *MICRO, *settings, f"hydra.run.dir={killed_dir}"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while len(list_checkpoints(killed_dir)) < 2 and proc.poll() is None and time.time() < deadline:
+    # Kill once `latest` names the second checkpoint (it is moved after the file is complete).
+    pointer = killed_dir / "checkpoints" / "latest"
+    while proc.poll() is None and time.time() < deadline and not (
+            pointer.is_file() and pointer.read_text().strip() >= "ckpt_000040.pt"):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

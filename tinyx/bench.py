@@ -50,7 +50,9 @@ def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
     total = bench.warmup + bench.steps
     cfg = to_run_config(compose_train(overrides + [
         f"train.max_steps={total}", "train.log_every=1", f"train.eval_every={total + 1}", "train.eval_batches=1",
-        f"train.ckpt_every={total + 1}", "train.sample_tokens=0", "logger.progress_bar=false"]))
+        f"train.ckpt_every={total + 1}", "train.sample_tokens=0", "logger.progress_bar=false",
+        # A benchmark is not an experiment: no tracker runs, and no tracker time in the figures.
+        "logger.wandb.enabled=false", "logger.tensorboard.enabled=false"]))
     with tempfile.TemporaryDirectory() as run_dir:
         summary = train(cfg, run_dir, quiet=True)
         rows = [r for r in read_jsonl(Path(run_dir) / "metrics.jsonl") if "step_ms" in r]

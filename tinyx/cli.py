@@ -27,14 +27,78 @@ def exit_on_user_error(fn):
 
 
 @exit_on_user_error
-def run_train(cfg, run_dir) -> float:
-    """train.py's body: validate the composed config, train, return the final validation loss."""
+def run_train(cfg, run_dir, labels=None) -> float:
+    """train.py's body: validate the composed config, train, return the final validation loss.
+
+    `labels` (a tinyx.loggers.RunLabels, see run_labels_from_hydra) names the run in wandb.
+    """
     from tinyx.config import to_run_config
 
     run_cfg = to_run_config(cfg)  # before importing torch, so config errors come back at once
+    from tinyx.loggers import RunLabels
     from tinyx.trainer import train
 
-    return train(run_cfg, run_dir)["val/loss"]
+    labels = labels or RunLabels()
+    labels.private_keys = env_config_keys(cfg)
+    return train(run_cfg, run_dir, labels=labels)["val/loss"]
+
+
+def env_config_keys(cfg) -> list[str]:
+    """Keys of a composed config whose value comes from an environment variable (`${oc.env:...}`)."""
+    from omegaconf import OmegaConf
+
+    from tinyx.config import flatten_config
+
+    raw = flatten_config(OmegaConf.to_container(cfg, resolve=False))
+    return [k for k, v in raw.items() if isinstance(v, str) and "oc.env:" in v]
+
+
+# Overrides that say where or how to log, not what was trained: left out of run names.
+_UNNAMED_KEYS = ("logger", "train.resume", "hydra")
+
+
+def _override_key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _swept_keys(sweep_dir: Path) -> set[str] | None:
+    """The keys a multirun sweeps (`optim.lr=1e-3,3e-4`), from the multirun.yaml Hydra writes first."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    try:
+        task = OmegaConf.load(sweep_dir / "multirun.yaml").hydra.overrides.task
+        parsed = OverridesParser.create().parse_overrides(list(task))
+    except Exception:  # an unreadable multirun.yaml only costs the run a longer name
+        return None
+    return {o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()}
+
+
+def run_labels_from_hydra(hydra_cfg):
+    """Name, group and tags of the current Hydra job, for trackers (HydraConfig.get() in train.py).
+
+    name: the job's overrides that differ between the jobs of its multirun (in a single run:
+    all its overrides), e.g. `optim.lr=0.003,seed=1`; group: the experiment, or for a multirun
+    the sweep directory, so a dashboard shows one sweep's jobs together; tags: the config
+    groups chosen, e.g. `model=tiny`.
+    """
+    from hydra.types import RunMode
+
+    from tinyx.loggers import RunLabels
+
+    overrides = [o for o in hydra_cfg.overrides.task if not _override_key(o).startswith(_UNNAMED_KEYS)]
+    choices = {k: v for k, v in hydra_cfg.runtime.choices.items()
+               if not k.startswith("hydra/") and k != "logger" and v is not None}
+    experiment = choices.get("experiment")
+    group = experiment
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        group = str(hydra_cfg.sweep.dir)
+        swept = _swept_keys(Path(hydra_cfg.sweep.dir))
+        if swept:  # a multirun of one job (nothing swept) keeps all its overrides in the name
+            overrides = [o for o in overrides if _override_key(o) in swept]
+    name = ",".join(overrides) or experiment or "defaults"
+    return RunLabels(name=name[:128], group=group[:128] if group else None,
+                     tags=[f"{k}={v}"[:64] for k, v in sorted(choices.items())])
 
 
 def compose_train(overrides: list[str], config_name: str = "train"):

@@ -96,9 +96,31 @@ class HardwareConfig:
 
 
 @dataclass
+class WandbConfig:
+    enabled: bool = False
+    project: Optional[str] = None  # None: $WANDB_PROJECT, else "tinyx"
+    entity: Optional[str] = None  # None: $WANDB_ENTITY, else your default entity
+    # None: the experiment or multirun sweep the run belongs to (set by train.py).
+    group: Optional[str] = None
+    # None: the command-line overrides that differ (set by train.py), e.g. "optim.lr=0.003,seed=1".
+    name: Optional[str] = None
+    job_type: str = "train"
+    tags: List[str] = field(default_factory=list)
+    notes: Optional[str] = None
+
+
+@dataclass
+class TensorboardConfig:
+    enabled: bool = False
+
+
+@dataclass
 class LoggerConfig:
-    # Console and metrics.jsonl are always on; external backends plug in here.
+    # Console and metrics.jsonl are always on; wandb and TensorBoard are switched on by
+    # logger=wandb, logger=tensorboard or both (logger=[wandb,tensorboard]).
     progress_bar: bool = True
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    tensorboard: TensorboardConfig = field(default_factory=TensorboardConfig)
 
 
 @dataclass
@@ -154,6 +176,17 @@ def to_run_config(cfg: DictConfig | dict) -> RunConfig:
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+
+
+def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config as flat `a.b.c` keys (lists stay values), the names overrides use."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten_config(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _check(ok: bool, message: str) -> None:

@@ -276,3 +276,14 @@ def fixed_eval_windows(ids: np.ndarray, n_batches: int, batch_size: int, block_s
     """The same validation windows for every run, whatever its seed, so evaluations compare."""
     g = torch.Generator().manual_seed(0)
     return [sample_windows(ids, batch_size, block_size, g) for _ in range(n_batches)]
+
+
+def sequential_windows(ids: np.ndarray, batch_size: int, block_size: int) -> list[torch.Tensor]:
+    """The whole split as back-to-back windows of block_size + 1 tokens (each token predicted once), batched.
+
+    The last batch may be smaller; the tail shorter than one window is left out.
+    """
+    n_windows = (len(ids) - 1) // block_size
+    starts = np.arange(n_windows) * block_size
+    return [torch.from_numpy(ids[starts[i:i + batch_size, None] + np.arange(block_size + 1)].astype(np.int64))
+            for i in range(0, n_windows, batch_size)]

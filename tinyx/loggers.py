@@ -1,16 +1,23 @@
-"""Where metrics go: metrics.jsonl (always), the console (always), and pluggable backends.
+"""Where metrics go: metrics.jsonl (always), the console (always), wandb and TensorBoard (by config).
 
 Every logger has the same three calls: `log_metrics`, `log_sample`, `finish`.
+wandb and TensorBoard are imported only when their logger is on: both are slow to import.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import netrc
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from tinyx.config import RunConfig
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
@@ -30,14 +37,22 @@ def _json_value(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> list[dict]:
+    """The JSON objects of a .jsonl file; a line that is not one (cut short by a crash) is skipped.
+
+    `on_bad_line(line_number, line)` hears about each skipped line, for tools that warn.
+    """
     rows = []
     if path.is_file():
-        for line in path.read_text().splitlines():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a line cut short by a crash
+                row = None
+            if isinstance(row, dict):
+                rows.append(row)
+            elif line.strip() and on_bad_line is not None:
+                on_bad_line(number, line)
     return rows
 
 
@@ -135,3 +150,239 @@ class ConsoleLogger:
         lines = [f"  {k:<{width}}  {summary[k]:.4f}" if isinstance(summary.get(k), float) else
                  f"  {k:<{width}}  {summary.get(k)}" for k in keys if k in summary]
         print("summary\n" + "\n".join(lines), flush=True)
+
+
+# ---------------------------------------------------------------- wandb and TensorBoard
+@dataclass
+class RunLabels:
+    """How trackers name a run, from what the entry point knows (Hydra's overrides and sweep).
+
+    The library never reads Hydra: train.py fills this (tinyx.cli.run_labels_from_hydra) and
+    `logger.wandb.name` / `logger.wandb.group` in the config override it.
+    """
+
+    name: str | None = None  # e.g. "optim.lr=0.003,seed=1": the overrides that differ
+    group: str | None = None  # the experiment, or the multirun sweep directory
+    tags: list[str] = field(default_factory=list)  # e.g. "model=tiny": the config groups chosen
+    # Config keys whose value came from the environment (${oc.env:...}): never sent to a tracker.
+    private_keys: list[str] = field(default_factory=list)
+
+
+Say = Callable[[str], None]
+
+
+def build_loggers(cfg: RunConfig, run_dir: str | Path, labels: RunLabels | None = None, start_step: int = 0,
+                  say: Say = print) -> list[Logger]:
+    """The loggers `cfg.logger` switches on beyond the console and metrics.jsonl.
+
+    Call it after JsonlLogger has written the run's history: on resume, a backend that starts
+    a fresh record (a new wandb run, a run directory without event files) replays it.
+    """
+    run_dir = Path(run_dir)
+    labels = labels or RunLabels()
+    history = _History(run_dir) if start_step > 0 else _History(None)
+    loggers: list[Logger] = []
+    if cfg.logger.tensorboard.enabled:
+        loggers.append(TensorBoardLogger(run_dir, tracked_config(cfg, labels.private_keys), history, start_step))
+    if cfg.logger.wandb.enabled:
+        wandb_logger = WandbLogger.start(cfg, run_dir, labels, history, start_step, say)
+        if wandb_logger is not None:
+            loggers.append(wandb_logger)
+    return loggers
+
+
+class _History:
+    """The metrics and samples a resumed run carries over (what JsonlLogger kept)."""
+
+    def __init__(self, run_dir: Path | None):
+        self.metrics = read_jsonl(run_dir / METRICS_FILE) if run_dir else []
+        self.samples = read_jsonl(run_dir / SAMPLES_FILE) if run_dir else []
+
+
+def tracked_config(cfg: RunConfig, private_keys: list[str] = ()) -> dict:
+    """The resolved config as flat `a.b.c` keys, for trackers' config panels.
+
+    Left out: `logger.*` (where to log is not a hyperparameter), `private_keys` (values taken
+    from the environment), and any key that names a secret: a tracker must never publish one.
+    """
+    from tinyx.config import config_to_dict, flatten_config
+
+    flat = flatten_config(config_to_dict(cfg))
+    secret_words = ("api_key", "apikey", "token", "secret", "password")
+    return {k: v for k, v in flat.items() if not k.startswith("logger.") and k not in private_keys
+            and not any(w in k.lower() for w in secret_words)}
+
+
+def _metric_values(metrics: dict) -> dict[str, float]:
+    return {k: v for k, v in metrics.items()
+            if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class TensorBoardLogger:
+    """Event files in the run directory, so `tensorboard --logdir outputs` lists every run by its path."""
+
+    def __init__(self, run_dir: Path, config: dict, history: _History, start_step: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        resumed_in_place = start_step > 0 and any(run_dir.glob("events.out.tfevents.*"))
+        # In place, the old event file already holds the history; drop what it logged after the checkpoint.
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=start_step + 1 if resumed_in_place else None)
+        if not resumed_in_place:
+            config_lines = "\n".join(f"    {k}: {v}" for k, v in config.items())
+            self.writer.add_text("config", config_lines, 0)
+            for row in history.metrics:
+                self.log_metrics(row["step"], row)
+            for row in history.samples:
+                self.log_sample(row["step"], row.get("text", ""))
+
+    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        for key, value in _metric_values(metrics).items():
+            self.writer.add_scalar(key, value, step)
+
+    def log_sample(self, step: int, text: str) -> None:
+        # Indented: TensorBoard renders text as Markdown, and a code block keeps the sample's line breaks.
+        self.writer.add_text("samples", "\n".join("    " + line for line in text.splitlines()), step)
+
+    def finish(self, summary: dict) -> None:
+        self.writer.close()
+
+
+WANDB_ID_FILE = "run_id"  # inside <run dir>/wandb/: the id an in-place resume continues
+
+
+def has_wandb_key() -> bool:
+    """An API key in $WANDB_API_KEY or in the netrc file `wandb login` writes."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlsplit(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).netloc
+    try:
+        return bool(host) and netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+class WandbLogger:
+    """One wandb run per training run (each multirun job its own), written inside the run directory.
+
+    wandb is a convenience on top of the local logs: any failure (no network, bad key, full
+    disk, wandb missing) prints one warning, turns this logger off and lets training go on.
+    """
+
+    def __init__(self, run, say: Say):
+        self.run = run
+        self.say = say
+        self.samples: list[list] = []
+
+    @classmethod
+    def start(cls, cfg: RunConfig, run_dir: Path, labels: RunLabels, history: _History, start_step: int,
+              say: Say) -> WandbLogger | None:
+        # A .env copied from .env.example sets unused keys to "": they mean "not set", and wandb
+        # would refuse an empty WANDB_MODE or use an empty project name.
+        for key in [k for k, v in os.environ.items() if k.startswith("WANDB_") and not v.strip()]:
+            del os.environ[key]
+        mode = os.environ.get("WANDB_MODE", "").strip().lower()
+        if mode == "disabled":
+            say("wandb: off (WANDB_MODE=disabled); the run is logged locally only")
+            return None
+        offline_reason = None
+        if mode == "offline":
+            offline_reason = "WANDB_MODE=offline"
+        elif not has_wandb_key():
+            offline_reason = "no WANDB_API_KEY in the environment or .env"
+        run = None
+        try:
+            import wandb
+
+            wcfg = cfg.logger.wandb
+            wandb_dir = run_dir / "wandb"
+            wandb_dir.mkdir(parents=True, exist_ok=True)
+            id_file = wandb_dir / WANDB_ID_FILE
+            resume_id = id_file.read_text().strip() if start_step > 0 and id_file.is_file() else None
+            run = wandb.init(
+                project=wcfg.project or os.environ.get("WANDB_PROJECT") or "tinyx",
+                entity=wcfg.entity or os.environ.get("WANDB_ENTITY") or None,
+                group=wcfg.group or labels.group, name=wcfg.name or labels.name, job_type=wcfg.job_type,
+                tags=_unique([*wcfg.tags, *labels.tags]), notes=wcfg.notes,
+                config=tracked_config(cfg, labels.private_keys),
+                dir=str(run_dir), id=resume_id, resume="allow" if resume_id else None,
+                mode="offline" if offline_reason else None,
+                # Our own loggers of different runs of one process (multirun) must never share a run.
+                reinit="create_new",
+                settings=wandb.Settings(silent=True),
+            )
+            id_file.write_text(run.id + "\n")
+            run.define_metric("step")
+            run.define_metric("*", step_metric="step")
+            run.define_metric("val/loss", summary="min,last")
+            run.define_metric("val/ppl", summary="min,last")
+        except Exception as e:  # wandb raises many types: errors of network, auth, disk, settings
+            say(f"warning: wandb failed to start ({type(e).__name__}: {_one_line(e)}); training goes on, "
+                f"logged locally only")
+            if run is not None:
+                cls(run, say)._finish_quietly()
+            return None
+        if run.offline:
+            sync_dir = Path(run.dir).parent
+            reason = f" ({offline_reason})" if offline_reason else ""
+            say(f"wandb: offline{reason}; upload later with: uv run wandb sync {sync_dir}")
+        else:
+            say(f"wandb: {run.url}")
+        logger = cls(run, say)
+        if resume_id is None:
+            for row in history.metrics:
+                logger.log_metrics(row["step"], row)
+            logger.samples = [[row["step"], row.get("text", "")] for row in history.samples]
+        return logger
+
+    def _fail(self, e: Exception) -> None:
+        self.say(f"warning: wandb failed ({type(e).__name__}: {_one_line(e)}); it is off for the rest of "
+                 f"this run, the local logs go on")
+        self._finish_quietly()
+
+    def _finish_quietly(self) -> None:
+        run, self.run = self.run, None
+        try:
+            run.finish(exit_code=1)
+        except Exception:
+            pass  # already broken, and the one warning has been printed
+
+    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        if self.run is None:
+            return
+        try:
+            self.run.log({"step": step, **_metric_values(metrics)})
+        except Exception as e:
+            self._fail(e)
+
+    def log_sample(self, step: int, text: str) -> None:
+        if self.run is None:
+            return
+        try:
+            import wandb
+
+            self.samples.append([step, text])
+            # A wandb Table is immutable once logged: log the whole growing table each time.
+            self.run.log({"step": step, "samples": wandb.Table(columns=["step", "text"], data=list(self.samples))})
+        except Exception as e:
+            self._fail(e)
+
+    def finish(self, summary: dict) -> None:
+        if self.run is None:
+            return
+        try:
+            # val/loss and val/ppl keep their {min, last} summaries from define_metric.
+            self.run.summary.update({k: _json_value(v) for k, v in summary.items()
+                                     if k not in ("val/loss", "val/ppl", "step")})
+            self.run.finish(exit_code=0 if summary.get("status") == "completed" else 1)
+        except Exception as e:
+            self._fail(e)
+        self.run = None
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _one_line(e: Exception) -> str:
+    # One line, even for multi-line messages (pydantic's name the setting on their second line).
+    return " ".join(str(e).split())[:300]

@@ -17,7 +17,7 @@ from tinyx.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from tinyx.config import RunConfig, config_to_dict
 from tinyx.data import (check_lengths, fixed_eval_windows, load_tokens, sample_windows, to_device)
 from tinyx.errors import CheckpointError, ConfigError
-from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger
+from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe, lr_factor, set_lr
 
@@ -69,7 +69,8 @@ def _probe_writable(run_dir: Path) -> None:
                           f"free space or choose another with hydra.run.dir=...") from None
 
 
-def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False) -> dict:
+def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False,
+          labels: RunLabels | None = None) -> dict:
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
     tc, oc = cfg.train, cfg.optim
@@ -126,7 +127,8 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     jsonl = JsonlLogger(run_dir, history_from=ckpt_path.parent.parent if ckpt_path else None,
                         history_until=start_step)
     console = ConsoleLogger(tc.max_steps, start_step, cfg.logger.progress_bar, quiet=quiet)
-    loggers: list[Logger] = [jsonl, console, *(extra_loggers or [])]
+    loggers: list[Logger] = [jsonl, console, *build_loggers(cfg, run_dir, labels, start_step, console.say),
+                             *(extra_loggers or [])]
 
     n_params = model.num_params()
     tokens_per_step = tc.batch_size * tc.grad_accum * cfg.model.block_size

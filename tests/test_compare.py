@@ -1,0 +1,122 @@
+"""tinyx.compare: the grouped table an ablation is judged by, on run directories with known metrics."""
+
+import csv
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import MICRO, compose
+from tinyx.compare import compare_runs, main
+
+# lr -> per seed: (final val loss, best val loss, tokens/s, wall seconds). Groups by lr:
+#   lr=0.001: final 2.0, 2.2, 2.4 -> 2.2 ± 0.2          (separated from the others)
+#   lr=0.003: final 1.5, 1.6, 1.7 -> 1.6 ± 0.1          (best; overlaps lr=0.002)
+#   lr=0.002: final 1.65, 1.75    -> 1.7 ± 0.0707...    (its second seed never wrote summary.json)
+KNOWN = {
+    0.001: [(2.0, 1.9, 1000.0, 10.0), (2.2, 2.1, 1100.0, 12.0), (2.4, 2.3, 1200.0, 14.0)],
+    0.003: [(1.5, 1.5, 900.0, 20.0), (1.6, 1.6, 950.0, 22.0), (1.7, 1.7, 1000.0, 24.0)],
+    0.002: [(1.65, 1.65, 800.0, 30.0), (1.75, 1.75, 800.0, None)],
+}
+
+
+def write_run(run_dir, lr, seed, final, best, tokens_per_second, wall_seconds, corrupt_line=False):
+    """A well-formed run directory as train.py leaves it (config composed by Hydra), with chosen figures."""
+    (run_dir / ".hydra").mkdir(parents=True)
+    OmegaConf.save(compose(MICRO + [f"optim.lr={lr}", f"seed={seed}"]), run_dir / ".hydra" / "config.yaml")
+    rows = [{"step": 10, "train/loss": 3.0, "tokens_per_second": tokens_per_second},
+            {"step": 10, "val/loss": final + 0.3, "val/ppl": 1.0},
+            {"step": 20, "train/loss": 2.5, "tokens_per_second": tokens_per_second},
+            {"step": 20, "val/loss": final, "val/ppl": 1.0}]
+    lines = [json.dumps(r) for r in rows]
+    if corrupt_line:
+        lines.insert(2, '{"step": 15, "train/lo')  # a line cut short
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    if wall_seconds is not None:
+        (run_dir / "summary.json").write_text(json.dumps({
+            "status": "completed", "step": 20, "val/loss": final, "val/loss_best": best, "params": 27840,
+            "tokens_per_second": tokens_per_second, "wall_seconds": wall_seconds}))
+
+
+@pytest.fixture
+def known_runs(tmp_path):
+    sweep = tmp_path / "sweep"
+    job = 0
+    for lr, seeds in KNOWN.items():
+        for seed, figures in enumerate(seeds):
+            write_run(sweep / str(job), lr, seed, *figures, corrupt_line=(lr == 0.001 and seed == 1))
+            job += 1
+    return sweep
+
+
+def test_groups_seeds_and_reports_mean_std_best_and_noise(known_runs, capsys):
+    comparison = main([str(known_runs)])
+    out, err = capsys.readouterr()
+
+    assert comparison.keys == ["optim.lr"]  # seed differs too, but it is what groups are made of
+    best, middle, worst = comparison.groups
+    assert [g.values["optim.lr"] for g in comparison.groups] == [0.003, 0.002, 0.001]
+    assert [g.n for g in comparison.groups] == [3, 2, 3]
+    assert best.is_best and best.rank == 1
+    assert best.final_val_loss.mean == pytest.approx(1.6) and best.final_val_loss.std == pytest.approx(0.1)
+    assert middle.final_val_loss.mean == pytest.approx(1.7) and middle.final_val_loss.std == pytest.approx(0.1 / 2 ** 0.5)
+    assert worst.final_val_loss.mean == pytest.approx(2.2) and worst.final_val_loss.std == pytest.approx(0.2)
+    assert worst.best_val_loss.mean == pytest.approx(2.1) and worst.best_val_loss.std == pytest.approx(0.2)
+    assert worst.tokens_per_second.mean == pytest.approx(1100) and worst.tokens_per_second.std == pytest.approx(100)
+    assert worst.wall_seconds.mean == pytest.approx(12) and worst.wall_seconds.std == pytest.approx(2)
+    assert worst.params.mean == 27840
+    # The run without summary.json: final and best from metrics.jsonl, tokens/s its median, no wall time.
+    assert middle.best_val_loss.mean == pytest.approx(1.7) and middle.wall_seconds.mean == pytest.approx(30)
+    assert (best.overlaps, middle.overlaps, worst.overlaps) == ([2], [1], [])
+
+    assert ("| 1 best | 0.003 | 3 | 1.6000 ± 0.1000 | 1.6000 ± 0.1000 | 950 ± 50 | 27,840 | 22.0 ± 2.0 "
+            "| overlaps #2 |") in out
+    assert ("| 3 | 0.001 | 3 | 2.2000 ± 0.2000 | 2.1000 ± 0.2000 | 1,100 ± 100 | 27,840 | 12.0 ± 2.0 "
+            "| separated |") in out
+    assert "within seed noise of #2" in out
+    assert f"{known_runs / '1' / 'metrics.jsonl'} line 3 is not a JSON object" in err
+    assert f"{known_runs / '7'} has no summary.json" in err
+
+    with open(known_runs / "comparison.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["optim.lr"] for r in rows] == ["0.003", "0.002", "0.001"]
+    assert [r["best"] for r in rows] == ["True", "False", "False"]
+    assert float(rows[2]["val_loss_mean"]) == pytest.approx(2.2) and float(rows[2]["val_loss_std"]) == pytest.approx(0.2)
+    assert rows[0]["overlaps_with_ranks"] == "2" and rows[2]["overlaps_with_ranks"] == ""
+    assert len(rows[0]["runs"].split(";")) == 3
+    assert (known_runs / "comparison.md").read_text().startswith("| rank | optim.lr | n |")
+    png = (known_runs / "comparison.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_globs_and_out_dir(known_runs, tmp_path):
+    comparison = compare_runs([str(known_runs / "[0-2]")])  # the lr=0.001 seeds only
+    assert comparison.keys == [] and len(comparison.groups) == 1 and comparison.groups[0].n == 3
+    main([str(known_runs / "[0-2]"), str(known_runs / "3"), "--out", str(tmp_path / "report")])
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["comparison.csv", "comparison.md",
+                                                                      "comparison.png"]
+
+
+def test_real_multirun(tracked_multirun, tmp_path, capsys):
+    sweep, _ = tracked_multirun
+    comparison = main([str(sweep), "--out", str(tmp_path)])
+    assert comparison.keys == ["optim.lr"]
+    finals = {g.values["optim.lr"]: g.final_val_loss.mean for g in comparison.groups}
+    for job, lr in [("0", 0.001), ("1", 0.003)]:
+        assert finals[lr] == json.loads((sweep / job / "summary.json").read_text())["val/loss"]
+    assert comparison.groups[0].final_val_loss.mean < comparison.groups[1].final_val_loss.mean
+    assert "n=1, no interval" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make_args, words", [
+    (lambda tmp: [str(tmp)], ["no run directories in", "outputs/multirun/<date>/<time>"]),
+    (lambda tmp: [str(tmp / "missing")], ["missing does not exist"]),
+    (lambda tmp: [str(tmp / "run*")], ["matches nothing"]),
+])
+def test_bad_input_is_one_clear_error(tmp_path, capsys, make_args, words):
+    with pytest.raises(SystemExit) as exit_info:
+        main(make_args(tmp_path))
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and "Traceback" not in err
+    for w in words:
+        assert w in err

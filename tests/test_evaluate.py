@@ -1,0 +1,78 @@
+"""tinyx.evaluate: validation loss of checkpoints along a run, probe cases, and clear errors for bad probe files."""
+
+import csv
+import math
+
+import pytest
+
+from conftest import CORPUS, ROOT
+from tinyx.evaluate import main
+from tinyx.loggers import read_jsonl
+
+PROBES = ROOT / "conf" / "probes" / "shakespeare.yaml"
+
+
+def test_checkpoints_of_one_run_show_val_loss_falling_and_probe_results(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    # A glob picking two of the run's checkpoints (it keeps 20, 30 and 40).
+    scores = main([str(run_dir / "checkpoints" / "ckpt_0000[24]0.pt"), "--probes", str(PROBES),
+                   "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+
+    assert [s.step for s in scores] == [20, 40]
+    assert scores[-1].val_loss < scores[0].val_loss - 0.05  # the model learns between steps 20 and 40
+    # The whole validation split in back-to-back windows of the model's context (32 tokens).
+    text = CORPUS.read_text()
+    val_tokens = len(text) - int(len(text) * 0.9)  # one token per character; the last 10% validates
+    assert all(s.val_tokens == (val_tokens - 1) // 32 * 32 for s in scores)
+    assert all(s.val_ppl == pytest.approx(math.exp(s.val_loss)) for s in scores)
+
+    names = [p.name for p in scores[0].probes]
+    assert names == ["speaker_line_ends_with_colon_newline", "new_speech_after_blank_line", "courtesy_my_lord",
+                     "thou_art", "first_line_memorised"]
+    for s in scores:
+        for p in s.probes:
+            assert p.logprob < 0 and 1 <= p.rank <= 65 and p.in_top_k == (p.rank <= 5)
+    # Probe table: one row per probe and checkpoint.
+    assert sum(1 for line in out.splitlines() if line.startswith("| thou_art |")) == 2
+
+    with open(tmp_path / "evaluation.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [20, 40]
+    assert [float(r["val_loss"]) for r in rows] == [s.val_loss for s in scores]
+    assert [int(r["probe:thou_art:rank"]) for r in rows] == [s.probes[3].rank for s in scores]
+
+
+def test_eval_batches_reproduces_the_logged_val_loss(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    logged = {r["step"]: r["val/loss"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/loss" in r}
+    scores = main([str(run_dir / "checkpoints" / "ckpt_000020.pt"), str(run_dir), "--eval-batches", "2",
+                   "--out", str(tmp_path)])
+    assert [(s.step, s.val_tokens) for s in scores] == [(20, 2 * 12 * 32), (40, 2 * 12 * 32)]
+    for s in scores:
+        assert s.val_loss == pytest.approx(logged[s.step], abs=1e-6)
+
+
+@pytest.mark.parametrize("probe_yaml, words", [
+    ("probes:\n  - name: lord\n    prompt: 'my good '\n", ["probe 1 (lord) has no `expected` field", "expected:"]),
+    ("probes:\n  - prompt: 'a'\n    expect: 'b'\n", ["unknown field(s) expect", "name, prompt, expected"]),
+    ("top_k: 5\n", ["needs a non-empty list `probes:`"]),
+    ("probes: [\n", ["is not valid YAML"]),
+])
+def test_bad_probe_file_is_one_clear_error(trained_run, tmp_path, capsys, probe_yaml, words):
+    run_dir, _ = trained_run
+    probe_file = tmp_path / "probes.yaml"
+    probe_file.write_text(probe_yaml)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run_dir), "--probes", str(probe_file), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith(f"error: probe file {probe_file}") and "Traceback" not in err
+    for w in words:
+        assert w in err
+
+
+def test_missing_checkpoint_path_is_one_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "nope does not exist" in err
