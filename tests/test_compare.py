@@ -120,3 +120,21 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys, make_args, words):
     assert exit_info.value.code == 2 and err.startswith("error: ") and "Traceback" not in err
     for w in words:
         assert w in err
+
+
+def test_time_to_target(tmp_path, capsys):
+    # Per run: (val/loss, wall_seconds) at each evaluation; target 1.8.
+    curves = {(0.001, 0): [(2.0, 5.0), (1.7, 9.0)], (0.001, 1): [(1.9, 6.0), (1.8, 11.0)],
+              (0.003, 0): [(1.75, 4.0), (1.5, 8.0)], (0.003, 1): [(2.1, 4.5), (1.9, 8.5)]}
+    for job, ((lr, seed), curve) in enumerate(curves.items()):
+        run = tmp_path / str(job)
+        (run / ".hydra").mkdir(parents=True)
+        OmegaConf.save(compose(MICRO + [f"optim.lr={lr}", f"seed={seed}"]), run / ".hydra" / "config.yaml")
+        rows = [{"step": 10 * (i + 1), "val/loss": v, "wall_seconds": w} for i, (v, w) in enumerate(curve)]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    comparison = main([str(tmp_path), "--target", "1.8"])
+    by_lr = {g.values["optim.lr"]: g for g in comparison.groups}
+    assert by_lr[0.001].reached_target == 2 and by_lr[0.001].seconds_to_target.mean == pytest.approx(10.0)
+    assert by_lr[0.003].reached_target == 1 and by_lr[0.003].seconds_to_target.mean == pytest.approx(4.0)
+    out = capsys.readouterr().out
+    assert "s to val <= 1.8 (reached)" in out and "| 10.0 ± 1.4 (2/2) |" in out and "| 4.0 (1/2) |" in out

@@ -53,6 +53,7 @@ class RunResult:
     params: float | None
     wall_seconds: float | None
     val_curve: list[tuple[int, float]]  # (step, val/loss) of every evaluation
+    seconds_to_target: float | None = None  # wall time at the first evaluation <= the target, if reached
 
 
 @dataclass
@@ -81,6 +82,8 @@ class Group:
     tokens_per_second: Stat
     params: Stat
     wall_seconds: Stat
+    seconds_to_target: Stat = field(default_factory=lambda: Stat(None, None))
+    reached_target: int = 0  # runs whose validation loss reached the target
     rank: int = 0  # 1 = lowest mean final validation loss
     overlaps: list[int] = field(default_factory=list)  # ranks of groups whose seed intervals overlap this one's
 
@@ -107,6 +110,7 @@ class Comparison:
     keys: list[str]  # the config keys that differ between groups: the table's columns
     groups: list[Group]  # best first
     warnings: list[str]
+    target: float | None = None  # a validation loss whose time to reach is reported
 
     def table(self) -> list[dict[str, Any]]:
         """One row per group (best first), the numbers unrounded: what comparison.csv holds."""
@@ -122,6 +126,9 @@ class Comparison:
                         "params": _whole(g.params.mean), "wall_seconds_mean": g.wall_seconds.mean,
                         "wall_seconds_std": g.wall_seconds.std,
                         "overlaps_with_ranks": ";".join(map(str, g.overlaps)),
+                        **({"target_val_loss": self.target, "reached_target": g.reached_target,
+                            "seconds_to_target_mean": g.seconds_to_target.mean,
+                            "seconds_to_target_std": g.seconds_to_target.std} if self.target is not None else {}),
                         "runs": ";".join(str(r.path) for r in g.runs)})
             rows.append(row)
         return rows
@@ -187,7 +194,7 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def read_run(path: Path, warn) -> RunResult | None:
+def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
     """A run's figures from summary.json, falling back to metrics.jsonl for a run that did not finish."""
     try:
         config = _read_config(path)
@@ -219,9 +226,14 @@ def read_run(path: Path, warn) -> RunResult | None:
     throughput = [v for r in rows if (v := _finite(r.get("tokens_per_second"))) is not None]
     tokens_per_second = _first(_finite(summary.get("tokens_per_second")),
                                statistics.median(throughput) if throughput else None)
+    seconds_to_target = None
+    if target is not None:
+        seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
+                                  if (v := _finite(r.get("val/loss"))) is not None and v <= target), None)
     return RunResult(path=path, config=config, status=status, final_val_loss=final, best_val_loss=best,
                      tokens_per_second=tokens_per_second, params=_finite(summary.get("params")),
-                     wall_seconds=_finite(summary.get("wall_seconds")), val_curve=curve)
+                     wall_seconds=_finite(summary.get("wall_seconds")), val_curve=curve,
+                     seconds_to_target=seconds_to_target)
 
 
 # ---------------------------------------------------------------- grouping
@@ -255,7 +267,9 @@ def group_runs(runs: list[RunResult]) -> tuple[list[str], list[Group]]:
             final_val_loss=Stat.of([r.final_val_loss for r in members]),
             best_val_loss=Stat.of([r.best_val_loss for r in members]),
             tokens_per_second=Stat.of([r.tokens_per_second for r in members]),
-            params=Stat.of([r.params for r in members]), wall_seconds=Stat.of([r.wall_seconds for r in members])))
+            params=Stat.of([r.params for r in members]), wall_seconds=Stat.of([r.wall_seconds for r in members]),
+            seconds_to_target=Stat.of([r.seconds_to_target for r in members]),
+            reached_target=sum(r.seconds_to_target is not None for r in members)))
     groups.sort(key=lambda g: g.final_val_loss.mean)
     for rank, g in enumerate(groups, start=1):
         g.rank = rank
@@ -265,15 +279,18 @@ def group_runs(runs: list[RunResult]) -> tuple[list[str], list[Group]]:
     return keys, groups
 
 
-def compare_runs(paths: list[str | Path]) -> Comparison:
-    """The grouped comparison of the runs named by paths (run dirs, multirun dirs, globs)."""
+def compare_runs(paths: list[str | Path], target: float | None = None) -> Comparison:
+    """The grouped comparison of the runs named by paths (run dirs, multirun dirs, globs).
+
+    With `target`, each group also reports the wall time its runs took to first evaluate at or below it.
+    """
     warnings: list[str] = []
-    runs = [r for p in find_runs(paths) if (r := read_run(p, warnings.append)) is not None]
+    runs = [r for p in find_runs(paths) if (r := read_run(p, warnings.append, target)) is not None]
     if not runs:
         raise CompareError(f"none of the runs in {' '.join(map(str, paths))} has a validation loss yet: "
                            f"compare runs that reached their first evaluation (train.eval_every).")
     keys, groups = group_runs(runs)
-    return Comparison(keys=keys, groups=groups, warnings=warnings)
+    return Comparison(keys=keys, groups=groups, warnings=warnings, target=target)
 
 
 # ---------------------------------------------------------------- reports
@@ -297,12 +314,16 @@ def _noise(g: Group) -> str:
 def to_markdown(comparison: Comparison) -> str:
     header = ["rank", *comparison.keys, "n", "val loss (final)", "val loss (best)", "tokens/s", "params",
               "wall s", "seed noise"]
+    if comparison.target is not None:
+        header.insert(-1, f"s to val <= {comparison.target:g} (reached)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for g in comparison.groups:
         cells = [f"{g.rank} best" if g.is_best else str(g.rank), *(_show(g.values[k]) for k in comparison.keys),
                  str(g.n), _pm(g.final_val_loss, 4), _pm(g.best_val_loss, 4), _pm(g.tokens_per_second, 0, True),
                  f"{g.params.mean:,.0f}" if g.params.mean is not None else "-", _pm(g.wall_seconds, 1),
                  _noise(g)]
+        if comparison.target is not None:
+            cells.insert(-1, f"{_pm(g.seconds_to_target, 1)} ({g.reached_target}/{g.n})")
         lines.append("| " + " | ".join(cells) + " |")
     notes = ["", "val loss: mean ± std (sample standard deviation) over the seeds of each group; ranked by the "
              "final validation loss. Seed noise: groups whose intervals (mean ± std of the final validation "
@@ -379,13 +400,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tinyx.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="run directories, multirun directories, or globs of them")
     parser.add_argument("--out", help="directory for comparison.{md,csv,png} (default: the directory compared)")
+    parser.add_argument("--target", type=float, help="also report the wall seconds each group took to reach "
+                                                     "this validation loss (first evaluation at or below it)")
     return parser.parse_args(argv)
 
 
 @exit_on_user_error
 def main(argv: list[str]) -> Comparison:
     args = parse_args(argv)
-    comparison = compare_runs(args.paths)
+    comparison = compare_runs(args.paths, target=args.target)
     for w in comparison.warnings:
         print(f"warning: {w}", file=sys.stderr, flush=True)
     run_dirs = [r.path for g in comparison.groups for r in g.runs]
