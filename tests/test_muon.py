@@ -117,3 +117,11 @@ def test_hidden_matrices_are_the_block_linears():
     names = {id(p): n for n, p in model.named_parameters()}
     assert sorted({names[id(p)].split(".", 2)[-1] for p in hidden_matrices(model)}) == [
         "attn.proj.weight", "attn.qkv.weight", "mlp.fc.weight", "mlp.proj.weight"]
+
+
+def test_recommended_recipe_composes():
+    from conftest import compose
+    from tinyx.config import to_run_config
+
+    cfg = to_run_config(compose(["experiment=muon_tiny"]))
+    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.adamw_lr, cfg.model.d_model) == ("muon", 0.01, 3e-3, 128)
