@@ -6,6 +6,7 @@ wandb and TensorBoard are imported only when their logger is on: both are slow t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import netrc
@@ -341,10 +342,9 @@ class WandbLogger:
 
     def _finish_quietly(self) -> None:
         run, self.run = self.run, None
-        try:
+        # Already broken, and the one warning has been printed: a second failure here says nothing new.
+        with contextlib.suppress(Exception):
             run.finish(exit_code=1)
-        except Exception:
-            pass  # already broken, and the one warning has been printed
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
         if self.run is None:
