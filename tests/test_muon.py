@@ -125,3 +125,11 @@ def test_recommended_recipe_composes():
 
     cfg = to_run_config(compose(["experiment=muon_tiny"]))
     assert (cfg.optim.name, cfg.optim.lr, cfg.optim.adamw_lr, cfg.model.d_model) == ("muon", 0.01, 3e-3, 128)
+
+
+def test_upstream_muon_is_selectable_for_comparison():
+    model = GPT(ModelConfig(vocab_size=40, n_layer=1, n_head=2, d_model=16, block_size=8))
+    muon, _ = build_optimizers(model, OptimConfig(name="muon", muon_impl="torch"), CPU)
+    assert type(muon) is torch.optim.Muon
+    with pytest.raises(ConfigError, match="optim.muon_impl='jax'"):
+        micro_config("optim=muon", "optim.muon_impl=jax")

@@ -64,6 +64,7 @@ class OptimConfig:
     ns_steps: int = 5  # Newton-Schulz iterations
     adjust_lr: str = "original"  # original: sqrt(max(1, rows/cols)) | match_rms_adamw: 0.2*sqrt(max(rows, cols))
     ns_dtype: str = "auto"  # auto (float32 on CPU/MPS, bfloat16 on CUDA) | float32 | bfloat16
+    muon_impl: str = "tinyx"  # tinyx (batched, ns_dtype) | torch (torch.optim.Muon, one matrix at a time, bfloat16)
     adamw_lr: float = 3e-3
     adamw_betas: List[float] = field(default_factory=lambda: [0.9, 0.95])
     adamw_weight_decay: float = 0.0
@@ -237,6 +238,7 @@ def validate(cfg: RunConfig) -> None:
         _check(o.ns_steps >= 1, f"optim.ns_steps={o.ns_steps} must be >= 1 (5 is the usual).")
         _choice("optim.adjust_lr", o.adjust_lr, ("original", "match_rms_adamw"))
         _choice("optim.ns_dtype", o.ns_dtype, ("auto", "float32", "bfloat16"))
+        _choice("optim.muon_impl", o.muon_impl, ("tinyx", "torch"))
         _check(0 <= o.momentum < 1, f"optim.momentum={o.momentum} must be in [0, 1).")
         _check(o.adamw_lr > 0, f"optim.adamw_lr={o.adamw_lr} must be > 0 (e.g. optim.adamw_lr=3e-3).")
         _check(o.adamw_weight_decay >= 0, f"optim.adamw_weight_decay={o.adamw_weight_decay} must be >= 0.")

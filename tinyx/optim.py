@@ -48,6 +48,11 @@ def build_optimizers(model: nn.Module, cfg: OptimConfig, device: torch.device) -
     hidden_ids = {id(p) for p in hidden}
     rest = [p for p in params if id(p) not in hidden_ids]
     ns_dtype = cfg.ns_dtype if cfg.ns_dtype != "auto" else ("bfloat16" if device.type == "cuda" else "float32")
+    if cfg.muon_impl == "torch":  # the upstream optimizer, kept for comparison (tinyx.bench)
+        muon = torch.optim.Muon([{"params": hidden, "base_lr": cfg.lr}], lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                momentum=cfg.momentum, nesterov=cfg.nesterov, ns_steps=cfg.ns_steps,
+                                adjust_lr_fn=cfg.adjust_lr)
+        return [muon, _adamw(rest, cfg.adamw_lr, cfg.adamw_betas, cfg.adamw_weight_decay, cfg, device)]
     muon = Muon([{"params": hidden, "base_lr": cfg.lr}], lr=cfg.lr, weight_decay=cfg.weight_decay,
                 momentum=cfg.momentum, nesterov=cfg.nesterov, ns_steps=cfg.ns_steps, adjust_lr=cfg.adjust_lr,
                 ns_dtype=getattr(torch, ns_dtype))
