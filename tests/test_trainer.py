@@ -139,3 +139,18 @@ def test_impossible_shape_exits_cleanly(tmp_path, capsys):
 def test_float_checkpoint_survives_weights_only_load(trained_run):
     state = load_checkpoint(find_checkpoint(trained_run[0]))
     assert isinstance(state["rng"]["torch"], torch.Tensor) and len(state["optimizers"]) == 1
+
+
+def test_on_eval_can_stop_a_run_with_its_own_status(tmp_path):
+    seen = []
+
+    def stop_at_second_eval(step, val_loss):
+        seen.append((step, val_loss))
+        return "pruned" if len(seen) == 2 else None
+
+    cfg = micro_config("train.max_steps=60", "train.eval_every=10")
+    summary = train(cfg, tmp_path, quiet=True, on_eval=stop_at_second_eval)
+    assert [s for s, _ in seen] == [10, 20]
+    assert summary["status"] == "pruned" and summary["step"] == 20 and summary["val/loss"] == seen[-1][1]
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "pruned"
+    assert max(row["step"] for row in read_jsonl(tmp_path / "metrics.jsonl")) == 20

@@ -9,6 +9,7 @@ import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -70,7 +71,12 @@ def _probe_writable(run_dir: Path) -> None:
 
 
 def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False,
-          labels: RunLabels | None = None) -> dict:
+          labels: RunLabels | None = None, on_eval: Callable[[int, float], str | None] | None = None) -> dict:
+    """Train `cfg` into `run_dir` (the run-directory contract) and return its summary.
+
+    `on_eval(step, val_loss)` is called after every evaluation; a string it returns (e.g. "pruned",
+    from a sweep's pruner) ends the run there with that status.
+    """
     t_start = time.perf_counter()
     run_dir = Path(run_dir)
     tc, oc = cfg.train, cfg.optim
@@ -146,6 +152,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     throughput: list[float] = []
     val_loss = state.get("val_loss") if state else None
     step = start_step
+    stopped_by = None
 
     def save(step: int) -> None:
         save_checkpoint(run_dir, step, {
@@ -220,6 +227,9 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
             if step % tc.eval_every == 0 or step == tc.max_steps:
                 val_loss = log_eval(step)
                 best_val = min(best_val, val_loss)
+                stopped_by = on_eval(step, val_loss) if on_eval else None
+                if stopped_by:
+                    break
             if step % tc.ckpt_every == 0 or step == tc.max_steps:
                 save(step)
             if is_log_step or step % tc.eval_every == 0 or step % tc.ckpt_every == 0:
@@ -227,7 +237,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         if val_loss is None:
             val_loss = log_eval(step)
             best_val = min(best_val, val_loss)
-        summary["status"] = "completed"
+        summary["status"] = stopped_by or "completed"
     except KeyboardInterrupt:
         summary["status"] = "interrupted"
         raise
