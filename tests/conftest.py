@@ -62,6 +62,14 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
                           env=full_env)
 
 
+def leet(*args: str) -> str:
+    """wandb's own local reader of offline runs: `wandb leet inspect --json` (wandb 0.31)."""
+    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One micro run trained to the end (40 steps, checkpoints at 10..40), shared by read-only tests."""

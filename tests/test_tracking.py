@@ -1,15 +1,14 @@
 """wandb and TensorBoard: what a user finds in their tracker, read back with the trackers' own readers."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import MICRO_NO_LOGGER, ROOT, compose, micro_config
+from conftest import MICRO_NO_LOGGER, compose, leet, micro_config
 from tinyx.config import to_run_config
 from tinyx.loggers import build_loggers, read_jsonl
 from tinyx.trainer import train
+
 
 def test_wandb_is_the_default_and_loggers_combine():
     assert compose([o for o in MICRO_NO_LOGGER]).logger.wandb.enabled is True
@@ -19,14 +18,6 @@ def test_wandb_is_the_default_and_loggers_combine():
     assert only_tb.tensorboard.enabled and not only_tb.wandb.enabled
     off = to_run_config(compose(MICRO_NO_LOGGER + ["logger=none"])).logger
     assert not off.tensorboard.enabled and not off.wandb.enabled
-
-
-def _leet(*args: str):
-    """wandb's own local reader: `wandb leet inspect --json` (wandb 0.31)."""
-    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def test_offline_wandb_runs_hold_config_history_and_summary(tracked_multirun):
@@ -41,8 +32,8 @@ def test_offline_wandb_runs_hold_config_history_and_summary(tracked_multirun):
         run_dirs = list((sweep / job / "wandb").glob("offline-run-*"))
         assert len(run_dirs) == 1  # one wandb run per job, inside that job's run directory
         assert str(run_dirs[0]) in result.stdout
-        summary_view = json.loads(_leet("--summary", str(run_dirs[0])))
-        records = [json.loads(line) for line in _leet(str(run_dirs[0])).splitlines()]
+        summary_view = json.loads(leet("--summary", str(run_dirs[0])))
+        records = [json.loads(line) for line in leet(str(run_dirs[0])).splitlines()]
         metrics = read_jsonl(sweep / job / "metrics.jsonl")
         local_summary = json.loads((sweep / job / "summary.json").read_text())
 

@@ -43,6 +43,28 @@ def run_train(cfg, run_dir, labels=None) -> float:
     return train(run_cfg, run_dir, labels=labels)["val/loss"]
 
 
+# sweep.py's own overrides; the rest of its command line is given to every trial.
+_SWEEP_KEYS = ("sweep.", "search_space", "hydra.")
+
+
+@exit_on_user_error
+def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float | None:
+    """sweep.py's body: run (or report on) the study; Ctrl-C stops it cleanly with exit code 130."""
+    from omegaconf import OmegaConf
+
+    from tinyx.study import run_study
+
+    sweep = OmegaConf.to_object(cfg.sweep)
+    search_space = OmegaConf.to_container(cfg.search_space, resolve=True)
+    base_overrides = [o for o in overrides if not _override_key(o).startswith(_SWEEP_KEYS)]
+    try:
+        report = run_study(sweep, search_space, base_overrides, compose_train,
+                           default_name=search_space_name or "study")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    return report["best"]["value"] if report["best"] else None
+
+
 def env_config_keys(cfg) -> list[str]:
     """Keys of a composed config whose value comes from an environment variable (`${oc.env:...}`)."""
     from omegaconf import OmegaConf
@@ -101,9 +123,14 @@ def run_labels_from_hydra(hydra_cfg):
                      tags=[f"{k}={v}"[:64] for k, v in sorted(choices.items())])
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
 def compose_train(overrides: list[str], config_name: str = "train"):
-    """The config `train.py <overrides>` would run, composed with Hydra's Compose API (for tools and tests)."""
+    """The config `train.py <overrides>` would run, composed with Hydra's Compose API (for tools, tests and
+    sweep.py's trials; inside a running Hydra app it reuses that app's config search path)."""
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -111,9 +138,10 @@ def compose_train(overrides: list[str], config_name: str = "train"):
     from tinyx.errors import ConfigError
 
     register_configs()
-    conf_dir = Path(__file__).resolve().parents[1] / "conf"
     try:
-        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        if GlobalHydra.instance().is_initialized():
+            return compose(config_name=config_name, overrides=list(overrides))
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return compose(config_name=config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as e:
         cause = f" ({str(e.__cause__).splitlines()[0]})" if e.__cause__ else ""

@@ -9,7 +9,7 @@ This module must stay cheap to import (no torch).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -152,11 +152,51 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+@dataclass
+class SweepConfig:
+    """sweep.py's own keys (`sweep.*`); the trials' keys are RunConfig's."""
+
+    study_name: Optional[str] = None  # None: the search space's name (search_space=lr -> "lr")
+    # None: an SQLite file outputs/sweeps/<study>/study.db. Also postgresql://..., mysql://...
+    # (several machines) or journal:<file> (Optuna's journal file, for a shared file system).
+    storage: Optional[str] = None
+    root: str = "outputs/sweeps"  # each study's folder: trials/, report/, study.db
+    n_trials: int = 20  # the study's size: a rerun adds trials until the study holds this many
+    timeout: Optional[float] = None  # seconds: no new trial starts after this long (this process)
+    sampler: str = "tpe"  # tpe | random
+    seed: int = 0
+    startup_trials: int = 4  # TPE samples at random until this many trials finished
+    pruner: str = "median"  # median | hyperband | none
+    pruner_startup_trials: int = 3  # median: never prune before this many trials finished
+    pruner_warmup_steps: int = 0  # median: never prune at or before this training step
+    direction: str = "minimize"  # minimize | maximize
+    metric: str = "val/loss"  # a summary.json figure: val/loss, val/loss_best, train/loss, tokens_per_second
+    report_only: bool = False  # print the report and write its files, train nothing
+    write_experiment: bool = False  # write <experiment_dir>/best_<study>.yaml for the best trial
+    experiment_dir: str = "conf/experiment"
+
+
+@dataclass
+class ParamSpec:
+    """One search-space entry (conf/search_space/*.yaml): a config key and the values to try."""
+
+    type: str  # float | int | categorical
+    low: Optional[float] = None
+    high: Optional[float] = None
+    log: bool = False
+    step: Optional[float] = None
+    choices: Optional[List[Any]] = None
+    key: Optional[str] = None  # the config key set; None: the entry's name (e.g. optim.lr)
+    # Only suggested when earlier entries took these values, e.g. {optim: muon}.
+    when: Optional[Dict[str, Any]] = None
+
+
 def register_configs() -> None:
-    """Make `train_schema` available to Hydra's defaults lists."""
+    """Make `train_schema` and `sweep_schema` available to Hydra's defaults lists."""
     from hydra.core.config_store import ConfigStore
 
     ConfigStore.instance().store(name="train_schema", node=RunConfig)
+    ConfigStore.instance().store(name="sweep_schema", node=SweepConfig)
 
 
 def to_run_config(cfg: DictConfig | dict) -> RunConfig:

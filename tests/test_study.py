@@ -1,0 +1,286 @@
+"""sweep.py and tinyx.study: search spaces, pruning, failures, resume after a kill, parallel workers, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import CORPUS, MICRO, MICRO_NO_LOGGER, ROOT, compose, leet
+from tinyx.cli import compose_train, run_sweep
+from tinyx.config import SweepConfig, to_run_config
+from tinyx.errors import ConfigError
+from tinyx.study import run_study
+
+LR_SPACE = {"optim.lr": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True}}
+# Trials of a study in tests: the micro model, 40 steps, evaluated every 10, no samples.
+TRIAL = MICRO + ["train.eval_every=10", "train.sample_tokens=0"]
+
+
+def study(tmp_path: Path, space: dict = LR_SPACE, overrides: list[str] = TRIAL, **sweep_keys) -> dict:
+    lines: list[str] = []
+    sweep = SweepConfig(**{"study_name": "s", "root": str(tmp_path / "sweeps"), "n_trials": 4, **sweep_keys})
+    report = run_study(sweep, space, list(overrides), compose_train, say=lines.append)
+    report["lines"] = lines
+    return report
+
+
+def without(*keys: str) -> list[str]:
+    """The trial overrides minus some keys, so a search space can vary them."""
+    return [o for o in TRIAL if not o.startswith(keys)]
+
+
+def trials_csv(report: dict) -> list[dict]:
+    with open(report["files"]["trials_csv"]) as f:
+        return list(csv.DictReader(f))
+
+
+def test_sweep_config_is_train_config_plus_sweep_and_search_space():
+    swept = OmegaConf.to_container(compose(["optim=muon", "train.max_steps=300"], config_name="sweep"), resolve=True)
+    trained = OmegaConf.to_container(compose(["optim=muon", "train.max_steps=300"]), resolve=True)
+    assert swept.pop("sweep")["n_trials"] == 20
+    assert swept.pop("search_space")["optim"]["choices"] == ["adamw", "muon"]  # the default: arch_lr
+    assert swept == trained
+
+
+def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
+    report = study(tmp_path, pruner="none")
+    rows = trials_csv(report)
+    assert [r["state"] for r in rows] == ["complete"] * 4 and report["states"] == {"complete": 4}
+    assert report["steps_trained"] == 4 * 40 == sum(int(r["steps_trained"]) for r in rows)
+    for row in rows:  # each trial is a normal run directory
+        run_dir = Path(row["run_dir"])
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["val/loss"] == pytest.approx(float(row["value"]))
+        assert (run_dir / "metrics.jsonl").is_file() and (run_dir / ".hydra" / "config.yaml").is_file()
+    best = report["best"]
+    assert best["value"] == min(float(r["value"]) for r in rows)
+    study_json = json.loads((tmp_path / "sweeps" / "s" / "report" / "study.json").read_text())
+    assert study_json["best"]["number"] == best["number"]
+    for plot in ("history", "importances", "intermediate_values"):
+        assert Path(report["files"][plot]).stat().st_size > 1000
+    # The printed command trains exactly the best trial again.
+    command = shlex.split(best["command"])
+    assert command[:3] == ["uv", "run", "train.py"] and command[-1].startswith("optim.lr=")
+    from tinyx.trainer import train
+    again = train(to_run_config(compose_train(command[3:])), tmp_path / "again", quiet=True)
+    assert again["val/loss"] == best["value"]
+
+
+def test_best_trial_experiment_file_reproduces_its_config(tmp_path):
+    space = {"optim": {"type": "categorical", "choices": ["adamw", "muon"]},
+             "muon_lr": {"key": "optim.lr", "type": "float", "low": 5e-3, "high": 5e-2, "log": True,
+                         "when": {"optim": "muon"}}}
+    report = study(tmp_path, space, n_trials=2, pruner="none", write_experiment=True,
+                   experiment_dir=str(tmp_path / "conf" / "experiment"))
+    path = Path(report["files"]["experiment"])
+    assert path.name == "best_s.yaml" and path.read_text().startswith("# @package _global_")
+    machine = [o for o in TRIAL if o.startswith(("hardware", "logger", "data.path"))]
+    from_file = compose(machine + [f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "experiment=best_s"])
+    best_dir = Path(report["best"]["run_dir"])
+    assert to_run_config(from_file) == to_run_config(OmegaConf.load(best_dir / ".hydra" / "config.yaml"))
+
+
+def test_median_pruner_stops_bad_trials_early(tmp_path):
+    report = study(tmp_path, n_trials=6, pruner="median", pruner_startup_trials=1)
+    rows = trials_csv(report)
+    pruned = [r for r in rows if r["state"] == "pruned"]
+    assert pruned and all(int(r["steps_trained"]) < 40 and r["reason"].startswith("pruned at step") for r in pruned)
+    for row in pruned:
+        summary = json.loads((Path(row["run_dir"]) / "summary.json").read_text())
+        assert summary["status"] == "pruned" and summary["step"] == int(row["steps_trained"])
+    assert report["steps_trained"] < 6 * 40
+
+
+def test_impossible_combinations_are_pruned_not_fatal(tmp_path):
+    space = {"model.n_head": {"type": "categorical", "choices": [2, 3]}}  # d_model=32: 3 heads is impossible
+    report = study(tmp_path, space, without("model.n_head="), n_trials=4, pruner="none", sampler="random")
+    rows = trials_csv(report)
+    assert len(rows) == 4
+    for row in rows:
+        if row["model.n_head"] == "3":
+            assert row["state"] == "pruned" and "not divisible by model.n_head=3" in row["reason"]
+            assert row["steps_trained"] == "0"
+        else:
+            assert row["state"] == "complete"
+
+
+def test_a_trial_that_raises_is_recorded_failed_and_the_study_completes(tmp_path):
+    binary = tmp_path / "corpus.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    space = {"data.path": {"type": "categorical", "choices": [str(CORPUS), str(binary)]}}
+    report = study(tmp_path, space, without("data.path="), n_trials=4, pruner="none", sampler="random", seed=3)
+    rows = trials_csv(report)
+    assert len(rows) == 4 and {r["state"] for r in rows} == {"complete", "fail"}
+    for row in rows:
+        if row["state"] == "fail":
+            assert row["data.path"] == str(binary) and row["reason"].startswith("DataError") and "UTF-8" in row["reason"]
+            assert "DataError" in (Path(row["run_dir"]) / "error.txt").read_text()
+        else:
+            assert row["data.path"] == str(CORPUS) and float(row["value"]) < 4.5
+    assert any(line.startswith(f"trial {rows[0]['number']}") for line in report["lines"])
+
+
+def test_a_study_continues_only_with_the_same_settings(tmp_path):
+    study(tmp_path, n_trials=1, pruner="none")
+    report = study(tmp_path, n_trials=2, pruner="none")  # continued: one more trial
+    assert report["trials"] == 2
+    with pytest.raises(ConfigError, match=r"study 's' was started with other settings .*train.max_steps=20"):
+        study(tmp_path, overrides=TRIAL + ["train.max_steps=20"], n_trials=3)
+    # Machine settings may differ between workers.
+    assert study(tmp_path, overrides=TRIAL + ["hardware.threads=1"], n_trials=2, pruner="none")["trials"] == 2
+
+
+def test_trials_are_wandb_runs_grouped_under_the_study(tmp_path):
+    overrides = MICRO_NO_LOGGER + TRIAL[len(MICRO):] + ["logger=wandb", "train.max_steps=10"]
+    report = study(tmp_path, overrides=overrides, n_trials=2, pruner="none")
+    for row in trials_csv(report):
+        (run,) = (Path(row["run_dir"]) / "wandb").glob("offline-run-*")
+        view = json.loads(leet("--summary", str(run)))
+        record = next(r["run"] for r in map(json.loads, leet(str(run)).splitlines()) if r["type"] == "run")
+        assert view["name"].startswith(f"s/{row['number']}: optim.lr=") and record["run_group"] == "s"
+        assert "study=s" in view["tags"] and view["state"] == "finished"
+
+
+def test_report_only_trains_nothing(tmp_path):
+    study(tmp_path, n_trials=1, pruner="none")
+    report = study(tmp_path, n_trials=5, report_only=True)
+    assert report["trials"] == 1 and report["best"]["number"] == 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bad input: one message naming the value and the fix, exit 2, and no study created.
+
+BAD_SPACES = [
+    ({"optim.lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}}, "type 'loguniform' is not a search-space type"),
+    ({"optim.lr": {"type": "float", "low": 1e-2, "high": 1e-4}}, "low=0.01 is greater than high=0.0001: swap them"),
+    ({"model.n_layr": {"type": "int", "low": 1, "high": 4}}, "model.n_layr=1 does not compose"),
+    ({"optim": {"type": "categorical", "choices": ["adamw", "sgd"]}}, "optim=sgd does not compose"),
+    ({"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "lgo": True}}, "field 'lgo' is not valid"),
+    ({"optim.lr": {"type": "float", "low": 0, "high": 1e-2, "log": True}}, "log: true needs low > 0"),
+    ({"model.n_layer": {"type": "int", "low": 1.5, "high": 4}}, "low=1.5 is not an integer"),
+    ({"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "when": {"optim.nme": "muon"}}},
+     "when: optim.nme is neither an entry of the search space nor a config key"),
+]
+
+
+@pytest.mark.parametrize("space,message", BAD_SPACES, ids=[m.split(" ")[0] + str(i) for i, (_, m) in enumerate(BAD_SPACES)])
+def test_bad_search_space_fails_before_any_study_exists(tmp_path, space, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        study(tmp_path, space)
+    assert not (tmp_path / "sweeps").exists()
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["sweep.storage=postgresql://tinyx:secret@127.0.0.1:9/tinyx"], "sweep.storage=postgresql://tinyx:***@127.0.0.1:9/tinyx cannot be opened"),
+    (["sweep.storage=sqlite:////proc/no/study.db"], "sweep.storage=sqlite:////proc/no/study.db cannot be opened"),
+    (["sweep.storage=outputs/study.db"], "is not a storage URL: use sqlite:///"),
+    (["sweep.pruner=asha"], "sweep.pruner='asha' is not one of median, hyperband, none"),
+    (["sweep.metric=val/accuracy"], "sweep.metric='val/accuracy' is not one of"),
+    (["sweep.study_name=a/b"], "sweep.study_name='a/b' may hold only"),
+    (["model.d_model=31"], "model.d_model=31 is not divisible by model.n_head=2"),
+])
+def test_bad_sweep_settings_exit_2_with_one_message(tmp_path, capsys, overrides, message):
+    root = tmp_path / "sweeps"
+    cfg = compose(TRIAL + [f"sweep.root={root}", "search_space=lr"] + overrides, config_name="sweep")
+    with pytest.raises(SystemExit) as exit_info:
+        run_sweep(cfg, TRIAL + overrides, "lr")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert "secret" not in err and "Traceback" not in err
+    assert not root.exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Through sweep.py itself: a killed and an interrupted sweep continue; two workers share one study.
+
+SLOW_TRIAL = [o for o in TRIAL if not o.startswith("train.max_steps")] + ["train.max_steps=150", "hardware.threads=1"]
+
+
+def sweep_cmd(root: Path, *extra: str) -> list[str]:
+    return [sys.executable, "sweep.py", "search_space=lr", "sweep.study_name=k", f"sweep.root={root}",
+            "sweep.pruner=none", *SLOW_TRIAL, *extra]
+
+
+def load_trials(storage: str, name: str = "k"):
+    import optuna
+    return optuna.load_study(study_name=name, storage=storage).get_trials()
+
+
+def start_and_stop(cmd: list[str], trials_dir: Path, started: int, sig: int) -> subprocess.Popen:
+    """Start a sweep and send `sig` once `started` trial directories exist (a trial is mid-run)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if trials_dir.is_dir() and len(list(trials_dir.iterdir())) >= started:
+            time.sleep(0.5)
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    return proc
+
+
+def test_killed_then_interrupted_sweep_continues_the_same_study(tmp_path):
+    from optuna.trial import TrialState
+
+    root = tmp_path / "sweeps"
+    storage = f"sqlite:///{root / 'k' / 'study.db'}"
+    trials_dir = root / "k" / "trials"
+    cmd = sweep_cmd(root, "sweep.n_trials=4")
+
+    killed = start_and_stop(cmd, trials_dir, started=2, sig=signal.SIGKILL)  # trial 0 done, trial 1 running
+    assert killed.returncode == -signal.SIGKILL
+    after_kill = load_trials(storage)
+    assert after_kill[0].state == TrialState.COMPLETE and after_kill[-1].state == TrialState.RUNNING
+
+    interrupted = start_and_stop(cmd, trials_dir, started=len(after_kill) + 1, sig=signal.SIGINT)
+    out = interrupted.stdout.read()
+    assert interrupted.returncode == 130, out[-3000:]
+    assert "rerun the same command" in out and "Traceback" not in out
+    after_interrupt = load_trials(storage)
+    stopped = after_interrupt[len(after_kill)]
+    assert stopped.state == TrialState.FAIL and stopped.user_attrs["fail_reason"] == "interrupted"
+
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    final = load_trials(storage)
+    assert len(final) > len(after_interrupt) > len(after_kill)
+    assert [t.number for t in final] == list(range(len(final)))
+    assert final[0].value == after_kill[0].value and final[0].params == after_kill[0].params  # intact
+    retry = next(t for t in final if t.user_attrs.get("retry_of") == stopped.number)
+    assert retry.params == stopped.params and retry.state == TrialState.COMPLETE
+    assert sum(t.state == TrialState.COMPLETE for t in final) == 4
+
+
+def test_two_workers_share_one_journal_study(tmp_path):
+    from optuna.trial import TrialState
+
+    root = tmp_path / "sweeps"
+    journal = tmp_path / "journal.log"
+    cmd = sweep_cmd(root, "sweep.n_trials=6", f"sweep.storage=journal:{journal}", "train.max_steps=40")
+    workers = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    for worker, out in zip(workers, outputs):
+        assert worker.returncode == 0, out[-3000:]
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+    trials = optuna.load_study(study_name="k", storage=optuna.storages.JournalStorage(
+        JournalFileBackend(str(journal)))).get_trials()
+    numbers = [t.number for t in trials]
+    # Each worker checks the count before it starts a trial, so two may start the last one: 6 or 7.
+    assert len(numbers) == len(set(numbers)) and 6 <= len(numbers) <= 7
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers trained trials
+    assert len({tuple(t.params.items()) for t in trials}) == len(trials)  # no duplicate work
+    assert all("error" not in out.lower() for out in outputs)
