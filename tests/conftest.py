@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -93,3 +97,36 @@ def tracked_multirun(tmp_path_factory):
                      f"hydra.sweep.dir={sweep}", env=no_key)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return sweep, result
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")) or ([shutil.which("pg_ctl")] if shutil.which("pg_ctl") else [])
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for this test session (Debian's `postgresql` package; .ci/run installs it):
+    a fresh cluster in a temporary folder on a free port, trust authentication, database `tinyx`."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does it)")
+    # Outside pytest's private temporary folder: as root, the server runs as the package's `postgres`
+    # user (PostgreSQL refuses root), which must reach its data folder.
+    data = Path(tempfile.mkdtemp(prefix="tinyx-postgres-"))
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(data, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True, timeout=120)
+    run(str(bin_dir / "initdb"), "-D", str(data / "db"), "--auth=trust", "-U", "tinyx")
+    run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "server.log"), "-w", "start",
+        "-o", f"-p {port} -k {data} -h 127.0.0.1")
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "tinyx", "tinyx")
+        yield f"postgresql://tinyx@127.0.0.1:{port}/tinyx"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)

@@ -39,3 +39,18 @@ def test_generate_from_a_run(trained_run):
     assert result.stdout.startswith("ROMEO:") and len(result.stdout.rstrip("\n")) >= 40
     bad = run_cli("-m", "tinyx.generate", f"run={run_dir}", "max_new_tokns=5")
     assert bad.returncode == 2 and "max_new_tokns" in bad.stderr
+
+
+def test_submitit_local_launcher_makes_normal_run_directories(tmp_path):
+    """`hydra/launcher=submitit_local`: the launcher the SLURM presets (conf/hydra/launcher/) build on."""
+    result = run_cli("train.py", "-m", "hydra/launcher=submitit_local", *MICRO, "hardware.threads=1",
+                     "train.max_steps=10", "train.eval_every=10", "seed=0,1", f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = []
+    for job in ("0", "1"):
+        summary = json.loads((tmp_path / job / "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["step"] == 10
+        assert (tmp_path / job / ".hydra" / "config.yaml").is_file() and (tmp_path / job / "metrics.jsonl").is_file()
+        losses.append(summary["val/loss"])
+    assert losses[0] != losses[1]  # each job ran its own seed
+    assert (tmp_path / ".submitit").is_dir()  # submitit's job logs, beside the run directories

@@ -262,21 +262,25 @@ def test_killed_then_interrupted_sweep_continues_the_same_study(tmp_path):
     assert sum(t.state == TrialState.COMPLETE for t in final) == 4
 
 
-def test_two_workers_share_one_journal_study(tmp_path):
+@pytest.mark.parametrize("backend", ["journal", "postgresql"])
+def test_two_workers_share_one_study(tmp_path, request, backend):
+    import optuna
     from optuna.trial import TrialState
 
     root = tmp_path / "sweeps"
-    journal = tmp_path / "journal.log"
-    cmd = sweep_cmd(root, "sweep.n_trials=6", f"sweep.storage=journal:{journal}", "train.max_steps=40")
+    if backend == "journal":
+        from optuna.storages.journal import JournalFileBackend
+        url = f"journal:{tmp_path / 'journal.log'}"
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "journal.log")))
+    else:
+        url = storage = request.getfixturevalue("postgres_url")
+    cmd = sweep_cmd(root, "sweep.n_trials=6", f"sweep.storage={url}", "train.max_steps=40")
     workers = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for _ in range(2)]
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     for worker, out in zip(workers, outputs):
         assert worker.returncode == 0, out[-3000:]
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
-    trials = optuna.load_study(study_name="k", storage=optuna.storages.JournalStorage(
-        JournalFileBackend(str(journal)))).get_trials()
+    trials = optuna.load_study(study_name="k", storage=storage).get_trials()
     numbers = [t.number for t in trials]
     # Each worker checks the count before it starts a trial, so two may start the last one: 6 or 7.
     assert len(numbers) == len(set(numbers)) and 6 <= len(numbers) <= 7

@@ -241,7 +241,7 @@ def open_storage(url: str | None, study_dir: Path):
     except Exception as e:  # the driver's own errors: unknown host, refused connection, missing driver, bad URL
         reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         if isinstance(e, ModuleNotFoundError):
-            reason += "; install its driver, e.g. `uv pip install psycopg2-binary` or `pymysql`"
+            reason += "; install its driver, e.g. `uv sync --extra postgres` (psycopg) or `uv pip install pymysql`"
         raise ConfigError(f"sweep.storage={masked(url)} cannot be opened ({reason}): check the URL and that the "
                           f"server is up and reachable; {fix}.") from None
 
@@ -346,6 +346,9 @@ def validate_sweep(sweep: SweepConfig) -> None:
     choice("metric", sweep.metric, METRICS)
     if sweep.n_trials < 1:
         raise ConfigError(f"sweep.n_trials={sweep.n_trials} must be >= 1.")
+    for key in ("startup_trials", "pruner_startup_trials", "pruner_warmup_steps"):
+        if getattr(sweep, key) < 0:
+            raise ConfigError(f"sweep.{key}={getattr(sweep, key)} must be >= 0.")
     if sweep.timeout is not None and sweep.timeout <= 0:
         raise ConfigError(f"sweep.timeout={sweep.timeout} must be > 0 seconds, or null for none.")
     if sweep.pruner != "none" and not sweep.metric.startswith("val/"):
@@ -394,9 +397,10 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = open_storage(sweep.storage, study_dir)
     signature = _study_signature(sweep, space, base_overrides)
-    study = load_or_create_study(name, storage, sweep, signature, create=not sweep.report_only)
-    if sweep.report_only:
-        return write_report(study, sweep, study_dir, base_overrides, compose, say)
+    if sweep.report_only:  # any command line may report on a study: its trials hold their own overrides
+        return write_report(load_or_create_study(name, storage, sweep, None, create=False), sweep, study_dir,
+                            compose, say)
+    study = load_or_create_study(name, storage, sweep, signature)
 
     study.pruner = make_pruner(sweep, base_run.train.max_steps, base_run.train.eval_every)
     study.sampler = make_sampler(sweep)
@@ -422,7 +426,7 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
                 f"trials done).")
             raise
         objective.say_result(study)
-    return write_report(study, sweep, study_dir, base_overrides, compose, say)
+    return write_report(study, sweep, study_dir, compose, say)
 
 
 class _Objective:
@@ -445,6 +449,7 @@ class _Objective:
         overrides = self.space.suggest(trial)
         run_dir = self.study_dir / TRIALS_DIR / f"{trial.number:04d}"
         trial.set_user_attr("overrides", overrides)
+        trial.set_user_attr("train_overrides", self.base_overrides + overrides)
         trial.set_user_attr("run_dir", str(run_dir))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         self.say(f"trial {trial.number}: {' '.join(overrides)}")
@@ -537,7 +542,7 @@ def train_command(overrides: list[str]) -> str:
     return "uv run train.py " + " ".join(shlex.quote(o) for o in overrides)
 
 
-def write_report(study, sweep: SweepConfig, study_dir: Path, base_overrides: list[str], compose: Compose,
+def write_report(study, sweep: SweepConfig, study_dir: Path, compose: Compose,
                  say: Callable[[str], None] = print) -> dict:
     """Print the study's outcome and write report/: trials.csv, study.json and the plots."""
     from optuna.trial import TrialState
@@ -558,15 +563,14 @@ def write_report(study, sweep: SweepConfig, study_dir: Path, base_overrides: lis
     say(f"study '{study.study_name}': {len(trials)} trials ("
         + ", ".join(f"{v} {k}" for k, v in report["states"].items()) + f"), {steps:,} training steps in all")
     if best is not None:
-        command_overrides = list(base_overrides) + list(best.user_attrs.get("overrides", []))
         report["best"] = {"number": best.number, "value": best.value, "params": best.params,
-                          "overrides": best.user_attrs.get("overrides", []),
-                          "run_dir": best.user_attrs.get("run_dir"), "command": train_command(command_overrides)}
+                          "overrides": best.user_attrs.get("overrides", []), "run_dir": best.user_attrs.get("run_dir"),
+                          "command": train_command(best.user_attrs.get("train_overrides", []))}
         say(f"best: trial {best.number}, {sweep.metric} = {best.value:.4f} | "
             + ", ".join(f"{k}={format_value(v)}" for k, v in best.params.items()))
         say(f"reproduce: {report['best']['command']}")
         if sweep.write_experiment:
-            path = write_best_experiment(study, best, sweep, base_overrides, compose)
+            path = write_best_experiment(study, best, sweep, compose)
             report["files"]["experiment"] = str(path)
             say(f"experiment file: {path} (uv run train.py experiment={path.stem})")
     else:
@@ -630,11 +634,10 @@ def _write_plots(study, report_dir: Path, say) -> dict:
     return written
 
 
-def write_best_experiment(study, best, sweep: SweepConfig, base_overrides: list[str], compose: Compose) -> Path:
+def write_best_experiment(study, best, sweep: SweepConfig, compose: Compose) -> Path:
     """conf/experiment/best_<study>.yaml: every value the best trial trained with that differs from
     train.py's defaults (machine keys left out), so `train.py experiment=best_<study>` reproduces it."""
-    overrides = [o for o in list(base_overrides) + list(best.user_attrs.get("overrides", []))
-                 if not override_key(o).startswith(MACHINE_KEYS)]
+    overrides = [o for o in best.user_attrs.get("train_overrides", []) if not override_key(o).startswith(MACHINE_KEYS)]
     default = flatten_config(OmegaConf.to_container(compose([]), resolve=True))
     trained = flatten_config(OmegaConf.to_container(compose(overrides), resolve=True))
     diff = {k: v for k, v in trained.items() if default.get(k, "<absent>") != v and not k.startswith(MACHINE_KEYS)}
