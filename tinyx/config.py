@@ -197,6 +197,15 @@ def register_configs() -> None:
 
     ConfigStore.instance().store(name="train_schema", node=RunConfig)
     ConfigStore.instance().store(name="sweep_schema", node=SweepConfig)
+    # ${tinyx_rank0:a,b}: a in the process that writes files (no torchrun, or torchrun's rank 0), else b.
+    # train.yaml uses it so that only rank 0 writes .hydra/ and train.log.
+    OmegaConf.register_new_resolver("tinyx_rank0", _rank0_value, replace=True)
+
+
+def _rank0_value(main: Any, other: Any = None) -> Any:
+    import os
+
+    return main if os.environ.get("RANK", "0") == "0" else other
 
 
 def to_run_config(cfg: DictConfig | dict) -> RunConfig:

@@ -257,9 +257,17 @@ def check_lengths(data: TokenData, block_size: int) -> None:
 
 
 # ---------------------------------------------------------------- batches
-def sample_windows(ids: np.ndarray, batch_size: int, block_size: int, generator: torch.Generator) -> torch.Tensor:
-    """`batch_size` random contiguous windows of block_size + 1 tokens, gathered at once."""
-    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator).numpy()
+def sample_windows(ids: np.ndarray, batch_size: int, block_size: int, generator: torch.Generator,
+                   rank: int = 0, world_size: int = 1) -> torch.Tensor:
+    """`batch_size` random contiguous windows of block_size + 1 tokens, gathered at once.
+
+    Under torchrun every rank draws the whole global batch (batch_size x world_size starts) from the
+    same seeded generator and gathers its own slice: ranks see different windows, N ranks with batch B
+    see exactly the windows one process with batch N x B sees, and the generator's state is the same
+    on every rank, so a checkpoint resumes on any number of processes.
+    """
+    starts = torch.randint(len(ids) - block_size, (batch_size * world_size,), generator=generator)
+    starts = starts[rank * batch_size:(rank + 1) * batch_size].numpy()
     windows = ids[starts[:, None] + np.arange(block_size + 1)]
     return torch.from_numpy(windows.astype(np.int64))
 

@@ -83,8 +83,15 @@ def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
     return None  # unknown device: set hardware.peak_flops to get an MFU figure
 
 
-def setup(cfg: HardwareConfig) -> Hardware:
+def setup(cfg: HardwareConfig, local_rank: int = 0, world_size: int = 1) -> Hardware:
+    """The device to train on; under torchrun with CUDA, GPU `local_rank` of this node."""
     device = resolve_device(cfg.device)
+    if device.type == "cuda" and world_size > 1:
+        if device.index is not None:
+            raise ConfigError(f"hardware.device={cfg.device} under torchrun: use hardware.device=cuda, and each "
+                              f"process takes the GPU of its LOCAL_RANK (set CUDA_VISIBLE_DEVICES to choose GPUs).")
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
     dtype = resolve_dtype(cfg.dtype, device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
