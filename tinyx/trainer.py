@@ -7,13 +7,14 @@ import json
 import math
 import statistics
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from tinyx import hardware
+from tinyx import distributed, hardware
 from tinyx.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from tinyx.config import RunConfig, config_to_dict
 from tinyx.data import (check_lengths, fixed_eval_windows, load_tokens, sample_windows, to_device)
@@ -59,6 +60,18 @@ def _check_resumable(state: dict, path: Path, model_cfg: dict, tokenizer: dict) 
                               f"settings ({state['config'].get('data', {}).get('name')}).")
 
 
+def _rank0_run_dir(run_dir: Path, world: distributed.World) -> Path:
+    """Rank 0's run directory on every rank. Hydra in each torchrun process names its own from the clock,
+    so another rank's name can differ by a second; that rank's (empty) folder is removed."""
+    if not world.distributed:
+        return run_dir
+    main_dir = Path(distributed.broadcast(str(run_dir), world))
+    if not world.is_main and run_dir.resolve() != main_dir.resolve() and run_dir.is_dir() and \
+            not any(run_dir.iterdir()):
+        run_dir.rmdir()
+    return main_dir
+
+
 def _probe_writable(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -78,9 +91,11 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     from a sweep's pruner) ends the run there with that status.
     """
     t_start = time.perf_counter()
-    run_dir = Path(run_dir)
     tc, oc = cfg.train, cfg.optim
-    hw = hardware.setup(cfg.hardware)
+    world = distributed.world_from_env()
+    hw = hardware.setup(cfg.hardware, world.local_rank, world.size)
+    world = distributed.init(hw.device)
+    run_dir = _rank0_run_dir(Path(run_dir), world)
 
     # Everything that can fail on bad input happens before the first file is written.
     data = load_tokens(cfg.data)
@@ -96,7 +111,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
 
     state, ckpt_path = None, None
     if tc.resume:
-        ckpt_path = find_checkpoint(tc.resume)
+        ckpt_path = Path(distributed.broadcast(str(find_checkpoint(tc.resume)) if world.is_main else None, world))
         state = load_checkpoint(ckpt_path)
         _check_resumable(state, ckpt_path, cfg_dict["model"], tokenizer.to_dict())
 
@@ -126,23 +141,31 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         batch_rng.set_state(state["rng"]["batches"])
         if hw.device.type == "cuda" and state["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    step_model = torch.compile(model) if hw.compile else model
+    # Under torchrun: DDP averages the ranks' gradients; all ranks start from rank 0's weights.
+    ddp_model = torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[hw.device.index] if hw.device.type == "cuda" else None) if world.distributed else model
+    step_model = torch.compile(ddp_model) if hw.compile else ddp_model
+    # Evaluation runs on each rank's own copy (identical weights), outside DDP's hooks.
+    eval_model = model if world.distributed else step_model
 
-    _probe_writable(run_dir)
-    (run_dir / TOKENIZER_FILE).write_text(json.dumps(tokenizer.to_dict()))
-    jsonl = JsonlLogger(run_dir, history_from=ckpt_path.parent.parent if ckpt_path else None,
-                        history_until=start_step)
-    console = ConsoleLogger(tc.max_steps, start_step, cfg.logger.progress_bar, quiet=quiet)
-    loggers: list[Logger] = [jsonl, console, *build_loggers(cfg, run_dir, labels, start_step, console.say),
-                             *(extra_loggers or [])]
+    console = ConsoleLogger(tc.max_steps, start_step, cfg.logger.progress_bar, quiet=quiet or not world.is_main)
+    loggers: list[Logger] = [console]
+    if world.is_main:  # the one process that writes files
+        _probe_writable(run_dir)
+        (run_dir / TOKENIZER_FILE).write_text(json.dumps(tokenizer.to_dict()))
+        jsonl = JsonlLogger(run_dir, history_from=ckpt_path.parent.parent if ckpt_path else None,
+                            history_until=start_step)
+        loggers = [jsonl, console, *build_loggers(cfg, run_dir, labels, start_step, console.say),
+                   *(extra_loggers or [])]
 
     n_params = model.num_params()
-    tokens_per_step = tc.batch_size * tc.grad_accum * cfg.model.block_size
+    tokens_per_step = tc.batch_size * tc.grad_accum * cfg.model.block_size * world.size  # global
     flops_per_token = model.flops_per_token()
     eval_windows = fixed_eval_windows(data.val, tc.eval_batches, tc.eval_batch_size, cfg.model.block_size)
     console.say(f"tinyx: {n_params:,} parameters | device {hw.device} {str(hw.dtype).removeprefix('torch.')} | "
-                f"{tokens_per_step:,} tokens/step (batch {tc.batch_size} x accum {tc.grad_accum} x context "
-                f"{cfg.model.block_size}) | data {data.corpus_path} ({len(data.train):,} train tokens, "
+                f"{tokens_per_step:,} tokens/step (batch {tc.batch_size} x accum {tc.grad_accum}"
+                + (f" x {world.size} processes" if world.distributed else "")
+                + f" x context {cfg.model.block_size}) | data {data.corpus_path} ({len(data.train):,} train tokens, "
                 f"cache {'hit' if data.cache_hit else 'built'}) | run dir {run_dir}")
     console.say(f"optimizers: {describe(optimizers)}")
     if ckpt_path:
@@ -155,6 +178,8 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     stopped_by = None
 
     def save(step: int) -> None:
+        if not world.is_main:
+            return
         save_checkpoint(run_dir, step, {
             "model": model.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
             "scaler": scaler.state_dict(), "step": step, "config": cfg_dict, "tokenizer": tokenizer.to_dict(),
@@ -165,7 +190,9 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         }, keep=tc.keep_checkpoints)
 
     def log_eval(step: int) -> float:
-        loss = evaluate(step_model, eval_windows, hw)
+        loss = evaluate(eval_model, eval_windows, hw)
+        if not world.is_main:  # every rank knows the loss (same weights, same windows); rank 0 reports it
+            return loss
         metrics = {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0)),
                    "wall_seconds": wall()}
         metrics.update(model.sink_mass(to_device(eval_windows[0], hw.device)[0]))
@@ -187,12 +214,16 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         for step in range(start_step + 1, tc.max_steps + 1):
             lr_scale = lr_factor(step - 1, oc, tc.max_steps)
             set_lr(optimizers, lr_scale)
-            for _ in range(tc.grad_accum):
-                x, y = to_device(sample_windows(data.train, tc.batch_size, cfg.model.block_size, batch_rng), hw.device)
-                with hw.autocast():
-                    _, loss = step_model(x, y)
-                # Scaled so the accumulated gradient equals one batch of batch_size * grad_accum.
-                scaler.scale(loss / tc.grad_accum).backward()
+            for micro_step in range(tc.grad_accum):
+                x, y = to_device(sample_windows(data.train, tc.batch_size, cfg.model.block_size, batch_rng,
+                                                world.rank, world.size), hw.device)
+                # DDP averages gradients across ranks on the last micro-step only.
+                sync = ddp_model.no_sync() if world.distributed and micro_step < tc.grad_accum - 1 else nullcontext()
+                with sync:
+                    with hw.autocast():
+                        _, loss = step_model(x, y)
+                    # Scaled so the accumulated gradient equals one batch of batch_size * grad_accum.
+                    scaler.scale(loss / tc.grad_accum).backward()
                 loss_sum += loss.detach().float() / tc.grad_accum
             is_log_step = step % tc.log_every == 0 or step == tc.max_steps
             if oc.grad_clip > 0 or is_log_step:
@@ -208,7 +239,8 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
             interval_steps += 1
 
             if is_log_step:
-                train_loss = (loss_sum / loss_steps).item()  # the one host sync, every log_every steps
+                # The one host sync, every log_every steps (under torchrun: the mean over ranks).
+                train_loss = (distributed.mean(loss_sum, world) / loss_steps).item()
                 seconds = time.perf_counter() - interval_start
                 tps = interval_steps * tokens_per_step / seconds
                 throughput.append(tps)
@@ -246,6 +278,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         raise
     finally:
         gc.unfreeze()
+        distributed.shutdown(world)
         summary.update({"step": step, "val/loss": val_loss, "val/loss_best": best_val if best_val < math.inf else None,
                         "val/ppl": math.exp(min(val_loss, 50.0)) if val_loss is not None else None,
                         "tokens_per_second": statistics.median(throughput) if throughput else None,
