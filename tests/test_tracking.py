@@ -1,6 +1,7 @@
 """wandb and TensorBoard: what a user finds in their tracker, read back with the trackers' own readers."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -131,8 +132,11 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
     run_id = (first / "wandb" / "run_id").read_text().strip()
     train(micro_config(*common, "train.max_steps=15", f"train.resume={first}"), first, quiet=True)  # in place
     assert (first / "wandb" / "run_id").read_text().strip() == run_id
-    # wandb names its folders offline-run-<date>_<time>-<run id>: both attempts wrote to the same run id.
-    assert {p.name.rsplit("-", 1)[1] for p in (first / "wandb").glob("offline-run-*")} == {run_id}
+    # wandb names its folders offline-run-<date>_<time>-<run id> (plus -1 for a second one within the same
+    # second): both attempts wrote to the same run id.
+    folder_ids = {re.match(r"offline-run-\d+_\d+-([^-]+)", p.name).group(1)
+                  for p in (first / "wandb").glob("offline-run-*")}
+    assert folder_ids == {run_id}
     events = EventAccumulator(str(first)).Reload()
     assert [e.step for e in events.Scalars("train/loss")] == [5, 10, 15]  # no step twice
 
