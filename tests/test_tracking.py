@@ -154,7 +154,7 @@ def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(mon
 
     monkeypatch.setenv("TINYX_TEST_CACHE", "/home/someone/private-cache")
     composed = compose(MICRO_NO_LOGGER + ["data.cache_dir=${oc.env:TINYX_TEST_CACHE}", "optim.lr=0.003"])
-    assert env_config_keys(composed) == ["data.cache_dir"]
+    assert env_config_keys(composed) == {"data.cache_dir": "${oc.env:TINYX_TEST_CACHE}"}
     config = tracked_config(to_run_config(composed), env_config_keys(composed))
     assert config["optim.lr"] == 0.003 and config["model.n_layer"] == 2 and config["optim.betas"] == [0.9, 0.99]
     assert "data.cache_dir" not in config and "/home/someone/private-cache" not in map(str, config.values())
