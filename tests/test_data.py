@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import http.server
+import json
 import threading
 
 import numpy as np
@@ -28,14 +29,32 @@ def test_char_tokens_split_90_10_and_cache_hit(tmp_path):
     assert np.array_equal(first.train, second.train) and np.array_equal(first.val, second.val)
 
 
-def test_truncated_token_cache_is_rebuilt(tmp_path):
+def _overwrite_middle(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 8] = b"\xff" * 8  # same size, other tokens
+    path.write_bytes(bytes(data))
+
+
+def _set_meta(folder, **changes):
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, **changes}))
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda folder: (folder / "train.bin").write_bytes((folder / "train.bin").read_bytes()[:1000]), "bytes, not"),
+    (lambda folder: _overwrite_middle(folder / "val.bin"), "val.bin does not match its sha256"),
+    (lambda folder: _set_meta(folder, version=1), "cache version 1"),
+    (lambda folder: _set_meta(folder, corpus_sha256="0" * 64), "another corpus or tokenizer"),
+    (lambda folder: (folder / "meta.json").write_text('{"version": 2, "dty'), "meta.json is cut short"),
+], ids=["truncated", "overwritten", "older-version", "other-corpus", "meta-cut-short"])
+def test_damaged_or_stale_token_cache_is_rebuilt(tmp_path, caplog, damage, reason):
     cfg = DataConfig(path=str(CORPUS), cache_dir=str(tmp_path))
     first = load_tokens(cfg)
-    train_bin = first.cache_dir / "train.bin"
-    train_bin.write_bytes(train_bin.read_bytes()[:1000])
+    damage(first.cache_dir)
     again = load_tokens(cfg)
-    assert not again.cache_hit and np.array_equal(again.train, first.train)
-    assert load_tokens(cfg).cache_hit
+    assert not again.cache_hit and np.array_equal(again.train, first.train) and np.array_equal(again.val, first.val)
+    assert f"token cache {first.cache_dir} is stale or damaged" in caplog.text and reason in caplog.text
+    assert load_tokens(cfg).cache_hit  # rebuilt whole
 
 
 def test_bpe_tokenizer_offline_roundtrip(tmp_path):

@@ -1,4 +1,4 @@
-"""tinyx.evaluate: validation loss of checkpoints along a run, probe cases, and clear errors for bad probe files."""
+"""tinyx.evaluate: validation loss of checkpoints along a run and probe cases (bad input: test_bad_inputs.py)."""
 
 import csv
 import math
@@ -51,28 +51,3 @@ def test_eval_batches_reproduces_the_logged_val_loss(trained_run, tmp_path, caps
     assert [(s.step, s.val_tokens) for s in scores] == [(20, 2 * 12 * 32), (40, 2 * 12 * 32)]
     for s in scores:
         assert s.val_loss == pytest.approx(logged[s.step], abs=1e-6)
-
-
-@pytest.mark.parametrize("probe_yaml, words", [
-    ("probes:\n  - name: lord\n    prompt: 'my good '\n", ["probe 1 (lord) has no `expected` field", "expected:"]),
-    ("probes:\n  - prompt: 'a'\n    expect: 'b'\n", ["unknown field(s) expect", "name, prompt, expected"]),
-    ("top_k: 5\n", ["needs a non-empty list `probes:`"]),
-    ("probes: [\n", ["is not valid YAML"]),
-])
-def test_bad_probe_file_is_one_clear_error(trained_run, tmp_path, capsys, probe_yaml, words):
-    run_dir, _ = trained_run
-    probe_file = tmp_path / "probes.yaml"
-    probe_file.write_text(probe_yaml)
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(run_dir), "--probes", str(probe_file), "--out", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and err.startswith(f"error: probe file {probe_file}") and "Traceback" not in err
-    for w in words:
-        assert w in err
-
-
-def test_missing_checkpoint_path_is_one_clear_error(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path / "nope")])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "nope does not exist" in err

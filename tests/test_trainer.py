@@ -1,4 +1,7 @@
-"""The training loop end to end: files, accumulation, exact resume after SIGKILL, bad input."""
+"""The training loop end to end: files, accumulation, exact resume after SIGKILL, the on_eval hook.
+
+Bad input: tests/test_bad_inputs.py; faults (kills, signals, NaN): tests/test_faults.py.
+"""
 
 import json
 import math
@@ -10,9 +13,8 @@ import time
 import pytest
 import torch
 
-from conftest import CORPUS, MICRO, ROOT, compose, micro_config
+from conftest import MICRO, ROOT, micro_config
 from tinyx.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint
-from tinyx.cli import run_train
 from tinyx.loggers import read_jsonl
 from tinyx.trainer import train
 
@@ -87,53 +89,6 @@ def test_sigkill_then_resume_logs_exactly_the_uninterrupted_losses(tmp_path):
     assert resumed["status"] == "completed" and resumed["step"] == 300
     assert _losses(tmp_path / "resumed") == _losses(tmp_path / "full")  # exact, step for step
     assert resumed["val/loss"] == full["val/loss"]
-
-
-def _expect_user_error(capsys, run_dir, overrides, *words):
-    with pytest.raises(SystemExit) as e:
-        run_train(compose(MICRO + list(overrides)), run_dir)
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
-    for w in words:
-        assert w in err, (w, err)
-    assert not (run_dir / "summary.json").exists()
-    return err
-
-
-def test_resume_with_another_model_shape_is_refused(trained_run, tmp_path, capsys):
-    run_dir, _ = trained_run
-    _expect_user_error(capsys, tmp_path / "run", [f"train.resume={run_dir}", "model.d_model=64"],
-                       "model.d_model=32 (this run: 64)", "model.d_model=32")
-
-
-def test_truncated_checkpoint_is_refused(trained_run, tmp_path, capsys):
-    run_dir, _ = trained_run
-    broken = tmp_path / "ckpt_000040.pt"
-    data = find_checkpoint(run_dir).read_bytes()
-    broken.write_bytes(data[: len(data) // 2])
-    _expect_user_error(capsys, tmp_path / "run", [f"train.resume={broken}"], str(broken), "corrupt or truncated")
-
-
-def test_resume_from_a_folder_without_checkpoints(tmp_path, capsys):
-    _expect_user_error(capsys, tmp_path / "run", [f"train.resume={tmp_path}"], str(tmp_path), "no checkpoint")
-
-
-@pytest.mark.parametrize("content, overrides, words", [
-    (None, [], ["does not exist", "data.path"]),
-    (b"", [], ["is empty"]),
-    (b"\x80\x81 not utf8", [], ["not UTF-8"]),
-    (b"First Citizen: before we proceed any further, hear me speak.\n" * 3, [], ["too short", "model.block_size"]),
-])
-def test_bad_corpus_exits_cleanly(tmp_path, capsys, content, overrides, words):
-    corpus = tmp_path / "corpus.txt"
-    if content is not None:
-        corpus.write_bytes(content)
-    _expect_user_error(capsys, tmp_path / "run", [f"data.path={corpus}", *overrides], str(corpus), *words)
-
-
-def test_impossible_shape_exits_cleanly(tmp_path, capsys):
-    _expect_user_error(capsys, tmp_path / "run", ["model.d_model=33"], "model.d_model=33", "model.n_head=2")
 
 
 def test_float_checkpoint_survives_weights_only_load(trained_run):

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from pathlib import Path
 
-from tinyx.errors import TinyxError
+from tinyx.errors import TinyxError, TrainingInterrupted
+
+# Exit codes of train.py (README, "Exit codes"): 2 for a user error, 3 for a diverged run,
+# 128 + the signal number for an interrupted one (130 SIGINT, 143 SIGTERM).
+EXIT_DIVERGED = 3
+
+
+class TrainingDiverged(TinyxError):
+    """The loss or gradients stayed non-finite: not a typo, but the run needs other settings."""
+
+    exit_code = EXIT_DIVERGED
 
 
 def exit_on_user_error(fn):
-    """Print a TinyxError's message alone and exit non-zero (HYDRA_FULL_ERROR=1 shows the traceback)."""
+    """Print a TinyxError's message alone and exit non-zero (HYDRA_FULL_ERROR=1 shows the traceback).
+
+    An interrupted training run (TrainingInterrupted) exits with 128 + the signal number and one
+    line saying how to resume it.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -22,15 +37,23 @@ def exit_on_user_error(fn):
                 raise
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(e.exit_code)
+        except TrainingInterrupted as e:
+            saved = (f"checkpoint {e.checkpoint} saved" if e.checkpoint else
+                     "stopped at once (second signal), the last checkpoint kept")
+            print(f"interrupted by {e.signal_name} at step {e.step}: {saved}. Resume with the same command plus "
+                  f"train.resume=auto hydra.run.dir={e.run_dir}", file=sys.stderr, flush=True)
+            sys.exit(e.exit_code)
 
     return wrapper
 
 
 @exit_on_user_error
-def run_train(cfg, run_dir, labels=None) -> float:
+def run_train(cfg, run_dir, labels=None, multirun: bool = False) -> float:
     """train.py's body: validate the composed config, train, return the final validation loss.
 
-    `labels` (a tinyx.loggers.RunLabels, see run_labels_from_hydra) names the run in wandb.
+    `labels` (a tinyx.loggers.RunLabels, see run_labels_from_hydra) names the run in wandb. A
+    diverged run exits with code 3, except in a multirun (`multirun`), where its result is nan and
+    the other jobs go on.
     """
     from tinyx.config import to_run_config
 
@@ -40,7 +63,14 @@ def run_train(cfg, run_dir, labels=None) -> float:
 
     labels = labels or RunLabels()
     labels.private_keys = env_config_keys(cfg)
-    return train(run_cfg, run_dir, labels=labels)["val/loss"]
+    summary = train(run_cfg, run_dir, labels=labels)
+    if summary["status"] == "diverged":
+        if not multirun:
+            raise TrainingDiverged(f"run {run_dir} diverged: {summary['reason']}.")
+        print(f"warning: run {run_dir} diverged (its result is nan; the multirun goes on): {summary['reason']}.",
+              file=sys.stderr, flush=True)
+        return math.nan
+    return summary["val/loss"]
 
 
 # sweep.py's own overrides; the rest of its command line is given to every trial.
@@ -60,19 +90,20 @@ def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float
     try:
         report = run_study(sweep, search_space, base_overrides, compose_train,
                            default_name=search_space_name or "study")
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as e:  # the study said how to continue; 130 for Ctrl-C, 143 for SIGTERM
+        sys.exit(getattr(e, "exit_code", 130))
     return report["best"]["value"] if report["best"] else None
 
 
-def env_config_keys(cfg) -> list[str]:
-    """Keys of a composed config whose value comes from an environment variable (`${oc.env:...}`)."""
+def env_config_keys(cfg) -> dict[str, str]:
+    """Keys of a composed config whose value comes from an environment variable, with their source
+    text (`${oc.env:...}`)."""
     from omegaconf import OmegaConf
 
     from tinyx.config import flatten_config
 
     raw = flatten_config(OmegaConf.to_container(cfg, resolve=False))
-    return [k for k, v in raw.items() if isinstance(v, str) and "oc.env:" in v]
+    return {k: v for k, v in raw.items() if isinstance(v, str) and "oc.env:" in v}
 
 
 # Overrides that say where or how to log, not what was trained: left out of run names.

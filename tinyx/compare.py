@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.cli import exit_on_user_error
+from tinyx.config import check_writable
 from tinyx.errors import TinyxError
 from tinyx.loggers import METRICS_FILE, SUMMARY_FILE, read_jsonl
 
@@ -413,6 +414,7 @@ def main(argv: list[str]) -> Comparison:
         print(f"warning: {w}", file=sys.stderr, flush=True)
     run_dirs = [r.path for g in comparison.groups for r in g.runs]
     out_dir = Path(args.out) if args.out else default_out_dir(args.paths, run_dirs)
+    check_writable(out_dir, "--out")  # so that a full disk leaves no half of the reports
     try:
         written = write_reports(comparison, out_dir)
     except OSError as e:

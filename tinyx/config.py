@@ -8,7 +8,9 @@ This module must stay cheap to import (no torch).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
@@ -135,8 +137,11 @@ class TrainConfig:
     eval_batch_size: int = 12
     log_every: int = 10
     ckpt_every: int = 500
-    keep_checkpoints: int = 3
-    resume: Optional[str] = None  # a run directory or a checkpoint file
+    keep_checkpoints: int = 3  # the newest ones, plus the best by validation loss
+    # auto: continue from the newest good checkpoint in this run's own directory (start fresh if none);
+    # else a run directory or a checkpoint file to continue from.
+    resume: Optional[str] = None
+    max_nonfinite_steps: int = 5  # steps in a row with a NaN/inf loss or gradient (each skipped) before "diverged"
     sample_tokens: int = 200  # generated at each evaluation; 0 turns samples off
     sample_prompt: str = "\n"
 
@@ -228,6 +233,20 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
 
 
+def redact_private(tree: dict[str, Any], private: dict[str, Optional[str]]) -> dict[str, Any]:
+    """A copy of the nested config whose `private` keys (flat names) hold their source text instead of
+    their value: `${oc.env:NAME}` for a value taken from the environment (None when only the key is known)."""
+    tree = copy.deepcopy(tree)
+    for key, source in private.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            node[leaf] = source
+    return tree
+
+
 def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested config as flat `a.b.c` keys (lists stay values), the names overrides use."""
     flat = {}
@@ -237,6 +256,20 @@ def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def check_writable(directory: str | Path, key: str = "hydra.run.dir") -> None:
+    """Create `directory` and write a file in it, so that a read-only or full disk stops a run before
+    it starts. `key` is the setting that chose the directory, named in the error."""
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write_probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"output directory {path} is not writable ({e.strerror}): free space, fix its "
+                          f"permissions, or choose another with {key}=...") from None
 
 
 def _check(ok: bool, message: str) -> None:
@@ -257,7 +290,8 @@ def validate(cfg: RunConfig) -> None:
                        ("train.eval_every", t.eval_every), ("train.eval_batches", t.eval_batches),
                        ("train.eval_batch_size", t.eval_batch_size),
                        ("train.log_every", t.log_every), ("train.ckpt_every", t.ckpt_every),
-                       ("train.keep_checkpoints", t.keep_checkpoints)]:
+                       ("train.keep_checkpoints", t.keep_checkpoints),
+                       ("train.max_nonfinite_steps", t.max_nonfinite_steps)]:
         _check(value >= 1, f"{key}={value} must be a positive integer.")
     _check(m.d_model % m.n_head == 0,
            f"model.d_model={m.d_model} is not divisible by model.n_head={m.n_head}: "
@@ -307,3 +341,6 @@ def validate(cfg: RunConfig) -> None:
     _choice("hardware.dtype", h.dtype, ("auto", "float32", "bfloat16", "float16"))
     _check(h.threads >= 0, f"hardware.threads={h.threads} must be >= 0 (0 keeps torch's default).")
     _check(t.sample_tokens >= 0, f"train.sample_tokens={t.sample_tokens} must be >= 0.")
+    _check(t.resume in (None, "auto") or Path(t.resume).expanduser().exists(),
+           f"train.resume={t.resume} does not exist: pass train.resume=auto (this run directory's newest "
+           f"checkpoint), a run directory or a checkpoint file.")

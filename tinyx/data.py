@@ -18,7 +18,7 @@ from tinyx.errors import DataError
 
 log = logging.getLogger(__name__)
 
-TOKEN_CACHE_VERSION = 1
+TOKEN_CACHE_VERSION = 2  # 2: meta.json holds each split file's sha256
 
 
 # ---------------------------------------------------------------- tokenizers
@@ -187,23 +187,36 @@ def _token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
-def _load_cached(folder: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
+def _load_cached(folder: Path, corpus_sha: str, tokenizer: dict) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """The cached splits, if meta.json vouches for them: same corpus, tokenizer and cache version, and
+    each file's size and sha256 as written. Anything else (a truncated or overwritten file, a cache
+    from another tinyx) is rebuilt, with a warning."""
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError:
+            raise ValueError("meta.json is cut short or not JSON") from None
+        if meta.get("version") != TOKEN_CACHE_VERSION:
+            raise ValueError(f"cache version {meta.get('version')}, this tinyx writes {TOKEN_CACHE_VERSION}")
+        if meta["corpus_sha256"] != corpus_sha or meta["tokenizer"].get("kind") != tokenizer["kind"] or \
+                meta["tokenizer"].get("encoding") != tokenizer.get("encoding"):
+            raise ValueError("made from another corpus or tokenizer")
         dtype = np.dtype(meta["dtype"])
         arrays = []
         for split in ("train", "val"):
             path = folder / f"{split}.bin"
             n = meta[f"{split}_tokens"]
-            if meta.get("version") != TOKEN_CACHE_VERSION or path.stat().st_size != n * dtype.itemsize:
-                raise ValueError(f"{path} has the wrong size")
+            if path.stat().st_size != n * dtype.itemsize:
+                raise ValueError(f"{path.name} has {path.stat().st_size} bytes, not {n * dtype.itemsize}")
+            if _sha256(path) != meta[f"{split}_sha256"]:
+                raise ValueError(f"{path.name} does not match its sha256")
             arrays.append(np.memmap(path, dtype=dtype, mode="r", shape=(n,)))
         return arrays[0], arrays[1], meta
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        log.warning("token cache %s is stale or truncated (%s); rebuilding it", folder, e)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        log.warning("token cache %s is stale or damaged (%s); rebuilding it", folder, e)
         return None
 
 
@@ -223,7 +236,8 @@ def load_tokens(cfg: DataConfig) -> TokenData:
     tok_id = "char" if cfg.tokenizer == "char" else f"tiktoken-{cfg.encoding}"
     split_id = f"val{cfg.val_fraction:g}"
     folder = cache_root(cfg) / "tokens" / f"{corpus_sha[:16]}-{tok_id}-{split_id}"
-    cached = _load_cached(folder)
+    wanted = {"kind": "char"} if cfg.tokenizer == "char" else {"kind": "tiktoken", "encoding": cfg.encoding}
+    cached = _load_cached(folder, corpus_sha, wanted)
     if cached is not None:
         train, val, meta = cached
         return TokenData(train, val, tokenizer_from_dict(meta["tokenizer"]), corpus_path, folder, True)
@@ -240,7 +254,8 @@ def load_tokens(cfg: DataConfig) -> TokenData:
             _write_atomic(folder / f"{split}.bin", ids.tobytes())
         meta = {"version": TOKEN_CACHE_VERSION, "dtype": dtype.name, "corpus": str(corpus_path),
                 "corpus_sha256": corpus_sha, "tokenizer": tokenizer.to_dict(),
-                "train_tokens": int(len(splits["train"])), "val_tokens": int(len(splits["val"]))}
+                **{f"{split}_tokens": int(len(ids)) for split, ids in splits.items()},
+                **{f"{split}_sha256": hashlib.sha256(ids.tobytes()).hexdigest() for split, ids in splits.items()}}
         _write_atomic(folder / "meta.json", json.dumps(meta).encode())  # written last: marks the cache complete
     except OSError as e:
         log.warning("could not write the token cache to %s (%s); continuing without it", folder, e)

@@ -1,5 +1,7 @@
 """User-facing errors: one short message naming the bad value and the fix."""
 
+import signal
+
 
 class TinyxError(Exception):
     """A problem the user can fix (config, files, checkpoints).
@@ -20,3 +22,29 @@ class DataError(TinyxError):
 
 class CheckpointError(TinyxError):
     """A checkpoint that is missing, corrupt, or does not fit this run."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM (e.g. SLURM preemption).
+
+    A KeyboardInterrupt, so code that already handles Ctrl-C handles it. `train()` raises it
+    after writing summary.json (status "interrupted") and, when `checkpoint` is set, a checkpoint
+    of the last finished step; a second signal stops at once, without that checkpoint.
+    Entry points exit with `exit_code`: 128 + the signal number (130 for SIGINT, 143 for SIGTERM),
+    the shell's convention for a process ended by a signal.
+    """
+
+    def __init__(self, signum: int, step: int, run_dir: str, checkpoint: str | None):
+        self.signum = signum
+        self.step = step
+        self.run_dir = run_dir
+        self.checkpoint = checkpoint  # the checkpoint written on the way out; None after a second signal
+        self.exit_code = 128 + signum
+        super().__init__(f"{self.signal_name} at step {step}")
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    def __reduce__(self):  # picklable across processes (a sweep's workers), despite its own __init__
+        return type(self), (self.signum, self.step, self.run_dir, self.checkpoint)

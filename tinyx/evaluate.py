@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyx.cli import exit_on_user_error
+from tinyx.config import check_writable
 from tinyx.errors import TinyxError
 
 PROBE_FIELDS = ("name", "prompt", "expected")
@@ -292,12 +293,12 @@ def main(argv: list[str]) -> list[CheckpointScore]:
     probes, file_top_k = load_probes(args.probes) if args.probes else ([], None)
     top_k = args.top_k or file_top_k or DEFAULT_TOP_K
     checkpoints = find_checkpoints(args.paths)
-    scores = evaluate_checkpoints(checkpoints, probes, top_k, args.eval_batches, args.batch_size, args.device,
-                                  args.data_path, args.threads)
     run_dirs = {c.parent.parent for c in checkpoints}
     out_dir = Path(args.out) if args.out else Path(os.path.commonpath([str(d) for d in run_dirs]))
+    check_writable(out_dir, "--out")  # before scoring, which may take a while
+    scores = evaluate_checkpoints(checkpoints, probes, top_k, args.eval_batches, args.batch_size, args.device,
+                                  args.data_path, args.threads)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
         write_csv(scores, out_dir / CSV_FILE)
     except OSError as e:
         raise EvaluateError(f"cannot write {CSV_FILE} to {out_dir} ({e.strerror}): pass --out DIR.") from None

@@ -42,7 +42,10 @@ def parse_args(argv: list[str], schema):
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
     except OmegaConfBaseException as e:
-        raise ConfigError(f"{str(e).splitlines()[0]}. Valid keys: {', '.join(schema.__dataclass_fields__)}.") from None
+        key = getattr(e, "full_key", None)
+        where = f"{key}={values[key]}: " if key in values else ""
+        raise ConfigError(f"{where}{str(e).splitlines()[0]}. Valid keys: "
+                          f"{', '.join(schema.__dataclass_fields__)}.") from None
 
 
 def load_model(path: str, device):
@@ -52,7 +55,7 @@ def load_model(path: str, device):
     from tinyx.data import tokenizer_from_dict
     from tinyx.model import GPT
 
-    ckpt_path = find_checkpoint(path)
+    ckpt_path = find_checkpoint(path, key="run")
     state = load_checkpoint(ckpt_path, map_location=device)
     model = GPT(ModelConfig(**state["config"]["model"]))
     model.load_state_dict(state["model"])
@@ -65,7 +68,7 @@ def main(argv: list[str]) -> None:
     if not cfg.run:
         raise ConfigError("no run given: pass run=<run directory or checkpoint file>.")
     if cfg.max_new_tokens < 1 or cfg.num_samples < 1:
-        raise ConfigError("max_new_tokens and num_samples must be >= 1.")
+        raise ConfigError(f"max_new_tokens={cfg.max_new_tokens} and num_samples={cfg.num_samples} must both be >= 1.")
     import torch
 
     from tinyx.hardware import resolve_device

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Collection, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -165,8 +165,10 @@ class RunLabels:
     name: str | None = None  # e.g. "optim.lr=0.003,seed=1": the overrides that differ
     group: str | None = None  # the experiment, or the multirun sweep directory
     tags: list[str] = field(default_factory=list)  # e.g. "model=tiny": the config groups chosen
-    # Config keys whose value came from the environment (${oc.env:...}): never sent to a tracker.
-    private_keys: list[str] = field(default_factory=list)
+    # Config keys whose value came from the environment, with their source text (`${oc.env:...}`):
+    # never sent to a tracker, and checkpoints store the source instead of the value. A list of
+    # keys alone is accepted too.
+    private_keys: dict[str, str | None] = field(default_factory=dict)
 
 
 Say = Callable[[str], None]
@@ -200,7 +202,7 @@ class _History:
         self.samples = read_jsonl(run_dir / SAMPLES_FILE) if run_dir else []
 
 
-def tracked_config(cfg: RunConfig, private_keys: list[str] = ()) -> dict:
+def tracked_config(cfg: RunConfig, private_keys: Collection[str] = ()) -> dict:
     """The resolved config as flat `a.b.c` keys, for trackers' config panels.
 
     Left out: `logger.*` (where to log is not a hyperparameter), `private_keys` (values taken

@@ -45,6 +45,11 @@ def adjusted_lr(lr: float, adjust_lr: str, shape: torch.Size) -> float:
 
 
 class Muon(torch.optim.Optimizer):
+    # The AMP protocol (as fused AdamW's): GradScaler or the trainer may set `grad_scale` (gradients
+    # to divide by it) and `found_inf` (a 0-d tensor, non-zero: leave everything as it is) before
+    # step(), so a step with non-finite gradients is skipped on the device, without a host sync.
+    _step_supports_amp_scaling = True
+
     def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True, ns_steps: int = 5,
                  weight_decay: float = 0.0, adjust_lr: str = "original", ns_dtype: torch.dtype = torch.float32,
                  eps: float = 1e-7):
@@ -63,11 +68,22 @@ class Muon(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        grad_scale = getattr(self, "grad_scale", None)
+        found_inf = getattr(self, "found_inf", None)
+        skip = found_inf.bool() if found_inf is not None else None
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
             grads = [p.grad for p in params]
+            if grad_scale is not None:
+                grads = torch._foreach_div(grads, grad_scale.to(grads[0].device))
+            if skip is not None:
+                # A skipped step's lerp weight and update scale are 0, and its NaN/inf gradient entries
+                # become 0 (in place: no copies), so that nothing non-finite reaches the buffers.
+                for g in grads:
+                    g.nan_to_num_(0.0, 0.0, 0.0)
+                keep = (~skip).to(grads[0].dtype)
             bufs = []
             for p in params:
                 state = self.state[p]
@@ -75,7 +91,10 @@ class Muon(torch.optim.Optimizer):
                     state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 bufs.append(state["momentum_buffer"])
             m = group["momentum"]
-            torch._foreach_lerp_(bufs, grads, 1 - m)
+            if skip is None:
+                torch._foreach_lerp_(bufs, grads, 1 - m)
+            else:
+                torch._foreach_lerp_(bufs, grads, [keep * (1 - m)] * len(bufs))
             updates = torch._foreach_lerp(grads, bufs, m) if group["nesterov"] else bufs
 
             by_shape: dict[torch.Size, list[int]] = defaultdict(list)
@@ -86,8 +105,10 @@ class Muon(torch.optim.Optimizer):
                 ortho = newton_schulz(torch.stack([updates[i] for i in idx]), group["ns_steps"], self.ns_dtype,
                                       group["eps"])
                 targets = [params[i] for i in idx]
+                if skip is not None:
+                    ortho.mul_(keep.to(ortho.dtype))
                 if wd:
-                    torch._foreach_mul_(targets, 1 - lr * wd)
+                    torch._foreach_mul_(targets, 1 - lr * wd if skip is None else 1 - lr * wd * keep)
                 torch._foreach_add_(targets, [u.to(targets[0].dtype) for u in ortho.unbind(0)],
                                     alpha=-adjusted_lr(lr, group["adjust_lr"], shape))
         return loss

@@ -490,7 +490,7 @@ class _Objective:
             raise optuna.TrialPruned(f"pruned at step {summary['step']}")
         value = summary.get(self.sweep.metric)
         if status != "completed" or value is None or not math.isfinite(value):
-            reason = f"status {status}, {self.sweep.metric}={value}"
+            reason = f"status {status}, {self.sweep.metric}={value}" + (f": {summary['reason']}" if summary.get("reason") else "")
             trial.set_user_attr("fail_reason", reason)
             raise TrialFailed(reason)
         return value

@@ -1,0 +1,326 @@
+"""The catalogue of bad inputs: every tool, every kind of mistake, one clear error and nothing half-written.
+
+Each case runs a command the way a user would (in-process through the same entry function the
+command line uses, or as a real subprocess where only that is faithful) and asserts: a non-zero exit
+code, a short message naming the bad value and the fix (the case's `words`), no traceback, and no
+file written or changed (Hydra's own `.hydra/` and `train.log` aside).
+
+Adding a case is one line in CASES. Placeholders in args: {tmp} (the case's folder, holding the bad
+files made by `bad_files`), {run} (a trained micro run), {ckpt} (its latest checkpoint), {corpus}.
+Tools: "train" (tinyx.cli.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
+picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare" (their
+main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import CORPUS, MICRO, ROOT, compose, run_cli
+from tinyx.checkpoint import find_checkpoint
+
+
+@dataclass
+class Case:
+    tool: str
+    args: list[str]
+    words: list[str]  # each must be in the message: the bad value and the fix
+    exit_code: int = 2
+    mount: str | None = None  # "ro" or "tiny": run inside a read-only or almost full filesystem (train.py)
+    needs: str | None = None  # "non-root" or "no-cuda": skipped where the mistake cannot happen
+
+
+CASES = {
+    # ---- train.py: config values (Hydra's own composition errors exit 1, tinyx's checks exit 2)
+    "train-key-typo": Case("train.py", ["model.n_layr=3"], ["n_layr", "not in 'ModelConfig'"], exit_code=1),
+    "train-wrong-type": Case("train.py", ["train.max_steps=lots"], ["train.max_steps=lots", "Integer"],
+                             exit_code=1),
+    "train-unknown-option": Case("train.py", ["model=tinyy"], ["model/tinyy", "tiny"], exit_code=1),
+    "train-shape-not-divisible": Case("train", ["model.d_model=33"], ["model.d_model=33", "model.n_head=2"]),
+    "train-rope-odd-head-dim": Case("train", ["model.pos=rope", "model.n_head=4", "model.d_model=12"],
+                                    ["model.pos=rope", "even head dimension", "model.d_model=16"]),
+    "train-kv-heads-not-divisor": Case("train", ["model.n_kv_head=3"],
+                                       ["model.n_kv_head=3", "does not divide model.n_head=2", "use a divisor"]),
+    "train-negative-lr": Case("train", ["optim.lr=-1"], ["optim.lr=-1", "must be > 0"]),
+    "train-unknown-schedule": Case("train", ["optim.schedule=linearish"],
+                                   ["optim.schedule='linearish'", "cosine, constant"]),
+    "train-max-nonfinite-zero": Case("train", ["train.max_nonfinite_steps=0"],
+                                     ["train.max_nonfinite_steps=0", "must be a positive integer"]),
+    "train-vocab-too-small": Case("train", ["model.vocab_size=10"],
+                                  ["model.vocab_size=10", "smaller than the tokenizer's 65", "leave it null"]),
+    "train-float16-on-cpu": Case("train", ["hardware.dtype=float16"],
+                                 ["hardware.dtype=float16", "not supported", "float32 or bfloat16"]),
+    "train-cuda-without-gpu": Case("train", ["hardware.device=cuda"], ["hardware.device=cuda", "hardware=cpu"],
+                                   needs="no-cuda"),
+    "train-unknown-encoding": Case("train", ["data=shakespeare_bpe", "data.encoding=gpt3_not_real"],
+                                   ["data.encoding='gpt3_not_real'", "gpt2"]),
+    # ---- train.py: files
+    "train-corpus-missing": Case("train", ["data.path={tmp}/nope.txt"],
+                                 ["data.path={tmp}/nope.txt does not exist", "UTF-8 text file"]),
+    "train-corpus-is-a-folder": Case("train", ["data.path={tmp}/empty_dir"],
+                                     ["data.path={tmp}/empty_dir does not exist (or is not a file)",
+                                      "UTF-8 text file"]),
+    "train-corpus-empty": Case("train", ["data.path={tmp}/empty.txt"], ["empty.txt is empty", "point data.path"]),
+    "train-corpus-binary": Case("train", ["data.path={tmp}/binary.bin"], ["binary.bin is not UTF-8", "convert it"]),
+    "train-corpus-too-short": Case("train", ["data.path={tmp}/short.txt"], ["short.txt is too short",
+                                                                            "model.block_size"]),
+    "train-resume-missing": Case("train", ["train.resume={tmp}/nope"],
+                                 ["train.resume={tmp}/nope does not exist", "train.resume=auto"]),
+    "train-resume-no-checkpoint": Case("train", ["train.resume={tmp}/empty_dir"],
+                                       ["train.resume={tmp}/empty_dir holds no checkpoint",
+                                        "a run directory that saved one"]),
+    "train-resume-other-shape": Case("train", ["train.resume={run}", "model.d_model=64"],
+                                     ["model.d_model=32 (this run: 64)", "add: model.d_model=32"]),
+    "train-resume-truncated": Case("train", ["train.resume={tmp}/truncated.pt"],
+                                   ["{tmp}/truncated.pt is corrupt, truncated or not a checkpoint", "use another one"]),
+    "train-resume-pickled-object": Case("train", ["train.resume={tmp}/pickled_object.pt"],
+                                        ["{tmp}/pickled_object.pt holds Python objects", "will not unpickle",
+                                         "load only checkpoints written by tinyx"]),
+    "train-resume-not-a-checkpoint": Case("train", ["train.resume={tmp}/tensors.pt"],
+                                          ["tensors.pt is not a tinyx checkpoint", "checkpoints/ folder"]),
+    "train-resume-auto-all-corrupt": Case("train", ["train.resume=auto", "hydra.run.dir={tmp}/all_corrupt"],
+                                          ["every checkpoint in {tmp}/all_corrupt", "move that folder away"]),
+    # ---- train.py: outputs
+    "train-run-dir-under-a-file": Case("train", ["hydra.run.dir={tmp}/a_file/run"],
+                                       ["{tmp}/a_file/run is not writable", "hydra.run.dir="]),
+    "train-run-dir-read-only-fs": Case("train.py", ["hydra.run.dir={tmp}/mount/run"],
+                                       ["mount/run is not writable (Read-only file system)", "hydra.run.dir="],
+                                       mount="ro"),
+    "train-run-dir-disk-full": Case("train.py", ["hydra.run.dir={tmp}/mount/run"],
+                                    ["MB free", "lower train.keep_checkpoints", "hydra.run.dir="], mount="tiny"),
+    "train-run-dir-no-permission": Case("train.py", ["hydra.run.dir={tmp}/read_only_dir/run"],
+                                        ["read_only_dir/run is not writable (Permission denied)", "hydra.run.dir="],
+                                        needs="non-root"),
+    # ---- generate
+    "generate-key-typo": Case("generate", ["run={run}", "max_new_tokns=5"], ["max_new_tokns", "Valid keys: run"]),
+    "generate-wrong-type": Case("generate", ["run={run}", "max_new_tokens=many"],
+                                ["max_new_tokens=many", "Integer"]),
+    "generate-not-key-value": Case("generate", ["ROMEO"], ["'ROMEO' is not key=value", "run=outputs/runs"]),
+    "generate-no-run": Case("generate", ["prompt=hi"], ["no run given", "pass run=<run directory"]),
+    "generate-zero-tokens": Case("generate", ["run={run}", "max_new_tokens=0"],
+                                 ["max_new_tokens=0", "must both be >= 1"]),
+    "generate-run-missing": Case("generate", ["run={tmp}/nope"], ["run={tmp}/nope does not exist",
+                                                                  "a run directory or a checkpoint file"]),
+    "generate-run-without-checkpoint": Case("generate", ["run={tmp}/empty_dir"],
+                                            ["{tmp}/empty_dir holds no checkpoint", "a run directory that saved one"]),
+    "generate-truncated-checkpoint": Case("generate", ["run={tmp}/truncated.pt"],
+                                          ["{tmp}/truncated.pt is corrupt", "use another one"]),
+    "generate-pickled-object": Case("generate", ["run={tmp}/pickled_object.pt"],
+                                    ["{tmp}/pickled_object.pt holds Python objects", "load only checkpoints"]),
+    "generate-text-file-as-checkpoint": Case("generate", ["run={corpus}"],
+                                             ["tinyshakespeare.txt is corrupt, truncated or not a checkpoint",
+                                              "use another one"]),
+    "generate-prompt-outside-vocabulary": Case("generate", ["run={run}", "prompt=\u20ac"],
+                                               ["'\u20ac'", "not in this run's vocabulary", "remove them"]),
+    # ---- evaluate
+    "evaluate-path-missing": Case("evaluate", ["{tmp}/nope"], ["{tmp}/nope does not exist", "pass a checkpoint file"]),
+    "evaluate-glob-matches-nothing": Case("evaluate", ["{tmp}/nothing_here*"],
+                                          ["'{tmp}/nothing_here*' matches nothing", "check it"]),
+    "evaluate-folder-without-checkpoints": Case("evaluate", ["{tmp}/empty_dir"],
+                                                ["no checkpoints in {tmp}/empty_dir", "run directories that saved"]),
+    "evaluate-truncated-checkpoint": Case("evaluate", ["{tmp}/truncated.pt"],
+                                          ["{tmp}/truncated.pt is corrupt", "use another one"]),
+    "evaluate-pickled-object": Case("evaluate", ["{tmp}/pickled_object.pt"],
+                                    ["{tmp}/pickled_object.pt holds Python objects", "load only checkpoints"]),
+    "evaluate-another-corpus": Case("evaluate", ["{ckpt}", "--data-path", "{tmp}/other_corpus.txt"],
+                                    ["another tokenizer than {tmp}/other_corpus.txt",
+                                     "pass --data-path with the corpus"]),
+    "evaluate-probe-no-expected": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_no_expected.yaml"],
+                                       ["probe 1 (lord) has no `expected` field", "add expected:"]),
+    "evaluate-probe-unknown-field": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_typo.yaml"],
+                                         ["unknown field(s) expect", "name, prompt, expected"]),
+    "evaluate-probe-file-no-probes": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_empty.yaml"],
+                                          ["probes_empty.yaml needs a non-empty list `probes:`",
+                                           "see conf/probes/shakespeare.yaml"]),
+    "evaluate-probe-file-bad-yaml": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_broken.yaml"],
+                                         ["probes_broken.yaml is not valid YAML", "fix it"]),
+    "evaluate-probe-file-binary": Case("evaluate", ["{run}", "--probes", "{tmp}/binary.bin"],
+                                       ["binary.bin is not valid YAML", "fix it"]),
+    "evaluate-probe-file-missing": Case("evaluate", ["{run}", "--probes", "{tmp}/nope.yaml"],
+                                        ["nope.yaml does not exist", "--probes"]),
+    "evaluate-out-unwritable": Case("evaluate", ["{run}", "--out", "{tmp}/a_file/out"],
+                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
+    "evaluate-zero-batches": Case("evaluate", ["{run}", "--eval-batches", "0"],
+                                  ["--eval-batches=0", "positive integer"]),
+    # ---- compare
+    "compare-no-runs": Case("compare", ["{tmp}/empty_dir"], ["no run directories in {tmp}/empty_dir",
+                                                            "pass outputs/runs/<date>/<time>"]),
+    "compare-path-missing": Case("compare", ["{tmp}/nope"], ["{tmp}/nope does not exist", "pass a run directory"]),
+    "compare-glob-matches-nothing": Case("compare", ["{tmp}/nothing_here*"],
+                                         ["'{tmp}/nothing_here*' matches nothing", "check it"]),
+    "compare-run-without-val-loss": Case("compare", ["{tmp}/run_without_val"],
+                                         ["run_without_val has a validation loss yet", "train.eval_every"]),
+    "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
+                                   ["{tmp}/a_file/out is not writable", "choose another with --out="]),
+    "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
+}
+
+
+class WritesOpen:
+    """A payload that opens (creates) a file when unpickled: proof that a load did not unpickle it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, trained_run):
+    """Every bad file the cases point at, made once (the cases must leave them as they are)."""
+    tmp = tmp_path_factory.mktemp("bad_files")
+    run_dir, _ = trained_run
+    ckpt = find_checkpoint(run_dir)
+    (tmp / "empty_dir").mkdir()
+    (tmp / "empty.txt").write_bytes(b"")
+    (tmp / "binary.bin").write_bytes(bytes(range(256)) * 4)
+    (tmp / "short.txt").write_text("First Citizen: before we proceed any further, hear me speak.\n" * 3)
+    (tmp / "a_file").write_text("a regular file, where a directory is expected\n")
+    (tmp / "other_corpus.txt").write_text("abcdefghij klmnop\n" * 500)  # another alphabet
+    data = ckpt.read_bytes()
+    (tmp / "truncated.pt").write_bytes(data[: len(data) // 2])
+    torch.save({"model": {}, "config": {}, "payload": WritesOpen(tmp / "unpickled")}, tmp / "pickled_object.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp / "tensors.pt")
+    (tmp / "all_corrupt" / "checkpoints").mkdir(parents=True)
+    (tmp / "all_corrupt" / "checkpoints" / "ckpt_000010.pt").write_bytes(data[:1000])
+    (tmp / "all_corrupt" / "checkpoints" / "ckpt_000020.pt").write_bytes(data[:2000])
+    (tmp / "probes_no_expected.yaml").write_text("probes:\n  - name: lord\n    prompt: 'my good '\n")
+    (tmp / "probes_typo.yaml").write_text("probes:\n  - prompt: 'a'\n    expect: 'b'\n")
+    (tmp / "probes_empty.yaml").write_text("top_k: 5\n")
+    (tmp / "probes_broken.yaml").write_text("probes: [\n")
+    (tmp / "run_without_val" / ".hydra").mkdir(parents=True)
+    OmegaConf.save(compose(MICRO), tmp / "run_without_val" / ".hydra" / "config.yaml")
+    (tmp / "run_without_val" / "metrics.jsonl").write_text('{"step": 5, "train/loss": 4.1}\n')
+    shutil.copytree(tmp / "run_without_val", tmp / "run_with_val")
+    (tmp / "run_with_val" / "metrics.jsonl").write_text('{"step": 5, "train/loss": 4.1}\n'
+                                                        '{"step": 5, "val/loss": 4.2}\n')
+    (tmp / "mount").mkdir()
+    (tmp / "read_only_dir").mkdir()
+    (tmp / "read_only_dir").chmod(0o555)
+    yield tmp
+    (tmp / "read_only_dir").chmod(0o755)
+    assert not (tmp / "unpickled").exists(), "a load unpickled an object it should have refused"
+
+
+def _files(*roots: Path) -> dict[Path, tuple[int, int]]:
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for root in roots for p in root.rglob("*") if p.is_file()}
+
+
+def _fill(arg: str, tmp: Path, run: Path) -> str:
+    return arg.format(tmp=tmp, run=run, ckpt=find_checkpoint(run), corpus=CORPUS)
+
+
+def _mount_prefix(kind: str, where: Path) -> list[str]:
+    """A command prefix that runs the rest inside a new mount namespace where `where` is a tmpfs,
+    read-only ("ro") or of 256 KiB ("tiny"): a real read-only or full filesystem, even for root."""
+    options = "ro" if kind == "ro" else "size=256k"
+    return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            f'mount -t tmpfs -o {options} tmpfs "{where}" && exec "$@"', "sh"]
+
+
+@functools.cache
+def _can_mount() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                            "mount -t tmpfs tmpfs /mnt"], capture_output=True)
+    return probe.returncode == 0
+
+
+def _run(case: Case, args: list[str], tmp: Path, capsys) -> tuple[int, str]:
+    """(exit code, stderr) of the case's command."""
+    if case.tool in ("train.py", "script"):
+        cmd = list(args)
+        env = {}
+        if case.tool == "train.py":
+            run_dir = [a for a in args if a.startswith("hydra.run.dir=")] or [f"hydra.run.dir={tmp}/run"]
+            cmd = ["train.py", *MICRO, "hardware.threads=1", *[a for a in args if a not in run_dir], *run_dir]
+        if case.mount:
+            prefix = _mount_prefix(case.mount, tmp / "mount")
+            result = subprocess.run([*prefix, sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True,
+                                    timeout=300, env={**os.environ, **env})
+        else:
+            result = run_cli(*cmd, env=env)
+        return result.returncode, result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        if case.tool == "train":
+            from tinyx.cli import run_train
+
+            run_dir = next((a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")), str(tmp / "run"))
+            run_train(compose(MICRO + [a for a in args if not a.startswith("hydra.run.dir=")]), Path(run_dir))
+        else:
+            import importlib
+
+            importlib.import_module(f"tinyx.{case.tool}").main(args)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_clear_error_and_writes_nothing(name, bad_files, trained_run, capsys):
+    case = CASES[name]
+    if case.needs == "non-root" and os.geteuid() == 0:
+        pytest.skip("root writes into a chmod 555 directory; the read-only filesystem case covers root")
+    if case.needs == "no-cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    if case.mount and not _can_mount():
+        pytest.skip("no user namespaces here to mount a test filesystem (unshare)")
+    run_dir, _ = trained_run
+    args = [_fill(a, bad_files, run_dir) for a in case.args]
+    before = _files(bad_files, run_dir)
+
+    code, err = _run(case, args, bad_files, capsys)
+
+    assert code == case.exit_code, err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) <= 16, err  # Hydra lists a group's options, one per line
+    if case.exit_code == 1:  # Hydra's own composition errors: a few lines, no traceback
+        message = err
+    else:  # tinyx's (and argparse's): one line
+        message = next((line for line in lines if "error:" in line), "")
+        assert message and len(message) < 450, err
+    for word in case.words:
+        assert _fill(word, bad_files, run_dir) in message, (word, err)
+    after = _files(bad_files, run_dir)
+    written = {p for p in after if before.get(p) != after[p]}
+    hydra_own = {p for p in written if ".hydra" in p.parts or p.name == "train.log"}
+    assert written == hydra_own, f"written or changed: {sorted(map(str, written - hydra_own))}"
+    assert not list(bad_files.rglob("summary.json"))
+
+
+def test_catalogue_covers_every_tool():
+    tools = {case.tool for case in CASES.values()}
+    assert {"train", "train.py", "generate", "evaluate", "compare"} <= tools and len(CASES) >= 20
+
+
+def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):
+    from tinyx.cli import run_train
+    from tinyx.errors import DataError
+
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(DataError, match="is empty"):
+        run_train(compose(MICRO + [f"data.path={bad_files}/empty.txt"]), bad_files / "run")
+
+
+def test_pickled_object_is_refused_without_running_it(tmp_path):
+    from tinyx.checkpoint import load_checkpoint
+    from tinyx.errors import CheckpointError
+
+    path = tmp_path / "pickled_object.pt"
+    torch.save({"model": {}, "config": {}, "payload": WritesOpen(tmp_path / "unpickled")}, path)
+    with pytest.raises(CheckpointError, match="will not unpickle"):
+        load_checkpoint(path)
+    assert not (tmp_path / "unpickled").exists()
+    torch.load(path, weights_only=False)  # what trusting the file would have done
+    assert (tmp_path / "unpickled").exists()

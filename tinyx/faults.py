@@ -1,0 +1,75 @@
+"""Fault injection for tinyx's reliability tests; inert unless TINYX_FAULTS is set.
+
+    TINYX_FAULTS="pause@checkpoint_write:20"   stop at that point of step 20 until a signal arrives
+    TINYX_FAULTS="nan_loss@12,nan_loss@25-29"  make the loss of those steps NaN (and so its gradients)
+    TINYX_FAULTS="inf_grad@7"                  make one gradient element +inf at step 7 (the loss stays finite)
+
+Pause points: `step` (gradients computed, optimizer not yet stepped), `checkpoint_write` (the new
+checkpoint is written to its temporary file, not yet renamed), `checkpoint_latest` (renamed,
+`latest` not yet moved), `eval` (validation loss computed, not yet logged). A paused process
+appends "<point> <step>" to the file named by TINYX_FAULTS_READY, then waits in signal.pause(), so
+a test kills it at exactly that point (SIGKILL) or lets a handled signal (SIGINT, SIGTERM) resume it.
+Several entries are separated by commas. Never set these for real runs: the trainer prints a
+warning when they are on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from dataclasses import dataclass, field
+
+ENV = "TINYX_FAULTS"
+READY_ENV = "TINYX_FAULTS_READY"
+PAUSE_POINTS = ("step", "checkpoint_write", "checkpoint_latest", "eval")
+_ENTRY = re.compile(r"^(pause@(?P<point>\w+):|(?P<kind>nan_loss|inf_grad)@)(?P<first>\d+)(?:-(?P<last>\d+))?$")
+
+
+@dataclass
+class Faults:
+    pauses: set[tuple[str, int]] = field(default_factory=set)
+    nan_loss_steps: set[int] = field(default_factory=set)
+    inf_grad_steps: set[int] = field(default_factory=set)
+    spec: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.pauses or self.nan_loss_steps or self.inf_grad_steps)
+
+
+def parse(spec: str) -> Faults:
+    faults = Faults(spec=spec)
+    for entry in filter(None, (e.strip() for e in spec.split(","))):
+        m = _ENTRY.match(entry)
+        if not m or (m["point"] and m["point"] not in PAUSE_POINTS):
+            raise ValueError(f"{ENV} entry {entry!r} is not pause@<point>:<step>, nan_loss@<step>[-<step>] or "
+                             f"inf_grad@<step>[-<step>] (points: {', '.join(PAUSE_POINTS)})")
+        steps = range(int(m["first"]), int(m["last"] or m["first"]) + 1)
+        if m["point"]:
+            faults.pauses.update((m["point"], s) for s in steps)
+        elif m["kind"] == "nan_loss":
+            faults.nan_loss_steps.update(steps)
+        else:
+            faults.inf_grad_steps.update(steps)
+    return faults
+
+
+active = Faults()
+
+
+def load() -> Faults:
+    """Read TINYX_FAULTS (at the start of each training run, so tests can set it per run)."""
+    global active
+    active = parse(os.environ.get(ENV, ""))
+    return active
+
+
+def pause_point(point: str, step: int) -> None:
+    """If a test asked to pause here, announce it and wait for a signal."""
+    if (point, step) not in active.pauses:
+        return
+    ready = os.environ.get(READY_ENV)
+    if ready:
+        with open(ready, "a") as f:
+            f.write(f"{point} {step}\n")
+    signal.pause()
