@@ -178,10 +178,10 @@ class CtrlCAt:
             os.kill(os.getpid(), signal.SIGINT)
 
     def log_sample(self, step, text):
-        pass  # samples say nothing about when to interrupt
+        """Samples say nothing about when to press Ctrl-C."""
 
     def finish(self, summary):
-        pass  # nothing to flush
+        """Nothing to flush: this logger keeps nothing."""
 
 
 def test_ctrl_c_in_process_saves_then_raises_training_interrupted_and_restores_handlers(tmp_path, capsys):
