@@ -216,14 +216,13 @@ def load_trials(storage: str, name: str = "k"):
 
 
 def start_and_stop(cmd: list[str], trials_dir: Path, started: int, sig: int) -> subprocess.Popen:
-    """Start a sweep and send `sig` once `started` trial directories exist (a trial is mid-run)."""
+    """Start a sweep and send `sig` once trial number `started - 1` is training (its metrics.jsonl exists)."""
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if trials_dir.is_dir() and len(list(trials_dir.iterdir())) >= started:
-            time.sleep(0.5)
+        if (trials_dir / f"{started - 1:04d}" / "metrics.jsonl").is_file():
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()[0][-3000:]
     proc.send_signal(sig)
     proc.wait(timeout=60)

@@ -86,6 +86,8 @@ def test_tensorboard_event_files_hold_loss_val_loss_lr_grad_norm(tracked_multiru
 
 def test_a_wandb_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch, capsys):
     # A WANDB_MODE wandb refuses makes wandb.init raise: the run must still train and log locally.
+    import wandb
+    wandb.teardown()  # wandb reads WANDB_MODE at its first set-up in a process: undo an earlier test's
     monkeypatch.setenv("WANDB_MODE", "bogus")
     summary = train(micro_config("logger=wandb", "train.max_steps=5", "train.eval_every=5"), tmp_path / "bad_mode")
     out = capsys.readouterr().out

@@ -18,6 +18,7 @@ _CUDA_PEAKS = [("H200", 989e12, 989e12), ("H100", 989e12, 989e12), ("A100", 156e
                ("L40", 90e12, 181e12), ("A10", 31e12, 125e12), ("4090", 83e12, 165e12),
                ("3090", 36e12, 71e12), ("V100", 15.7e12, 125e12), ("T4", 8e12, 65e12)]
 CPU_PEAK_FLOPS = 200e9
+_DEFAULT_THREADS = torch.get_num_threads()
 
 
 @dataclass
@@ -93,8 +94,8 @@ def setup(cfg: HardwareConfig, local_rank: int = 0, world_size: int = 1) -> Hard
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     dtype = resolve_dtype(cfg.dtype, device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    # 0 means torch's own default, restored even after an earlier run in this process (a sweep trial) set another.
+    torch.set_num_threads(cfg.threads or _DEFAULT_THREADS)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

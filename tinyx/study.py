@@ -410,6 +410,11 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
            if space.fixed else "")
         + f" | trials in {study_dir / TRIALS_DIR}")
     objective = _Objective(sweep, space, base_overrides, compose, name, study_dir, say)
+    # Imported before the first trial, so that a Ctrl-C never lands inside these imports (an interrupted
+    # import of torch's compiler stack can abort the process instead of raising KeyboardInterrupt).
+    import torch._dynamo  # noqa: F401  (torch.optim imports it on first use)
+
+    import tinyx.trainer  # noqa: F401
     started = time.monotonic()
     while finished_trials(study) < sweep.n_trials:
         if sweep.timeout is not None and time.monotonic() - started > sweep.timeout:
