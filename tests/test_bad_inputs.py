@@ -163,6 +163,17 @@ CASES = {
     "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
+    # ---- sweep.py (more search-space and storage cases, in-process: tests/test_study.py)
+    "sweep-key-typo": Case("script", ["sweep.py", "sweep.n_trialz=3", "sweep.root={tmp}/sweeps"],
+                           ["sweep.n_trialz"], exit_code=1),
+    "sweep-unknown-search-space": Case("script", ["sweep.py", "search_space=lrr", "sweep.root={tmp}/sweeps"],
+                                       ["search_space/lrr", "arch_lr"], exit_code=1),
+    "sweep-storage-unreachable": Case("script", ["sweep.py", "search_space=lr", "sweep.root={tmp}/sweeps",
+                                                 "sweep.storage=postgresql://tinyx:secret@127.0.0.1:9/tinyx"],
+                                      ["sweep.storage=postgresql://tinyx:***@127.0.0.1:9/tinyx cannot be opened",
+                                       "check the URL"]),
+    "sweep-unknown-pruner": Case("script", ["sweep.py", "sweep.pruner=asha", "sweep.root={tmp}/sweeps"],
+                                 ["sweep.pruner='asha'", "median, hyperband, none"]),
 }
 
 
@@ -302,6 +313,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(name, bad_files, traine
 def test_catalogue_covers_every_tool():
     tools = {case.tool for case in CASES.values()}
     assert {"train", "train.py", "generate", "evaluate", "compare"} <= tools and len(CASES) >= 20
+    assert any(case.args[0] == "sweep.py" for case in CASES.values() if case.tool == "script")
 
 
 def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):
