@@ -4,23 +4,27 @@ rank 0 writes files, and checkpoints resume on any number of processes."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from conftest import MICRO, micro_config, run_cli
+from conftest import MICRO, ROOT, micro_config, run_cli
+from tinyx.checkpoint import find_checkpoint
 from tinyx.loggers import read_jsonl
 from tinyx.trainer import train
 
-# The learning rate must not depend on train.max_steps, so a 20-step run resumed to 30 steps follows
-# the 30-step run exactly.
-SETTINGS = ["hardware.threads=1", "optim.schedule=constant", "train.max_steps=30", "train.eval_every=10",
-            "train.log_every=5", "train.sample_tokens=0"]
+SETTINGS = ["hardware.threads=1", "train.max_steps=30", "train.eval_every=10", "train.log_every=5",
+            "train.sample_tokens=0"]
 TOLERANCE = 1e-5  # float32: the ranks' gradients are averaged in another order than one batch's
 
 
 def torchrun(*overrides: str):
-    result = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", *MICRO, *SETTINGS,
-                     "train.batch_size=4", *overrides, timeout=300)
+    result = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", *MICRO,
+                     *SETTINGS, "train.batch_size=4", *overrides, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return result
 
@@ -57,16 +61,35 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, one_process_
     assert "x 2 processes" in result.stdout  # the global batch is printed
 
 
-def test_checkpoints_resume_on_another_number_of_processes(tmp_path, one_process_batch_8):
-    # 2 ranks -> 1 process.
-    torchrun("train.max_steps=20", f"hydra.run.dir={tmp_path / 'two_ranks'}")
+def killed_at_step_25(cmd: list[str], tmp_path, processes: int) -> None:
+    """Run `cmd` until every process is paused mid-step 25 (checkpoint 20 saved), then SIGKILL them all."""
+    ready = tmp_path / f"ready_{processes}"
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "TINYX_FAULTS": "pause@step:25", "TINYX_FAULTS_READY": str(ready)})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and (
+            not ready.is_file() or len(ready.read_text().splitlines()) < processes):
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)  # torchrun and its workers
+    proc.wait()
+
+
+def test_a_killed_run_resumes_on_another_number_of_processes(tmp_path, one_process_batch_8):
+    # 2 ranks killed -> resumed by 1 process.
+    two_ranks = tmp_path / "two_ranks"
+    killed_at_step_25([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                       "train.py", *MICRO, *SETTINGS, "train.batch_size=4", "train.ckpt_every=10",
+                       f"hydra.run.dir={two_ranks}"], tmp_path, processes=2)
+    assert find_checkpoint(two_ranks).name == "ckpt_000020.pt" and not (two_ranks / "summary.json").exists()
     resumed_on_one = tmp_path / "resumed_on_one"
-    train(micro_config(*SETTINGS, "train.batch_size=8", f"train.resume={tmp_path / 'two_ranks'}"),
-          resumed_on_one, quiet=True)
-    # 1 process -> 2 ranks.
-    train(micro_config(*SETTINGS, "train.batch_size=8", "train.max_steps=20"), tmp_path / "one",
-          quiet=True)
-    torchrun(f"train.resume={tmp_path / 'one'}", f"hydra.run.dir={tmp_path / 'resumed_on_two'}")
+    train(micro_config(*SETTINGS, "train.batch_size=8", f"train.resume={two_ranks}"), resumed_on_one, quiet=True)
+    # 1 process killed -> resumed by 2 ranks.
+    one = tmp_path / "one"
+    killed_at_step_25([sys.executable, "train.py", *MICRO, *SETTINGS, "train.batch_size=8", "train.ckpt_every=10",
+                       f"hydra.run.dir={one}"], tmp_path, processes=1)
+    assert find_checkpoint(one).name == "ckpt_000020.pt"
+    torchrun(f"train.resume={one}", f"hydra.run.dir={tmp_path / 'resumed_on_two'}")
 
     uninterrupted = losses(one_process_batch_8)
     for resumed in (resumed_on_one, tmp_path / "resumed_on_two"):

@@ -122,7 +122,8 @@ def test_a_trial_that_raises_is_recorded_failed_and_the_study_completes(tmp_path
     assert len(rows) == 4 and {r["state"] for r in rows} == {"complete", "fail"}
     for row in rows:
         if row["state"] == "fail":
-            assert row["data.path"] == str(binary) and row["reason"].startswith("DataError") and "UTF-8" in row["reason"]
+            assert row["data.path"] == str(binary)
+            assert row["reason"].startswith("DataError") and "UTF-8" in row["reason"]
             assert "DataError" in (Path(row["run_dir"]) / "error.txt").read_text()
         else:
             assert row["data.path"] == str(CORPUS) and float(row["value"]) < 4.5
@@ -172,7 +173,7 @@ BAD_SPACES = [
 ]
 
 
-@pytest.mark.parametrize("space,message", BAD_SPACES, ids=[m.split(" ")[0] + str(i) for i, (_, m) in enumerate(BAD_SPACES)])
+@pytest.mark.parametrize("space,message", BAD_SPACES, ids=[f"space{i}" for i in range(len(BAD_SPACES))])
 def test_bad_search_space_fails_before_any_study_exists(tmp_path, space, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
         study(tmp_path, space)
@@ -180,7 +181,8 @@ def test_bad_search_space_fails_before_any_study_exists(tmp_path, space, message
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (["sweep.storage=postgresql://tinyx:secret@127.0.0.1:9/tinyx"], "sweep.storage=postgresql://tinyx:***@127.0.0.1:9/tinyx cannot be opened"),
+    (["sweep.storage=postgresql://tinyx:secret@127.0.0.1:9/tinyx"],
+     "sweep.storage=postgresql://tinyx:***@127.0.0.1:9/tinyx cannot be opened"),
     (["sweep.storage=sqlite:////proc/no/study.db"], "sweep.storage=sqlite:////proc/no/study.db cannot be opened"),
     (["sweep.storage=outputs/study.db"], "is not a storage URL: use sqlite:///"),
     (["sweep.pruner=asha"], "sweep.pruner='asha' is not one of median, hyperband, none"),

@@ -99,7 +99,8 @@ def _check_spec(where: str, s: ParamSpec) -> None:
             raise ConfigError(f"{where}: a categorical entry needs choices, e.g. choices: [adamw, muon].")
         bad = [c for c in s.choices if not (c is None or isinstance(c, (bool, int, float, str)))]
         if bad:
-            raise ConfigError(f"{where}: choice {bad[0]!r} is not a number, string, boolean or null: list plain values.")
+            raise ConfigError(f"{where}: choice {bad[0]!r} is not a number, string, boolean or null: "
+                              f"list plain values.")
         if s.low is not None or s.high is not None or s.log or s.step is not None:
             raise ConfigError(f"{where}: a categorical entry takes choices only (no low/high/log/step).")
         return
@@ -495,7 +496,9 @@ class _Objective:
             raise optuna.TrialPruned(f"pruned at step {summary['step']}")
         value = summary.get(self.sweep.metric)
         if status != "completed" or value is None or not math.isfinite(value):
-            reason = f"status {status}, {self.sweep.metric}={value}" + (f": {summary['reason']}" if summary.get("reason") else "")
+            reason = f"status {status}, {self.sweep.metric}={value}"
+            if summary.get("reason"):
+                reason += f": {summary['reason']}"
             trial.set_user_attr("fail_reason", reason)
             raise TrialFailed(reason)
         return value
