@@ -100,6 +100,14 @@ def test_median_pruner_stops_bad_trials_early(tmp_path):
     assert report["steps_trained"] < 6 * 40
 
 
+def test_hyperband_pruner_runs_a_study(tmp_path):
+    report = study(tmp_path, n_trials=5, pruner="hyperband")
+    rows = trials_csv(report)
+    assert len(rows) == 5 and {r["state"] for r in rows} <= {"complete", "pruned"}
+    assert all(int(r["steps_trained"]) < 40 for r in rows if r["state"] == "pruned")
+    assert report["best"]["value"] == min(float(r["value"]) for r in rows if r["state"] == "complete")
+
+
 def test_impossible_combinations_are_pruned_not_fatal(tmp_path):
     space = {"model.n_head": {"type": "categorical", "choices": [2, 3]}}  # d_model=32: 3 heads is impossible
     report = study(tmp_path, space, without("model.n_head="), n_trials=4, pruner="none", sampler="random")
