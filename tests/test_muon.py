@@ -9,7 +9,7 @@ from tinyx.config import ModelConfig, OptimConfig
 from tinyx.errors import ConfigError
 from tinyx.loggers import read_jsonl
 from tinyx.model import GPT
-from tinyx.muon import Muon, newton_schulz
+from tinyx.muon import Muon, newton_schulz, orthogonalise
 from tinyx.optim import build_optimizers, hidden_matrices
 from tinyx.trainer import train
 
@@ -79,6 +79,22 @@ def test_batched_equals_one_matrix_at_a_time():
     batched = newton_schulz(stack, 5, torch.float32)
     single = torch.stack([newton_schulz(m[None], 5, torch.float32)[0] for m in stack])
     assert torch.allclose(batched, single, atol=1e-5)
+
+
+def test_gram_form_equals_the_plain_iteration():
+    # float32 runs the Gram form, batched over every matrix with the same short side (tall ones
+    # transposed, square ones included); it must give the plain iteration's result, matrix by matrix.
+    torch.manual_seed(0)
+    shapes = [(96, 32), (32, 32), (32, 128), (128, 32), (96, 32), (16, 48)]
+    mats = [torch.randn(*s) for s in shapes]
+    gram = orthogonalise(mats, 5, torch.float32)
+    for m, g in zip(mats, gram):
+        plain = newton_schulz(m[None].double(), 5, torch.float64)[0]
+        assert g.shape == m.shape and g.dtype == torch.float32
+        assert (g.double() - plain).abs().max() < 1e-4
+    # bfloat16 keeps the plain iteration (the Gram matrix would square the condition number there).
+    bf16 = orthogonalise(mats, 5, torch.bfloat16)
+    assert all(torch.equal(b, newton_schulz(m[None], 5, torch.bfloat16)[0]) for m, b in zip(mats, bf16))
 
 
 def test_muon_trains_and_resumes_exactly(tmp_path):

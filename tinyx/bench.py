@@ -15,6 +15,7 @@ Writes the figures as JSON to bench.out (default outputs/bench/<date>_<time>.jso
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,33 +43,60 @@ class BenchConfig:
 
 
 def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
+    from tinyx.cli import compose_train
     from tinyx.config import to_run_config
     from tinyx.loggers import read_jsonl
-    from tinyx.cli import compose_train
     from tinyx.trainer import train
 
     total = bench.warmup + bench.steps
+    # Every step timed on its own and the median taken, as the yardstick does (a log row per step:
+    # its one host sync stands for the yardstick's loss.item()).
     cfg = to_run_config(compose_train(overrides + [
-        f"train.max_steps={total}", "train.log_every=1", f"train.eval_every={total + 1}", "train.eval_batches=1",
-        f"train.ckpt_every={total + 1}", "train.sample_tokens=0", "logger.progress_bar=false",
+        f"train.max_steps={total}", "train.log_every=1", f"train.eval_every={total + 1}",
+        "train.eval_batches=1", f"train.ckpt_every={total + 1}", "train.sample_tokens=0", "logger.progress_bar=false",
         # A benchmark is not an experiment: no tracker runs, and no tracker time in the figures.
         "logger.wandb.enabled=false", "logger.tensorboard.enabled=false"]))
+    import torch
+
+    from tinyx.hardware import resolve_device
+
+    cuda = resolve_device(cfg.hardware.device).type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as run_dir:
         summary = train(cfg, run_dir, quiet=True)
-        rows = [r for r in read_jsonl(Path(run_dir) / "metrics.jsonl") if "step_ms" in r]
-    step_ms = statistics.median(r["step_ms"] for r in rows[bench.warmup:])
+        rows = [r for r in read_jsonl(Path(run_dir) / "metrics.jsonl") if "step_ms" in r and r["step"] > bench.warmup]
+    step_ms = statistics.median(r["step_ms"] for r in rows)
     tokens_per_step = cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size
+    mfu = [r["mfu"] for r in rows if r.get("mfu") is not None]
     return {"step_ms_median": step_ms, "tokens_per_second": tokens_per_step / step_ms * 1e3,
-            "mfu_median": statistics.median(r["mfu"] for r in rows[bench.warmup:]) if rows[0].get("mfu") else None,
+            "mfu_median": statistics.median(mfu) if mfu else None, "peak_memory_mb": _peak_memory_mb(cuda),
+            "peak_memory_kind": "cuda max_memory_allocated" if cuda else "process peak RSS",
             "params": summary["params"], "tokens_per_step": tokens_per_step, "cfg": cfg}
 
 
+def _peak_memory_mb(cuda: bool) -> float:
+    if cuda:
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
 def measure_reference(cfg, bench: BenchConfig) -> dict:
-    m, t = cfg.model, cfg.train
+    """The yardstick at tinyx's model size, batch, context, threads, device, autocast dtype and compile setting."""
+    from tinyx.hardware import resolve_device, resolve_dtype
+
+    m, t, h = cfg.model, cfg.train, cfg.hardware
+    device = resolve_device(h.device)
+    dtype = str(resolve_dtype(h.dtype, device)).removeprefix("torch.")
     cmd = [sys.executable, bench.reference_script, "--text", str(_corpus(cfg)), "--steps", str(bench.steps),
            "--warmup", str(bench.warmup), "--n-layer", str(m.n_layer), "--n-head", str(m.n_head),
            "--d-model", str(m.d_model), "--block-size", str(m.block_size),
-           "--batch-size", str(t.batch_size * t.grad_accum)]
+           "--batch-size", str(t.batch_size * t.grad_accum), "--threads", str(h.threads),
+           "--device", device.type, "--dtype", dtype if dtype == "bfloat16" else "float32",
+           *(["--compile"] if h.compile else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -109,20 +137,26 @@ def main(argv: list[str]) -> dict:
                   **compare_experiments(overrides, bench)}
         return _write(result, bench)
     rounds = []
-    for _ in range(bench.repeats):
+    for i in range(bench.repeats):
         row = measure_tinyx(overrides, bench)
         cfg = row.pop("cfg")
+        line = (f"round {i + 1}/{bench.repeats}: tinyx {row['tokens_per_second']:,.0f} tokens/s "
+                f"({row['step_ms_median']:.2f} ms/step"
+                + (f", MFU {row['mfu_median']:.1%}" if row["mfu_median"] is not None else "")
+                + f", peak memory {row['peak_memory_mb']:,.0f} MB)")
         if bench.reference:
             ref = measure_reference(cfg, bench)
             row["reference_tokens_per_second"] = ref["tok_per_s"]
             row["ratio"] = row["tokens_per_second"] / ref["tok_per_s"]
+            line += f" | yardstick {ref['tok_per_s']:,.0f} tokens/s | ratio {row['ratio']:.3f}"
         rounds.append(row)
-        print(json.dumps(row), flush=True)
+        print(line, flush=True)
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "overrides": overrides, "bench": asdict(bench),
               "rounds": rounds,
               **{f"median_{k}": statistics.median(r[k] for r in rounds)
-                 for k in ("tokens_per_second", "step_ms_median", "reference_tokens_per_second", "ratio")
-                 if k in rounds[0]}}
+                 for k in ("tokens_per_second", "step_ms_median", "mfu_median", "peak_memory_mb",
+                           "reference_tokens_per_second", "ratio")
+                 if rounds[0].get(k) is not None}}
     return _write(result, bench)
 
 

@@ -274,7 +274,7 @@ class GPT(nn.Module):
                 a.record_sink_mass = False
             self.train(was_training)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         was_training = self.training

@@ -7,7 +7,11 @@ as an AdamW step:
   * same-shaped matrices (every layer's Q/K/V, MLP and projection weights) are stacked and
     orthogonalised together with batched matmuls, one call per shape instead of per parameter;
   * the iteration runs in `ns_dtype`: float32 on CPU (bfloat16 matmuls are ~4x slower than
-    float32 on common CPUs), bfloat16 on GPUs, as torch's.
+    float32 on common CPUs), bfloat16 on GPUs, as torch's;
+  * in float32 it runs in Gram form (`gram_newton_schulz`): the same polynomial, iterated on the
+    small r x r Gram matrices of all matrices sharing their short side r, batched together, and
+    applied to the matrices once at the end. For the tiny model's 4:1 and 3:1 matrices that is ~40%
+    fewer FLOPs, and one batched iteration instead of one per shape.
 With ns_dtype=bfloat16 it reproduces torch.optim.Muon (a test checks this).
 """
 
@@ -35,6 +39,58 @@ def newton_schulz(g: torch.Tensor, steps: int, dtype: torch.dtype, eps: float = 
         poly = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)
         x = torch.baddbmm(x, poly, x, beta=a)
     return x.mT if transposed else x
+
+
+def gram_newton_schulz(stacks: list[torch.Tensor], steps: int, eps: float = 1e-7,
+                       coefficients: tuple[float, float, float] = NS_COEFFICIENTS) -> list[torch.Tensor]:
+    """`newton_schulz` for (n_i, r, c_i) stacks of wide matrices (r <= c_i) sharing r, in their own dtype.
+
+    Each step maps X -> p(G) X with G = X X^T and p(G) = a + bG + cG^2. Every such X is Q X0 with Q a
+    polynomial in G0 = X0 X0^T, so all of them commute with G0 and the step on the Gram matrix is
+    G -> p(G) G p(G): the iteration runs on r x r matrices (batched over every stack) and X0 is
+    multiplied once, at the end. Equal to the plain iteration in exact arithmetic; in float32 within
+    ~1e-5. Not for bfloat16: the Gram matrix squares the condition number.
+    """
+    a, b, c = coefficients
+    xs = [s / s.norm(dim=(-2, -1), keepdim=True).clamp(min=eps) for s in stacks]
+    gram = torch.cat([x @ x.mT for x in xs])
+    q = None
+    for i in range(steps):
+        p = torch.baddbmm(gram, gram, gram, beta=b, alpha=c)
+        p.diagonal(dim1=-2, dim2=-1).add_(a)
+        q = p if q is None else torch.bmm(p, q)
+        if i < steps - 1:  # the last step's Gram matrix is not needed
+            gram = torch.bmm(torch.bmm(p, gram), p)
+    return [qi @ x for qi, x in zip(q.split([x.shape[0] for x in xs]), xs)]
+
+
+def orthogonalise(updates: list[torch.Tensor], steps: int, dtype: torch.dtype, eps: float = 1e-7) -> list[torch.Tensor]:
+    """Newton-Schulz for every matrix of `updates` (any shapes), batched; the results in `updates`' order.
+
+    bfloat16/float16: the plain iteration, one batched call per shape (as torch.optim.Muon computes it).
+    float32/float64: the Gram form, one batched iteration per short side.
+    """
+    by_shape: dict[torch.Size, list[int]] = defaultdict(list)
+    for i, u in enumerate(updates):
+        by_shape[u.shape].append(i)
+    out: list[torch.Tensor | None] = [None] * len(updates)
+    if dtype in (torch.bfloat16, torch.float16):
+        for idx in by_shape.values():
+            for i, o in zip(idx, newton_schulz(torch.stack([updates[i] for i in idx]), steps, dtype, eps).unbind(0)):
+                out[i] = o
+        return out
+    by_side: dict[int, list[list[int]]] = defaultdict(list)
+    for shape, idx in by_shape.items():
+        by_side[min(shape)].append(idx)
+    for groups in by_side.values():
+        # Each shape's stack in its wide orientation (transposed views where rows > columns).
+        stacks = [torch.stack([updates[i] for i in idx]).to(dtype) for idx in groups]
+        tall = [s.size(-2) > s.size(-1) for s in stacks]
+        results = gram_newton_schulz([s.mT if t else s for s, t in zip(stacks, tall)], steps, eps)
+        for idx, result, t in zip(groups, results, tall):
+            for i, o in zip(idx, (result.mT if t else result).unbind(0)):
+                out[i] = o
+    return out
 
 
 def adjusted_lr(lr: float, adjust_lr: str, shape: torch.Size) -> float:
@@ -97,18 +153,17 @@ class Muon(torch.optim.Optimizer):
                 torch._foreach_lerp_(bufs, grads, [keep * (1 - m)] * len(bufs))
             updates = torch._foreach_lerp(grads, bufs, m) if group["nesterov"] else bufs
 
+            ortho = orthogonalise(updates, group["ns_steps"], self.ns_dtype, group["eps"])
             by_shape: dict[torch.Size, list[int]] = defaultdict(list)
             for i, p in enumerate(params):
                 by_shape[p.shape].append(i)
             lr, wd = group["lr"], group["weight_decay"]
             for shape, idx in by_shape.items():
-                ortho = newton_schulz(torch.stack([updates[i] for i in idx]), group["ns_steps"], self.ns_dtype,
-                                      group["eps"])
                 targets = [params[i] for i in idx]
+                deltas = [ortho[i].to(targets[0].dtype) for i in idx]
                 if skip is not None:
-                    ortho.mul_(keep.to(ortho.dtype))
+                    torch._foreach_mul_(deltas, keep.to(deltas[0].dtype))
                 if wd:
                     torch._foreach_mul_(targets, 1 - lr * wd if skip is None else 1 - lr * wd * keep)
-                torch._foreach_add_(targets, [u.to(targets[0].dtype) for u in ortho.unbind(0)],
-                                    alpha=-adjusted_lr(lr, group["adjust_lr"], shape))
+                torch._foreach_add_(targets, deltas, alpha=-adjusted_lr(lr, group["adjust_lr"], shape))
         return loss

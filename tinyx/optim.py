@@ -6,7 +6,10 @@ The trainer drives a list of optimizers, each param group carrying its own
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
+import sys
 
 import torch
 import torch.nn as nn
@@ -81,3 +84,52 @@ def set_lr(optimizers: list[torch.optim.Optimizer], factor: float) -> None:
     for opt in optimizers:
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * factor
+
+
+# torch.optim wraps these Optimizer methods in torch._disable_dynamo, which imports torch._dynamo on
+# their first call (~1.4 s of start-up on a 2-core CPU) only to mark them "not for torch.compile".
+_DYNAMO_DISABLED_METHODS = ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
+
+
+@contextlib.contextmanager
+def eager_optimizers():
+    """Within this context, while nothing has imported torch._dynamo, torch.optim does not import it.
+
+    Outside torch.compile, dynamo's disable wrappers and graph breaks do nothing; only the import
+    costs. Each wrapped method is given itself as its cached "disabled" version (the cache
+    torch._disable_dynamo fills on first use), undone on exit. `optimizer_step` does the same for
+    step(). Runs that compile (hardware.compile=true) import dynamo anyway and take torch's path.
+    """
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    seeded = []
+    for name in _DYNAMO_DISABLED_METHODS:
+        fn = getattr(getattr(torch.optim.Optimizer, name), "__wrapped__", None)
+        if fn is not None and getattr(fn, "__dynamo_disable", None) is None:
+            fn.__dynamo_disable = fn
+            seeded.append(fn)
+    try:
+        yield
+    finally:
+        for fn in seeded:
+            if getattr(fn, "__dynamo_disable", None) is fn:
+                del fn.__dynamo_disable
+
+
+def optimizer_step(opt: torch.optim.Optimizer) -> None:
+    """opt.step(); without step hooks and while torch._dynamo is not loaded, without torch's wrappers.
+
+    torch.optim's step wrapper imports torch._dynamo on every call (for its graph breaks, no-ops
+    outside torch.compile) and runs the step hooks under a profiler label; tinyx registers no hooks,
+    so while none is registered the step function runs directly, under no_grad as the wrapper does.
+    """
+    from torch.optim import optimizer as torch_optimizer
+
+    hooks = (opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
+             or torch_optimizer._global_optimizer_pre_hooks or torch_optimizer._global_optimizer_post_hooks)
+    if hooks or "torch._dynamo" in sys.modules:
+        opt.step()
+        return
+    with torch.no_grad(), torch.autograd.profiler.record_function(f"Optimizer.step#{type(opt).__name__}.step"):
+        inspect.unwrap(type(opt).step)(opt)

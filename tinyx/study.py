@@ -413,7 +413,9 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
     objective = _Objective(sweep, space, base_overrides, compose, name, study_dir, say)
     # Imported before the first trial, so that a Ctrl-C never lands inside these imports (an interrupted
     # import of torch's compiler stack can abort the process instead of raising KeyboardInterrupt).
-    import torch._dynamo  # noqa: F401  (torch.optim imports it on first use)
+    # Only runs that compile import that stack (tinyx.optim.eager_optimizers).
+    if base_run.hardware.compile:
+        import torch._dynamo  # noqa: F401
 
     import tinyx.trainer  # noqa: F401
     started = time.monotonic()

@@ -25,12 +25,12 @@ from tinyx.data import (check_lengths, fixed_eval_windows, load_tokens, sample_w
 from tinyx.errors import CheckpointError, ConfigError, TrainingInterrupted
 from tinyx.loggers import SUMMARY_FILE, ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers
 from tinyx.model import GPT
-from tinyx.optim import build_optimizers, describe, lr_factor, set_lr
+from tinyx.optim import build_optimizers, describe, eager_optimizers, lr_factor, optimizer_step, set_lr
 
 TOKENIZER_FILE = "tokenizer.json"
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: torch.nn.Module, windows: list[torch.Tensor], hw: hardware.Hardware) -> float:
     model.eval()
     losses = []
@@ -123,10 +123,10 @@ def _step_unless_nonfinite(optimizers: list[torch.optim.Optimizer], scaler: torc
     for opt in optimizers:
         if getattr(opt, "_step_supports_amp_scaling", False):
             opt.grad_scale, opt.found_inf = None, skip
-            opt.step()
+            optimizer_step(opt)
             del opt.grad_scale, opt.found_inf
         elif not skip.item():
-            opt.step()
+            optimizer_step(opt)
 
 
 def _install_signal_handlers(handler) -> dict[int, object]:
@@ -147,6 +147,12 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     SIGINT and SIGTERM (handled while this runs, in the main thread) finish the current step, save a
     checkpoint and summary.json (status "interrupted"), then raise tinyx.errors.TrainingInterrupted.
     """
+    with eager_optimizers():  # torch.optim without importing torch._dynamo, unless the run compiles
+        return _train(cfg, run_dir, extra_loggers, quiet, labels, on_eval)
+
+
+def _train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None, quiet: bool,
+           labels: RunLabels | None, on_eval: Callable[[int, float], str | None] | None) -> dict:
     t_start = time.perf_counter()
     tc, oc = cfg.train, cfg.optim
     injected = faults.load()
@@ -197,6 +203,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     batch_rng = torch.Generator().manual_seed(cfg.seed)
     start_step, best_val, best_step = 0, math.inf, None
     wall_offset = 0.0  # wall time of the run before a resume
+    eval_seconds = 0.0  # of the wall time, spent in evaluations (with their samples), resumed runs included
     # Running sums on the device, read on the host only at log steps: the loop never waits for the GPU.
     loss_sum, loss_steps = torch.zeros((), device=hw.device), torch.zeros((), device=hw.device)
     nonfinite_steps = torch.zeros((), device=hw.device)  # skipped steps, in the whole run
@@ -216,6 +223,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         if scaler.is_enabled():
             scaler.load_state_dict(state["scaler"])
         start_step, best_val, wall_offset = state["step"], state["val_loss_best"], state.get("wall_seconds", 0.0)
+        eval_seconds = state.get("eval_seconds", 0.0)
         best_step = state.get("val_loss_best_step")
         loss_sum = state["loss_sum"].to(hw.device)
         loss_steps = torch.as_tensor(state["loss_steps"], dtype=torch.float32).to(hw.device)
@@ -281,7 +289,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
             "scaler": scaler.state_dict(), "step": step, "config": redact_private(cfg_dict, private),
             "private_keys": sorted(private),
             "tokenizer": tokenizer.to_dict(), "val_loss": val_loss, "val_loss_best": best_val,
-            "val_loss_best_step": best_step, "wall_seconds": wall(),
+            "val_loss_best_step": best_step, "wall_seconds": wall(), "eval_seconds": eval_seconds,
             "loss_sum": loss_sum.cpu(), "loss_steps": loss_steps.cpu(),
             "nonfinite": {"steps": nonfinite_steps.item(), "streak": nonfinite_streak.item(),
                           "longest": longest_streak.item()},
@@ -292,17 +300,22 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
         return path
 
     def log_eval(step: int) -> float:
+        nonlocal eval_seconds
+        started = time.perf_counter()
         loss = evaluate(eval_model, eval_windows, hw)
         faults.pause_point("eval", step)
         if not world.is_main:  # every rank knows the loss (same weights, same windows); rank 0 reports it
+            eval_seconds += time.perf_counter() - started
             return loss
-        metrics = {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0)),
-                   "wall_seconds": wall()}
+        metrics = {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0))}
         metrics.update(model.sink_mass(to_device(eval_windows[0], hw.device)[0]))
+        text = sample_text(model, tokenizer, prompt_ids, tc.sample_tokens, cfg.seed, hw.device) \
+            if tc.sample_tokens else None
+        eval_seconds += time.perf_counter() - started
+        metrics.update(wall_seconds=wall(), eval_seconds=eval_seconds)
         for lg in loggers:
             lg.log_metrics(step, metrics)
-        if tc.sample_tokens:
-            text = sample_text(model, tokenizer, prompt_ids, tc.sample_tokens, cfg.seed, hw.device)
+        if text is not None:
             for lg in loggers:
                 lg.log_sample(step, text)
         return loss
@@ -436,7 +449,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
                         "val/ppl": math.exp(min(val_loss, 50.0)) if val_loss is not None else None,
                         "nonfinite_steps": int(nonfinite_steps.item()),
                         "tokens_per_second": statistics.median(throughput) if throughput else None,
-                        "wall_seconds": wall()})
+                        "wall_seconds": wall(), "eval_seconds": eval_seconds})
         for lg in loggers:
             lg.finish(summary)
         distributed.shutdown(world)

@@ -1,0 +1,45 @@
+"""tinyx.bench: the figures it prints and writes, on 3-step runs (its speed figures live in the README, not here)."""
+
+import json
+import math
+
+from conftest import MICRO
+from tinyx import bench
+
+SHORT = ["bench.steps=3", "bench.warmup=1"]
+
+
+def test_bench_against_the_yardstick_prints_and_writes_its_figures(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    result = bench.main(MICRO + SHORT + ["bench.reference=true", "bench.repeats=2", f"bench.out={out}"])
+    printed = capsys.readouterr().out
+    written = json.loads(out.read_text())
+    assert written["median_ratio"] == result["median_ratio"]
+    assert len(written["rounds"]) == 2
+    for row in written["rounds"]:
+        assert row["step_ms_median"] > 0
+        assert math.isclose(row["tokens_per_second"], row["tokens_per_step"] / row["step_ms_median"] * 1e3)
+        assert row["tokens_per_step"] == 4 * 32  # MICRO: batch 4, context 32
+        assert 0 < row["mfu_median"] < 1
+        assert row["peak_memory_mb"] > 50 and row["peak_memory_kind"] == "process peak RSS"
+        assert row["reference_tokens_per_second"] > 0
+        assert math.isclose(row["ratio"], row["tokens_per_second"] / row["reference_tokens_per_second"])
+    for key in ("median_tokens_per_second", "median_step_ms_median", "median_mfu_median", "median_peak_memory_mb",
+                "median_reference_tokens_per_second", "median_ratio", "torch", "threads", "date"):
+        assert key in written, key
+    lines = [line for line in printed.splitlines() if line.startswith("round ")]
+    assert len(lines) == 2 and all("tokens/s" in line and "| yardstick" in line and "| ratio" in line for line in lines)
+    assert f"-> {out}" in printed.splitlines()[-1]
+
+
+def test_bench_compares_experiments_in_a_table(tmp_path, capsys):
+    out = tmp_path / "experiments.json"
+    micro_data = [o for o in MICRO if not o.startswith("model.")]  # the experiments choose the model
+    result = bench.main(micro_data + SHORT + ["bench.experiments=baseline,muon_tiny", f"bench.out={out}"])
+    table = capsys.readouterr().out.splitlines()
+    rows = {r["experiment"]: r for r in json.loads(out.read_text())["experiments"]}
+    assert rows.keys() == {"baseline", "muon_tiny"} and result["experiments"][0]["experiment"] == "baseline"
+    assert rows["baseline"]["relative_to_baseline"] == 1.0
+    assert math.isclose(rows["muon_tiny"]["step_time_ratio"], 1 / rows["muon_tiny"]["relative_to_baseline"])
+    assert rows["baseline"]["params"] == rows["muon_tiny"]["params"] == 804_096
+    assert any(line.startswith("| muon_tiny | 804,096 |") for line in table)
