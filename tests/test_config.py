@@ -55,3 +55,20 @@ def test_cross_field_checks_name_the_value(override, words):
         to_run_config(compose([override]))
     for w in words:
         assert w in str(e.value)
+
+
+@pytest.mark.parametrize("value, cuda, cpu", [("auto", True, False), ("true", True, True), ("false", False, False)])
+def test_compile_is_a_per_device_policy(value, cuda, cpu):
+    import torch
+
+    from tinyx.hardware import resolve_compile
+
+    setting = to_run_config(compose(["hardware=cpu", f"hardware.compile={value}"])).hardware.compile
+    assert resolve_compile(setting, torch.device("cuda")) is cuda
+    assert resolve_compile(setting, torch.device("cpu")) is cpu
+    assert to_run_config(compose([])).hardware.compile == "auto"
+
+
+def test_unknown_compile_setting_names_the_choices():
+    with pytest.raises(ConfigError, match="hardware.compile='sometimes' is not one of auto, true, false"):
+        to_run_config(compose(["hardware.compile=sometimes"]))

@@ -3,6 +3,7 @@ rank 0 writes files, and checkpoints resume on any number of processes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -71,7 +72,10 @@ def killed_at_step_25(cmd: list[str], tmp_path, processes: int) -> None:
             not ready.is_file() or len(ready.read_text().splitlines()) < processes):
         time.sleep(0.05)
     assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-    os.killpg(proc.pid, signal.SIGKILL)  # torchrun and its workers
+    os.killpg(proc.pid, signal.SIGKILL)  # torchrun (its workers may run in their own process groups)
+    for line in ready.read_text().splitlines():  # "<point> <step> <pid>" of each paused process
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[2]), signal.SIGKILL)
     proc.wait()
 
 

@@ -86,7 +86,7 @@ def _peak_memory_mb(cuda: bool) -> float:
 
 def measure_reference(cfg, bench: BenchConfig) -> dict:
     """The yardstick at tinyx's model size, batch, context, threads, device, autocast dtype and compile setting."""
-    from tinyx.hardware import resolve_device, resolve_dtype
+    from tinyx.hardware import resolve_compile, resolve_device, resolve_dtype
 
     m, t, h = cfg.model, cfg.train, cfg.hardware
     device = resolve_device(h.device)
@@ -96,7 +96,7 @@ def measure_reference(cfg, bench: BenchConfig) -> dict:
            "--d-model", str(m.d_model), "--block-size", str(m.block_size),
            "--batch-size", str(t.batch_size * t.grad_accum), "--threads", str(h.threads),
            "--device", device.type, "--dtype", dtype if dtype == "bfloat16" else "float32",
-           *(["--compile"] if h.compile else [])]
+           *(["--compile"] if resolve_compile(h.compile, device) else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

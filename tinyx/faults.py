@@ -7,7 +7,7 @@
 Pause points: `step` (gradients computed, optimizer not yet stepped), `checkpoint_write` (the new
 checkpoint is written to its temporary file, not yet renamed), `checkpoint_latest` (renamed,
 `latest` not yet moved), `eval` (validation loss computed, not yet logged). A paused process
-appends "<point> <step>" to the file named by TINYX_FAULTS_READY, then waits in signal.pause(), so
+appends "<point> <step> <pid>" to the file named by TINYX_FAULTS_READY, then waits in signal.pause(), so
 a test kills it at exactly that point (SIGKILL) or lets a handled signal (SIGINT, SIGTERM) resume it.
 Several entries are separated by commas. Never set these for real runs: the trainer prints a
 warning when they are on.
@@ -71,5 +71,5 @@ def pause_point(point: str, step: int) -> None:
     ready = os.environ.get(READY_ENV)
     if ready:
         with open(ready, "a") as f:
-            f.write(f"{point} {step}\n")
+            f.write(f"{point} {step} {os.getpid()}\n")  # the pid: a test kills every paused process
     signal.pause()

@@ -73,6 +73,13 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return dtype
 
 
+def resolve_compile(value: str | bool, device: torch.device) -> bool:
+    """hardware.compile: auto compiles on CUDA only (on CPU it measured ~1.08x faster steps for ~30 s of
+    compile time on 2 cores, a net loss for runs of minutes; MPS support is partial)."""
+    value = str(value).lower()
+    return device.type == "cuda" if value == "auto" else value == "true"
+
+
 def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
     if device.type == "cpu":
         return CPU_PEAK_FLOPS
@@ -99,5 +106,5 @@ def setup(cfg: HardwareConfig, local_rank: int = 0, world_size: int = 1) -> Hard
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    return Hardware(device=device, dtype=dtype, compile=cfg.compile,
+    return Hardware(device=device, dtype=dtype, compile=resolve_compile(cfg.compile, device),
                     peak_flops=cfg.peak_flops or peak_flops(device, dtype))

@@ -414,7 +414,9 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
     # Imported before the first trial, so that a Ctrl-C never lands inside these imports (an interrupted
     # import of torch's compiler stack can abort the process instead of raising KeyboardInterrupt).
     # Only runs that compile import that stack (tinyx.optim.eager_optimizers).
-    if base_run.hardware.compile:
+    from tinyx.hardware import resolve_compile, resolve_device
+
+    if resolve_compile(base_run.hardware.compile, resolve_device(base_run.hardware.device)):
         import torch._dynamo  # noqa: F401
 
     import tinyx.trainer  # noqa: F401
