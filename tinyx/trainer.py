@@ -329,11 +329,12 @@ def _train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | No
         stop_signal.append(signum)  # acted on (and said) at the end of the step: printing here could re-enter print
 
     previous_handlers: dict[int, object] = {}
-    # Everything built so far lives for the whole run: keep it out of the collector's scans.
-    gc.collect()
-    gc.freeze()
     try:
         previous_handlers = _install_signal_handlers(on_signal)
+        # Everything built so far lives for the whole run: keep it out of the collector's scans. After
+        # the handlers: a KeyboardInterrupt raised inside a collection's weakref callback would be lost.
+        gc.collect()
+        gc.freeze()
         model.train()
         interval_start, interval_steps = time.perf_counter(), 0
         for step in range(start_step + 1, tc.max_steps + 1):
