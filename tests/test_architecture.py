@@ -210,6 +210,17 @@ def test_experiments_compose():
     assert to_run_config(compose(["experiment=baseline"])).model == to_run_config(compose([])).model
 
 
+def test_speedrun_recipes_compose():
+    # The README's time-to-quality figures were measured with exactly these settings.
+    short = to_run_config(compose(["experiment=speedrun_cpu"]))
+    assert (short.model.pos, short.model.mlp, short.optim.name, short.optim.lr, short.optim.adamw_lr) == \
+        ("rope", "swiglu", "muon", 0.02, 4e-3)
+    assert (short.train.max_steps, short.train.batch_size, short.model.block_size) == (450, 16, 64)
+    long = to_run_config(compose(["experiment=speedrun_cpu_long"]))
+    assert (long.train.max_steps, long.train.batch_size, long.model.block_size) == (2400, 8, 128)
+    assert long.optim == short.optim
+
+
 def test_sdpa_matches_reference_for_the_default_block():
     torch.manual_seed(0)
     attn = GPT(ModelConfig(**MICRO_MODEL)).blocks[0].attn.eval()

@@ -32,3 +32,49 @@ def test_cosine_schedule_warms_up_then_decays_to_min():
 def test_constant_schedule():
     cfg = OptimConfig(warmup_steps=0, schedule="constant")
     assert {lr_factor(s, cfg, 50) for s in range(50)} == {1.0}
+
+
+@pytest.mark.parametrize("name, kw", [("adamw", {}), ("muon", {}), ("muon", {"muon_impl": "torch"})])
+def test_step_without_torch_wrappers_equals_torch_step(name, kw, monkeypatch):
+    # tinyx.optim.optimizer_step runs torch.optim's step function without its dynamo/profiling wrappers;
+    # the parameters must come out exactly as opt.step() leaves them.
+    import sys
+
+    from tinyx.optim import eager_optimizers, optimizer_step
+
+    def trained(step_fn) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = GPT(ModelConfig(vocab_size=40, n_layer=2, n_head=2, d_model=16, block_size=8))
+        opts = build_optimizers(model, OptimConfig(name=name, **kw), torch.device("cpu"))
+        for _ in range(3):
+            idx = torch.randint(40, (4, 8))
+            model(idx, idx)[1].backward()
+            for opt in opts:
+                step_fn(opt)
+                opt.zero_grad(set_to_none=True)
+        return [p.detach().clone() for p in model.parameters()]
+
+    with monkeypatch.context() as patch:
+        # As in a fresh process (an earlier test may have imported dynamo): the wrapper-free path, no import.
+        patch.delitem(sys.modules, "torch._dynamo", raising=False)
+        with eager_optimizers():
+            ours = trained(optimizer_step)
+        assert "torch._dynamo" not in sys.modules
+    assert all(torch.equal(a, b) for a, b in zip(ours, trained(lambda opt: opt.step())))
+
+
+def test_a_run_that_does_not_compile_never_imports_torch_dynamo():
+    # torch.optim would import torch._dynamo (~1.4 s of start-up here) on first use; a fresh process
+    # training without compile must not (checked in a subprocess: other tests may have imported it).
+    from conftest import MICRO, run_cli
+
+    import tempfile
+
+    code = ("import atexit, runpy, sys; "
+            "atexit.register(lambda: print('torch._dynamo imported:', 'torch._dynamo' in sys.modules)); "
+            f"sys.argv = ['train.py', *{MICRO!r}, 'train.max_steps=12', 'hydra.run.dir=' + sys.argv[1]]; "
+            "runpy.run_path('train.py', run_name='__main__')")
+    with tempfile.TemporaryDirectory() as run_dir:
+        result = run_cli("-c", code, run_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "torch._dynamo imported: False" in result.stdout
