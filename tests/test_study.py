@@ -297,3 +297,44 @@ def test_two_workers_share_one_study(tmp_path, request, backend):
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers trained trials
     assert len({tuple(t.params.items()) for t in trials}) == len(trials)  # no duplicate work
     assert all("error" not in out.lower() for out in outputs)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_workers_opening_a_new_storage_at_once_all_succeed(tmp_path, request, backend):
+    """Workers started together on a fresh database all race to create Optuna's tables; before the retry,
+    all but one failed with "already exists" or a unique violation (PostgreSQL's pg_type index)."""
+    import threading
+    import uuid
+
+    import optuna
+
+    from tinyx.study import open_storage
+
+    for round_ in range(3):
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'race{round_}.db'}"
+        else:
+            import psycopg
+            server = request.getfixturevalue("postgres_url")
+            name = f"race_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f"CREATE DATABASE {name}")
+            url = f"{server.rsplit('/', 1)[0]}/{name}"
+        start, storages, errors = threading.Barrier(4), [], []
+
+        def open_it():
+            start.wait()
+            try:
+                storages.append(open_storage(url, tmp_path))
+            except ConfigError as e:
+                errors.append(str(e))
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert errors == [] and len(storages) == 4
+        # One schema, usable by every worker: a study made through one is seen through the others.
+        study_id = storages[0].create_new_study([optuna.study.StudyDirection.MINIMIZE], "shared")
+        assert all(s.get_study_id_from_name("shared") == study_id for s in storages)

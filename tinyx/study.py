@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import os
+import random
 import re
 import shlex
 import socket
@@ -232,11 +233,7 @@ def open_storage(url: str | None, study_dir: Path):
             raise ConfigError(f"sweep.storage={url} is not a storage URL: {fix}.")
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        # A heartbeat lets another worker mark the trials of a killed worker failed (and retry them once).
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs={"connect_args": {"timeout": 30}} if url.startswith("sqlite") else None,
-            heartbeat_interval=60, grace_period=180,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+        return _open_rdb_storage(url)
     except ConfigError:
         raise
     except Exception as e:  # the driver's own errors: unknown host, refused connection, missing driver, bad URL
@@ -245,6 +242,32 @@ def open_storage(url: str | None, study_dir: Path):
             reason += "; install its driver, e.g. `uv sync --extra postgres` (psycopg) or `uv pip install pymysql`"
         raise ConfigError(f"sweep.storage={masked(url)} cannot be opened ({reason}): check the URL and that the "
                           f"server is up and reachable; {fix}.") from None
+
+
+def _open_rdb_storage(url: str, attempts: int = 8):
+    """Optuna's RDBStorage, safe when several workers open a new database at once.
+
+    Creating the tables is check-then-create (SQLAlchemy's create_all, alembic's stamp): two workers that
+    both find a fresh database empty both create, and the later one fails with "already exists" or a
+    unique violation (PostgreSQL's pg_type index, SQLite's alembic_version) although nothing is wrong.
+    Each attempt runs in a transaction that rolls back, and by the next one the winner's tables are
+    visible, so such an error is retried after a short random pause; any other error is raised at once."""
+    import optuna
+    import sqlalchemy.exc
+
+    for attempt in range(1, attempts + 1):
+        try:
+            # A heartbeat lets another worker mark the trials of a killed worker failed (and retry them once).
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs={"connect_args": {"timeout": 30}} if url.startswith("sqlite") else None,
+                heartbeat_interval=60, grace_period=180,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+        except sqlalchemy.exc.DatabaseError as e:
+            lost_race = isinstance(e, sqlalchemy.exc.IntegrityError) or "already exists" in str(e).lower()
+            if not lost_race or attempt == attempts:
+                raise
+            # Its own generator: the global one belongs to the trials' seeding.
+            time.sleep(random.Random().uniform(0.05, 0.25) * attempt)
 
 
 def _study_signature(sweep: SweepConfig, space: SearchSpace, base_overrides: list[str]) -> dict:
