@@ -300,6 +300,7 @@ def test_two_workers_share_one_study(tmp_path, request, backend):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # run_study says it once
 def test_workers_opening_a_new_storage_at_once_all_succeed(tmp_path, request, backend):
     """Workers started together on a fresh database all race to create Optuna's tables; before the retry,
     all but one failed with "already exists" or a unique violation (PostgreSQL's pg_type index)."""
