@@ -9,7 +9,7 @@ This module must stay cheap to import (no torch).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -232,7 +232,8 @@ def to_run_config(cfg: DictConfig | dict) -> RunConfig:
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+    # The typed config holds only plain values (to_run_config resolved them): a deep copy suffices.
+    return asdict(cfg)
 
 
 def redact_private(tree: dict[str, Any], private: dict[str, Optional[str]]) -> dict[str, Any]:
