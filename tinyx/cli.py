@@ -58,10 +58,7 @@ def run_train(cfg, run_dir, labels=None, multirun: bool = False) -> float:
     from tinyx.config import to_run_config
 
     run_cfg = to_run_config(cfg)  # before importing torch, so config errors come back at once
-    from tinyx.loggers import RunLabels, preload_wandb
-
-    if run_cfg.logger.wandb.enabled:
-        preload_wandb()
+    from tinyx.loggers import RunLabels
     from tinyx.trainer import train
 
     labels = labels or RunLabels()

@@ -12,7 +12,6 @@ import math
 import netrc
 import os
 import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Collection, Protocol
@@ -263,20 +262,6 @@ def has_wandb_key() -> bool:
         return bool(host) and netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
         return False
-
-
-def preload_wandb() -> None:
-    """Import wandb (and the part wandb.init imports) in a background thread, while torch imports and
-    the data loads: ~1 s of a run's start-up on a 2-core CPU. WandbLogger's own import waits for it."""
-    if os.environ.get("WANDB_MODE", "").strip().lower() == "disabled" or "wandb" in sys.modules:
-        return
-
-    def load() -> None:
-        with contextlib.suppress(Exception):  # a broken install fails where WandbLogger imports it, with its message
-            import wandb  # noqa: F401
-            import wandb.sdk.launch.inputs.internal  # noqa: F401  (wandb.init imports it)
-
-    threading.Thread(target=load, name="tinyx-preload-wandb", daemon=True).start()
 
 
 class WandbLogger:
