@@ -22,7 +22,8 @@ from conftest import MICRO, ROOT, compose, micro_config
 from tinyx import faults
 from tinyx.checkpoint import (best_checkpoint, find_checkpoint, list_checkpoints, load_checkpoint,
                               save_checkpoint)
-from tinyx.cli import exit_on_user_error, run_train
+from tinyx.cli import run_train
+from tinyx.errors import exit_on_user_error
 from tinyx.errors import TrainingInterrupted
 from tinyx.loggers import read_jsonl
 from tinyx.trainer import train

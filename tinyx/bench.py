@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from tinyx.cli import exit_on_user_error
+from tinyx.errors import exit_on_user_error
 from tinyx.generate import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]

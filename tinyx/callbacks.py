@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hydra.experimental.callback import Callback
 
-from tinyx.cli import exit_on_user_error
-from tinyx.config import check_writable
+from tinyx.errors import exit_on_user_error
+from tinyx.files import check_writable
 
 
 class ProbeOutputDir(Callback):

@@ -1,50 +1,12 @@
-"""What the entry points share: turning user errors into one message and an exit code."""
+"""The Hydra side of the entry points: train.py's and sweep.py's bodies, run labels, composing configs."""
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import sys
 from pathlib import Path
 
-from tinyx.errors import TinyxError, TrainingInterrupted
-
-# Exit codes of train.py (README, "Exit codes"): 2 for a user error, 3 for a diverged run,
-# 128 + the signal number for an interrupted one (130 SIGINT, 143 SIGTERM).
-EXIT_DIVERGED = 3
-
-
-class TrainingDiverged(TinyxError):
-    """The loss or gradients stayed non-finite: not a typo, but the run needs other settings."""
-
-    exit_code = EXIT_DIVERGED
-
-
-def exit_on_user_error(fn):
-    """Print a TinyxError's message alone and exit non-zero (HYDRA_FULL_ERROR=1 shows the traceback).
-
-    An interrupted training run (TrainingInterrupted) exits with 128 + the signal number and one
-    line saying how to resume it.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except TinyxError as e:
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
-                raise
-            print(f"error: {e}", file=sys.stderr, flush=True)
-            sys.exit(e.exit_code)
-        except TrainingInterrupted as e:
-            saved = (f"checkpoint {e.checkpoint} saved" if e.checkpoint else
-                     "stopped at once (second signal), the last checkpoint kept")
-            print(f"interrupted by {e.signal_name} at step {e.step}: {saved}. Resume with the same command plus "
-                  f"train.resume=auto hydra.run.dir={e.run_dir}", file=sys.stderr, flush=True)
-            sys.exit(e.exit_code)
-
-    return wrapper
+from tinyx.errors import TrainingDiverged, exit_on_user_error
 
 
 @exit_on_user_error

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyx.cli import exit_on_user_error
-from tinyx.config import check_writable
-from tinyx.errors import TinyxError
+from tinyx.errors import CompareError, exit_on_user_error
+from tinyx.files import check_writable
 from tinyx.loggers import METRICS_FILE, SUMMARY_FILE, read_jsonl
 
 CONFIG_FILE = Path(".hydra") / "config.yaml"
@@ -35,10 +34,6 @@ SEED_KEY = "seed"
 # Keys that say where files are or how a run is logged, not what was trained: never columns.
 IGNORED_KEY_PREFIXES = ("logger.", "train.resume", "data.cache_dir", "data.search_dirs")
 REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png")
-
-
-class CompareError(TinyxError):
-    """Nothing to compare: paths that hold no runs, or runs without a validation loss."""
 
 
 @dataclass

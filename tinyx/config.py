@@ -261,20 +261,6 @@ def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def check_writable(directory: str | Path, key: str = "hydra.run.dir") -> None:
-    """Create `directory` and write a file in it, so that a read-only or full disk stops a run before
-    it starts. `key` is the setting that chose the directory, named in the error."""
-    path = Path(directory)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write_probe"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"output directory {path} is not writable ({e.strerror}): free space, fix its "
-                          f"permissions, or choose another with {key}=...") from None
-
-
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)

@@ -1,6 +1,9 @@
-"""User-facing errors: one short message naming the bad value and the fix."""
+"""User-facing errors (one short message naming the bad value and the fix) and the exit-code decorator."""
 
+import functools
+import os
 import signal
+import sys
 
 
 class TinyxError(Exception):
@@ -22,6 +25,28 @@ class DataError(TinyxError):
 
 class CheckpointError(TinyxError):
     """A checkpoint that is missing, corrupt, or does not fit this run."""
+
+
+class RunDirError(TinyxError):
+    """A run directory that is missing, holds no run, or holds one that must not be overwritten."""
+
+
+class CompareError(TinyxError):
+    """Nothing to compare: no run directories, or none with a finite validation loss."""
+
+
+class EvaluateError(TinyxError):
+    """Bad arguments or checkpoints for tinyx.evaluate."""
+
+
+class ProbeError(TinyxError):
+    """A probe file that is missing or malformed."""
+
+
+class TrainingDiverged(TinyxError):
+    """The loss or gradients stayed non-finite: not a typo, but the run needs other settings."""
+
+    exit_code = 3
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -48,3 +73,29 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __reduce__(self):  # picklable across processes (a sweep's workers), despite its own __init__
         return type(self), (self.signum, self.step, self.run_dir, self.checkpoint)
+
+
+def exit_on_user_error(fn):
+    """Print a TinyxError's message alone and exit non-zero (HYDRA_FULL_ERROR=1 shows the traceback).
+
+    An interrupted training run (TrainingInterrupted) exits with 128 + the signal number and one
+    line saying how to resume it.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TinyxError as e:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            sys.exit(e.exit_code)
+        except TrainingInterrupted as e:
+            saved = (f"checkpoint {e.checkpoint} saved" if e.checkpoint else
+                     "stopped at once (second signal), the last checkpoint kept")
+            print(f"interrupted by {e.signal_name} at step {e.step}: {saved}. Resume with the same command plus "
+                  f"train.resume=auto hydra.run.dir={e.run_dir}", file=sys.stderr, flush=True)
+            sys.exit(e.exit_code)
+
+    return wrapper

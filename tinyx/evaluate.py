@@ -22,23 +22,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyx.cli import exit_on_user_error
-from tinyx.config import check_writable
-from tinyx.errors import TinyxError
+from tinyx.errors import EvaluateError, ProbeError, TinyxError, exit_on_user_error
+from tinyx.files import check_writable
 
 PROBE_FIELDS = ("name", "prompt", "expected")
 DEFAULT_TOP_K = 5
 CSV_FILE = "evaluation.csv"
 # Windows per batch over the whole split: big batches are faster, and the loss does not depend on them.
 FULL_SPLIT_BATCH_SIZE = 64
-
-
-class EvaluateError(TinyxError):
-    """Checkpoints that cannot be found or do not fit the data they are scored on."""
-
-
-class ProbeError(TinyxError):
-    """A probe file that is missing, not YAML, or has a probe with a missing or wrong field."""
 
 
 @dataclass

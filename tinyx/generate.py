@@ -14,7 +14,7 @@ from typing import Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from tinyx.cli import exit_on_user_error
+from tinyx.errors import exit_on_user_error
 from tinyx.errors import ConfigError
 
 

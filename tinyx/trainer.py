@@ -20,7 +20,8 @@ import torch
 from tinyx import distributed, faults, hardware
 from tinyx.checkpoint import (CKPT_DIR, discard_after, find_checkpoint, list_checkpoints, load_checkpoint,
                               load_latest_good, save_checkpoint)
-from tinyx.config import RunConfig, check_writable, config_to_dict, flatten_config, redact_private
+from tinyx.files import check_writable
+from tinyx.config import RunConfig, config_to_dict, flatten_config, redact_private
 from tinyx.data import (check_lengths, fixed_eval_windows, load_tokens, sample_windows, to_device)
 from tinyx.errors import CheckpointError, ConfigError, TrainingInterrupted
 from tinyx.loggers import SUMMARY_FILE, ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers
