@@ -77,7 +77,7 @@ def leet(*args: str) -> str:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One micro run trained to the end (40 steps, checkpoints at 10..40), shared by read-only tests."""
-    from tinyx.trainer import train
+    from tinyx.training import train
 
     run_dir = tmp_path_factory.mktemp("trained_run")
     summary = train(micro_config(), run_dir)

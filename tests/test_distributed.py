@@ -16,7 +16,7 @@ import pytest
 from conftest import MICRO, ROOT, micro_config, run_cli
 from tinyx.checkpoint import find_checkpoint
 from tinyx.loggers import read_jsonl
-from tinyx.trainer import train
+from tinyx.training import train
 
 SETTINGS = ["hardware.threads=1", "train.max_steps=30", "train.eval_every=10", "train.log_every=5",
             "train.sample_tokens=0"]

@@ -26,7 +26,7 @@ from tinyx.cli import run_train
 from tinyx.errors import exit_on_user_error
 from tinyx.errors import TrainingInterrupted
 from tinyx.loggers import read_jsonl
-from tinyx.trainer import train
+from tinyx.training import train
 
 # Dropout on, so that resuming exactly also needs the RNG state; one thread, as in the subprocesses.
 SETTINGS = ["train.max_steps=60", "train.ckpt_every=10", "train.eval_every=20", "train.log_every=5",
@@ -208,11 +208,11 @@ def test_ctrl_c_in_process_saves_then_raises_training_interrupted_and_restores_h
 def test_outside_the_main_thread_train_leaves_signal_handling_alone(tmp_path):
     handler_before = signal.getsignal(signal.SIGTERM)
     result = {}
-    worker = threading.Thread(target=lambda: result.update(train(micro_config("train.max_steps=10"), tmp_path,
-                                                                 quiet=True)))
+    worker = threading.Thread(target=lambda: result.update(summary=train(micro_config("train.max_steps=10"),
+                                                                         tmp_path, quiet=True)))
     worker.start()
     worker.join()
-    assert result["status"] == "completed" and signal.getsignal(signal.SIGTERM) is handler_before
+    assert result["summary"].status == "completed" and signal.getsignal(signal.SIGTERM) is handler_before
 
 
 def _same(a, b) -> bool:
@@ -231,7 +231,7 @@ def test_a_nonfinite_step_is_skipped_counted_and_changes_nothing(tmp_path, monke
     monkeypatch.setenv(faults.ENV, "nan_loss@12,inf_grad@16")
     summary = train(micro_config(f"optim={optim}", "train.max_steps=18", "train.eval_every=18",
                                  "train.ckpt_every=1", "train.keep_checkpoints=100"), tmp_path, quiet=True)
-    assert summary["status"] == "completed" and summary["nonfinite_steps"] == 2
+    assert summary.status == "completed" and summary.nonfinite_steps == 2
     state = {s: load_checkpoint(tmp_path / "checkpoints" / f"ckpt_{s:06d}.pt") for s in (11, 12, 13, 15, 16, 17)}
     for skipped in (12, 16):  # the weights and every optimizer state (moments, step counts) as the step before
         assert _same(state[skipped]["model"], state[skipped - 1]["model"])

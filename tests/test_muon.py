@@ -11,7 +11,7 @@ from tinyx.loggers import read_jsonl
 from tinyx.model import GPT
 from tinyx.muon import Muon, newton_schulz, orthogonalise
 from tinyx.optim import build_optimizers, hidden_matrices
-from tinyx.trainer import train
+from tinyx.training import train
 
 CPU = torch.device("cpu")
 
@@ -108,7 +108,7 @@ def test_muon_trains_and_resumes_exactly(tmp_path):
     step10 = list_checkpoints(tmp_path / "full")[0]
     assert step10.name == "ckpt_000010.pt"
     resumed = train(micro_config(*settings, f"train.resume={step10}"), tmp_path / "resumed", quiet=True)
-    assert read_jsonl(tmp_path / "resumed" / "metrics.jsonl") and resumed["val/loss"] == full["val/loss"]
+    assert read_jsonl(tmp_path / "resumed" / "metrics.jsonl") and resumed.val_loss == full.val_loss
     strip = lambda rs: [{k: v for k, v in r.items() if k in ("step", "train/loss", "val/loss", "grad_norm")}
                         for r in rs]
     assert strip(read_jsonl(tmp_path / "resumed" / "metrics.jsonl")) == strip(rows)

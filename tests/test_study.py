@@ -70,7 +70,7 @@ def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
     # The printed command trains exactly the best trial again.
     command = shlex.split(best["command"])
     assert command[:3] == ["uv", "run", "train.py"] and command[-1].startswith("optim.lr=")
-    from tinyx.trainer import train
+    from tinyx.training import train
     again = train(to_run_config(compose_train(command[3:])), tmp_path / "again", quiet=True)
     assert again["val/loss"] == best["value"]
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import MICRO_NO_LOGGER, compose, leet, micro_config
 from tinyx.config import to_run_config
 from tinyx.loggers import build_loggers, read_jsonl
-from tinyx.trainer import train
+from tinyx.training import train
 
 
 def test_wandb_is_the_default_and_loggers_combine():
@@ -91,7 +91,7 @@ def test_a_wandb_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch, 
     monkeypatch.setenv("WANDB_MODE", "bogus")
     summary = train(micro_config("logger=wandb", "train.max_steps=5", "train.eval_every=5"), tmp_path / "bad_mode")
     out = capsys.readouterr().out
-    assert summary["status"] == "completed"
+    assert summary.status == "completed"
     assert json.loads((tmp_path / "bad_mode" / "summary.json").read_text())["status"] == "completed"
     warnings = [line for line in out.splitlines() if line.startswith("warning: wandb")]
     assert len(warnings) == 1 and "bogus" in warnings[0] and "training goes on" in warnings[0]

@@ -16,7 +16,7 @@ import torch
 from conftest import MICRO, ROOT, micro_config
 from tinyx.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint
 from tinyx.loggers import read_jsonl
-from tinyx.trainer import train
+from tinyx.training import train
 
 
 def test_run_directory_contract(trained_run):
@@ -58,7 +58,7 @@ def test_grad_accumulation_equals_one_big_batch(tmp_path):
         for key in ("train/loss", "grad_norm", "val/loss"):
             if key in a:
                 assert a[key] == pytest.approx(b[key], rel=1e-5), (a["step"], key)
-    assert big["val/loss"] == pytest.approx(acc["val/loss"], rel=1e-5)
+    assert big.val_loss == pytest.approx(acc.val_loss, rel=1e-5)
 
 
 def _losses(run_dir):
@@ -86,9 +86,9 @@ def test_sigkill_then_resume_logs_exactly_the_uninterrupted_losses(tmp_path):
 
     resumed = train(micro_config(*settings, f"train.resume={killed_dir}"), tmp_path / "resumed")
     full = train(micro_config(*settings), tmp_path / "full")
-    assert resumed["status"] == "completed" and resumed["step"] == 300
+    assert resumed.status == "completed" and resumed.step == 300
     assert _losses(tmp_path / "resumed") == _losses(tmp_path / "full")  # exact, step for step
-    assert resumed["val/loss"] == full["val/loss"]
+    assert resumed.val_loss == full.val_loss
 
 
 def test_float_checkpoint_survives_weights_only_load(trained_run):
@@ -106,6 +106,6 @@ def test_on_eval_can_stop_a_run_with_its_own_status(tmp_path):
     cfg = micro_config("train.max_steps=60", "train.eval_every=10")
     summary = train(cfg, tmp_path, quiet=True, on_eval=stop_at_second_eval)
     assert [s for s, _ in seen] == [10, 20]
-    assert summary["status"] == "pruned" and summary["step"] == 20 and summary["val/loss"] == seen[-1][1]
+    assert summary.status == "pruned" and summary.step == 20 and summary.val_loss == seen[-1][1]
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "pruned"
     assert max(row["step"] for row in read_jsonl(tmp_path / "metrics.jsonl")) == 20

@@ -46,7 +46,7 @@ def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
     from tinyx.cli import compose_train
     from tinyx.config import to_run_config
     from tinyx.loggers import read_jsonl
-    from tinyx.trainer import train
+    from tinyx.training import train
 
     total = bench.warmup + bench.steps
     # Every step timed on its own and the median taken, as the yardstick does (a log row per step:

@@ -21,18 +21,18 @@ def run_train(cfg, run_dir, labels=None, multirun: bool = False) -> float:
 
     run_cfg = to_run_config(cfg)  # before importing torch, so config errors come back at once
     from tinyx.loggers import RunLabels
-    from tinyx.trainer import train
+    from tinyx.training import train
 
     labels = labels or RunLabels()
     labels.private_keys = env_config_keys(cfg)
     summary = train(run_cfg, run_dir, labels=labels)
-    if summary["status"] == "diverged":
+    if summary.status == "diverged":
         if not multirun:
-            raise TrainingDiverged(f"run {run_dir} diverged: {summary['reason']}.")
-        print(f"warning: run {run_dir} diverged (its result is nan; the multirun goes on): {summary['reason']}.",
+            raise TrainingDiverged(f"run {run_dir} diverged: {summary.reason}.")
+        print(f"warning: run {run_dir} diverged (its result is nan; the multirun goes on): {summary.reason}.",
               file=sys.stderr, flush=True)
         return math.nan
-    return summary["val/loss"]
+    return summary.val_loss
 
 
 # sweep.py's own overrides; the rest of its command line is given to every trial.

@@ -215,8 +215,11 @@ def _rank0_value(main: Any, other: Any = None) -> Any:
     return main if os.environ.get("RANK", "0") == "0" else other
 
 
-def to_run_config(cfg: DictConfig | dict) -> RunConfig:
-    """Typed, validated config from a composed DictConfig (or a plain dict)."""
+def to_run_config(cfg: DictConfig | dict | RunConfig) -> RunConfig:
+    """Typed, validated config from a composed DictConfig, a plain dict, or a hand-built RunConfig
+    (whose values are checked against the schema's types as a composed one's are)."""
+    if isinstance(cfg, RunConfig):
+        cfg = config_to_dict(cfg)
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)
         cfg.pop("hydra", None)
@@ -236,18 +239,70 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
     return asdict(cfg)
 
 
-def redact_private(tree: dict[str, Any], private: dict[str, Optional[str]]) -> dict[str, Any]:
-    """A copy of the nested config whose `private` keys (flat names) hold their source text instead of
-    their value: `${oc.env:NAME}` for a value taken from the environment (None when only the key is known)."""
-    tree = copy.deepcopy(tree)
-    for key, source in private.items():
-        *parents, leaf = key.split(".")
-        node = tree
-        for name in parents:
-            node = node.get(name) if isinstance(node, dict) else None
-        if isinstance(node, dict) and leaf in node:
-            node[leaf] = source
-    return tree
+# ---------------------------------------------------------------- key roles
+# Every config key is a hyperparameter (what is trained, and how it is measured) unless this table
+# says otherwise; the longest matching prefix decides. compare and the sweep group and match runs by
+# hyperparameters only, run names show only them, trackers publish everything but logging and secrets.
+HYPERPARAMETER, MACHINE, LOGGING, RUN, SECRET = "hyperparameter", "machine", "logging", "run", "secret"
+KEY_ROLES: dict[str, str] = {
+    "hardware.device": MACHINE, "hardware.compile": MACHINE, "hardware.threads": MACHINE,
+    "hardware.peak_flops": MACHINE,  # hardware.dtype is a hyperparameter: precision changes the result
+    "data.path": MACHINE, "data.search_dirs": MACHINE, "data.cache_dir": MACHINE, "data.url": MACHINE,
+    "logger": LOGGING,
+    "train.resume": RUN, "train.log_every": RUN, "train.ckpt_every": RUN, "train.keep_checkpoints": RUN,
+    "train.sample_tokens": RUN, "train.sample_prompt": RUN, "train.max_nonfinite_steps": RUN,
+    "hydra": RUN,
+}
+# Exact names of keys whose values are secrets wherever they come from (an API key typed on the command line).
+SECRET_KEYS = frozenset({"logger.wandb.api_key"})
+
+
+def key_role(key: str) -> str:
+    """The role of a flat config key (`optim.lr` -> hyperparameter, `hardware.device` -> machine)."""
+    if key in SECRET_KEYS:
+        return SECRET
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        role = KEY_ROLES.get(".".join(parts[:n]))
+        if role:
+            return role
+    return HYPERPARAMETER
+
+
+def is_hyperparameter(key: str) -> bool:
+    return key_role(key) == HYPERPARAMETER
+
+
+class Redactor:
+    """What a written file or a tracker may show of a config: never a secret.
+
+    A secret is a value taken from the environment (`private`: flat key -> its `${oc.env:NAME}` source
+    text, from the entry point that composed the config) or a key named in SECRET_KEYS. Files keep the
+    source text (so a checkpoint resolves it again where the variable is set); trackers drop the key.
+    """
+
+    def __init__(self, private: dict[str, Optional[str]] | None = None):
+        self.private = dict(private or {})
+
+    def is_secret(self, key: str) -> bool:
+        return key in self.private or key_role(key) == SECRET
+
+    def redact(self, tree: dict[str, Any]) -> dict[str, Any]:
+        """A copy of the nested config with each secret replaced by its source text (or "***")."""
+        tree = copy.deepcopy(tree)
+        for key, value in flatten_config(tree).items():
+            # Numbers stay: rebuilding the model needs them, and a number is no secret.
+            if isinstance(value, str) and self.is_secret(key):
+                *parents, leaf = key.split(".")
+                node = tree
+                for name in parents:
+                    node = node[name]
+                node[leaf] = self.private.get(key) or "***"
+        return tree
+
+    def tracked(self, tree: dict[str, Any]) -> dict[str, Any]:
+        """Flat `a.b.c` keys for trackers' config panels: all but logging settings and secrets."""
+        return {k: v for k, v in flatten_config(tree).items() if key_role(k) != LOGGING and not self.is_secret(k)}
 
 
 def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -287,6 +287,31 @@ def sample_windows(ids: np.ndarray, batch_size: int, block_size: int, generator:
     return torch.from_numpy(windows.astype(np.int64))
 
 
+class WindowSampler:
+    """The training batches of one run: random windows of the train split, drawn from a seeded generator.
+
+    The seed alone fixes the windows drawn (not the model or the optimizer), so two arms of an
+    ablation with the same seed, batch size and context see the same batches. Its state is the
+    generator's, saved in checkpoints for exact resume.
+    """
+
+    def __init__(self, ids: np.ndarray, batch_size: int, block_size: int, seed: int, rank: int = 0,
+                 world_size: int = 1):
+        self.ids, self.batch_size, self.block_size = ids, batch_size, block_size
+        self.rank, self.world_size = rank, world_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next_batch(self) -> torch.Tensor:
+        return sample_windows(self.ids, self.batch_size, self.block_size, self.generator, self.rank,
+                              self.world_size)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
 def to_device(windows: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     if device.type == "cuda":
         windows = windows.pin_memory().to(device, non_blocking=True)

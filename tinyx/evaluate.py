@@ -133,7 +133,7 @@ def load_probes(path: str | Path) -> tuple[list[Probe], int | None]:
 def validation_loss(model, val_ids, block_size: int, batch_size: int, eval_batches: int | None, hw):
     """(mean loss per token, tokens scored) over the whole split, or over training's fixed eval batches."""
     from tinyx.data import fixed_eval_windows, sequential_windows
-    from tinyx.trainer import evaluate
+    from tinyx.training.evaluation import evaluate
 
     if eval_batches:
         windows = fixed_eval_windows(val_ids, eval_batches, batch_size, block_size)

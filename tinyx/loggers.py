@@ -203,17 +203,11 @@ class _History:
 
 
 def tracked_config(cfg: RunConfig, private_keys: Collection[str] = ()) -> dict:
-    """The resolved config as flat `a.b.c` keys, for trackers' config panels.
+    """The resolved config as flat `a.b.c` keys, for trackers' config panels (tinyx.config.Redactor.tracked:
+    all but the logger settings and secrets)."""
+    from tinyx.config import Redactor, config_to_dict
 
-    Left out: `logger.*` (where to log is not a hyperparameter), `private_keys` (values taken
-    from the environment), and any key that names a secret: a tracker must never publish one.
-    """
-    from tinyx.config import config_to_dict, flatten_config
-
-    flat = flatten_config(config_to_dict(cfg))
-    secret_words = ("api_key", "apikey", "token", "secret", "password")
-    return {k: v for k, v in flat.items() if not k.startswith("logger.") and k not in private_keys
-            and not any(w in k.lower() for w in secret_words)}
+    return Redactor(dict.fromkeys(private_keys)).tracked(config_to_dict(cfg))
 
 
 def _metric_values(metrics: dict) -> dict[str, float]:

@@ -111,3 +111,48 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
         return OmegaConf.to_container(cfg, resolve=True)
     except Exception:  # an interpolation only Hydra can resolve (e.g. ${now:...}): as written
         return OmegaConf.to_container(cfg, resolve=False)
+
+
+def holds_run(run_dir: str | Path) -> bool:
+    """Whether a run has trained in this directory (logged a step, saved a checkpoint or a summary)."""
+    run_dir = Path(run_dir)
+    metrics = run_dir / METRICS_FILE
+    return ((metrics.is_file() and metrics.stat().st_size > 0) or (run_dir / SUMMARY_FILE).is_file()
+            or any((run_dir / CKPT_DIR).glob("ckpt_*.pt")))
+
+
+def refuse_to_overwrite(run_dir: str | Path) -> None:
+    """A directory holding a run is never overwritten silently: the user resumes it or chooses another."""
+    if not holds_run(run_dir):
+        return
+    from tinyx.errors import RunDirError
+
+    summary = read_summary(run_dir)
+    what = f"{summary.status} at step {summary.step}" if summary else "no summary: it was stopped or is running"
+    raise RunDirError(f"run directory {run_dir} already holds a run ({what}): continue it with train.resume=auto, "
+                      f"or start fresh in another directory (hydra.run.dir=...) or after removing this one.")
+
+
+_claimed: dict[str, Path] = {}  # per process: a directory is claimed once, however often its name is resolved
+
+
+def claim_new_dir(base: str | Path) -> Path:
+    """A directory of this process's own: `base` if nobody has it yet, else `base_1`, `base_2`, ...
+
+    `os.mkdir` is atomic, so two runs started in the same second (two terminals, a job array) never
+    share a directory.
+    """
+    key = str(base)
+    if key in _claimed:
+        return _claimed[key]
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(10_000):
+        candidate = base if n == 0 else base.with_name(f"{base.name}_{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        _claimed[key] = candidate
+        return candidate
+    raise RuntimeError(f"no free directory name next to {base}")

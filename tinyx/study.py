@@ -442,7 +442,7 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
     if resolve_compile(base_run.hardware.compile, resolve_device(base_run.hardware.device)):
         import torch._dynamo  # noqa: F401
 
-    import tinyx.trainer  # noqa: F401
+    import tinyx.training  # noqa: F401
     started = time.monotonic()
     while finished_trials(study) < sweep.n_trials:
         if sweep.timeout is not None and time.monotonic() - started > sweep.timeout:
@@ -476,7 +476,7 @@ class _Objective:
 
         from tinyx.cli import env_config_keys
         from tinyx.loggers import RunLabels
-        from tinyx.trainer import train
+        from tinyx.training import train
 
         self.current, self.started = trial, time.monotonic()
         overrides = self.space.suggest(trial)

@@ -1,0 +1,112 @@
+"""train(): set a run up, loop over its steps, close it. The loop reads top to bottom on one screen."""
+
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+from typing import Callable
+
+from tinyx import distributed
+from tinyx.config import RunConfig, to_run_config
+from tinyx.errors import TrainingInterrupted
+from tinyx.loggers import Logger, RunLabels
+from tinyx.optim import eager_optimizers, lr_factor, set_lr
+from tinyx.rundir import RunSummary
+from tinyx.training.interrupts import StopRequest
+from tinyx.training.setup import Run, setup
+from tinyx.training.step import train_step
+
+OnEval = Callable[[int, float], "str | None"]
+
+
+def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False,
+          labels: RunLabels | None = None, on_eval: OnEval | None = None) -> RunSummary:
+    """Train `cfg` into `run_dir` (the run-directory contract, tinyx.rundir) and return its summary.
+
+    The config is validated here, however it was built. `on_eval(step, val_loss)` is called after every
+    evaluation; a string it returns (e.g. "pruned", from a sweep's pruner) ends the run there with that
+    status. A run whose loss or gradients are non-finite for `train.max_nonfinite_steps` steps in a row
+    ends with status "diverged". SIGINT and SIGTERM (handled while this runs, in the main thread) finish
+    the current step, save a checkpoint and summary.json (status "interrupted"), then raise
+    tinyx.errors.TrainingInterrupted.
+    """
+    cfg = to_run_config(cfg)
+    with eager_optimizers():  # torch.optim without importing torch._dynamo, unless the run compiles
+        run = setup(cfg, Path(run_dir), labels or RunLabels(), quiet, list(extra_loggers or []))
+        return _fit(run, on_eval)
+
+
+def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:
+    """Run the loop and close the run whatever happens: summary.json, loggers, process group."""
+    summary, interrupted = run.summary("running"), None
+    stop = StopRequest(str(run.run_dir))
+    try:
+        with stop:
+            # Everything built so far lives for the whole run: keep it out of the collector's scans. After
+            # the handlers: a KeyboardInterrupt raised inside a collection's weakref callback would be lost.
+            gc.collect()
+            gc.freeze()
+            stopped_by = _loop(run, stop, on_eval)
+            if stopped_by == "interrupted":  # checkpointed while a second signal still stops at once
+                interrupted = run.interrupt(stop.signum)
+            elif stopped_by is None and run.state.val_loss is None:
+                run.evaluate()  # a resumed run that had nothing left to train still reports its loss
+        reason = (run.diverged_reason() if stopped_by == "diverged" else
+                  f"{interrupted.signal_name} at step {run.state.step}; checkpoint {interrupted.checkpoint}"
+                  if interrupted else None)
+        if stopped_by == "diverged":
+            run.console.say(f"diverged: {reason}")
+        summary = run.summary(stopped_by or "completed", reason)
+    except TrainingInterrupted as e:
+        summary = run.summary("interrupted", f"{e.signal_name} twice: stopped at once during step {e.step}, "
+                                             f"without a checkpoint")
+        raise
+    except KeyboardInterrupt:
+        summary = run.summary("interrupted")
+        raise
+    except Exception as e:
+        summary = run.summary(f"failed: {type(e).__name__}: {e}")
+        raise
+    finally:
+        gc.unfreeze()
+        for lg in run.loggers:
+            lg.finish(summary.to_dict())
+        distributed.shutdown(run.world)
+    if interrupted is not None:
+        raise interrupted
+    return summary
+
+
+def _loop(run: Run, stop: StopRequest, on_eval: OnEval | None) -> str | None:
+    """Train from the state's step to train.max_steps; returns why it stopped early (None if it did not)."""
+    tc, oc, state = run.cfg.train, run.cfg.optim, run.state
+    run.trainable.model.train()
+    interval_start, interval_steps = time.perf_counter(), 0
+    for step in range(state.step + 1, tc.max_steps + 1):
+        stop.step = step
+        lr_scale = lr_factor(step - 1, oc, tc.max_steps)
+        set_lr(run.trainable.optimizers, lr_scale)
+        grad_norm = train_step(run.trainable, run.sampler, state.counters, step, tc.grad_accum, oc.grad_clip,
+                               run.injected)
+        state.step, interval_steps = step, interval_steps + 1
+        is_log = step % tc.log_every == 0 or step == tc.max_steps
+        is_eval = step % tc.eval_every == 0 or step == tc.max_steps
+        is_ckpt = step % tc.ckpt_every == 0 or step == tc.max_steps
+        if is_log:
+            run.log_train(lr_scale, grad_norm, interval_steps, time.perf_counter() - interval_start)
+        if (is_log or is_eval or is_ckpt) and state.diverged(tc.max_nonfinite_steps):
+            return "diverged"
+        is_best = False
+        if is_eval:
+            is_best = run.evaluate()
+            verdict = on_eval(step, state.val_loss) if on_eval else None
+            if verdict:
+                return verdict
+        if is_ckpt or is_best:
+            run.checkpointer.save(best=is_best)
+        if run.stop_requested(stop.signum, is_log):
+            return "interrupted"
+        if is_log or is_eval or is_ckpt:  # evaluation and checkpoints are not training time
+            interval_start, interval_steps = time.perf_counter(), 0
+    return None

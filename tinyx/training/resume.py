@@ -1,0 +1,42 @@
+"""Which checkpoint a run continues from (`train.resume`), and whether it fits the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from tinyx.checkpoint import find_checkpoint, load_checkpoint, load_latest_good
+from tinyx.errors import CheckpointError
+from tinyx.rundir import CKPT_DIR
+
+
+def find_resume_checkpoint(resume: str, run_dir: Path, say: Callable[[str], None]) -> tuple[Path, dict] | None:
+    """The checkpoint `train.resume` names and its state; None for `auto` in a directory without one."""
+    if resume == "auto":
+        found = load_latest_good(run_dir, say)
+        if found is None:
+            say(f"train.resume=auto: no checkpoint in {run_dir} yet, starting from step 0")
+        return found
+    path = Path(resume).expanduser()
+    if path.is_dir():
+        found = load_latest_good(path, say)
+        if found is None:
+            raise CheckpointError(f"train.resume={resume} holds no checkpoint ({CKPT_DIR}/ckpt_*.pt): pass a run "
+                                  f"directory that saved one, or a checkpoint file.")
+        return found
+    path = find_checkpoint(path, key="train.resume")
+    return path, load_checkpoint(path)
+
+
+def check_resumable(state: dict, path: Path, model_cfg: dict, tokenizer: dict) -> None:
+    """The checkpoint's model shape and tokenizer must be this run's (dropout may differ)."""
+    trained = state["config"].get("model", {})
+    differing = [k for k in model_cfg if k != "dropout" and trained.get(k) != model_cfg[k]]
+    if differing:
+        diffs = ", ".join(f"model.{k}={trained.get(k)} (this run: {model_cfg[k]})" for k in differing)
+        fix = " ".join(f"model.{k}={trained.get(k)}" for k in differing)
+        raise CheckpointError(f"checkpoint {path} was trained with {diffs}: resume with the same model "
+                              f"settings (add: {fix}).")
+    if state.get("tokenizer") != tokenizer:
+        raise CheckpointError(f"checkpoint {path} was trained with another tokenizer or corpus: resume with its data "
+                              f"settings ({state['config'].get('data', {}).get('name')}).")
