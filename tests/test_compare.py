@@ -2,6 +2,7 @@
 
 import csv
 import json
+from dataclasses import asdict
 
 import pytest
 from omegaconf import OmegaConf
@@ -124,3 +125,61 @@ def test_time_to_target(tmp_path, capsys):
     assert by_lr[0.003].reached_target == 1 and by_lr[0.003].seconds_to_target.mean == pytest.approx(4.0)
     out = capsys.readouterr().out
     assert "s to val <= 1.8 (reached)" in out and "| 10.0 ± 1.4 (2/2) |" in out and "| 4.0 (1/2) |" in out
+
+
+def write_python_run(run_dir, lr, seed, final, commit=None):
+    """A run started from Python (train(cfg, run_dir)), written by hand: config.json and no .hydra/."""
+    from tinyx.config import to_run_config
+
+    run_dir.mkdir(parents=True)
+    config = asdict(to_run_config(compose(MICRO + [f"optim.lr={lr}", f"seed={seed}"])))
+    (run_dir / "config.json").write_text(json.dumps(config))
+    rows = [{"step": 10, "val/loss": final + 0.3}, {"step": 20, "val/loss": final, "tokens_per_second": 500.0}]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run_dir / "summary.json").write_text(json.dumps({
+        "status": "completed", "step": 20, "val/loss": final, "val/loss_best": final, "params": 27840,
+        "tokens_per_second": 500.0, "wall_seconds": 5.0}))
+    if commit is not None:
+        (run_dir / "provenance.json").write_text(json.dumps({"git": {"commit": commit, "dirty": False}}))
+    return run_dir
+
+
+def test_run_started_from_python_has_config_json_and_no_hydra(tmp_path, capsys):
+    runs = [write_python_run(tmp_path / "runs" / f"lr{lr}_s{seed}", lr, seed, final)
+            for lr, seed, final in [(0.001, 0, 2.0), (0.001, 1, 2.2), (0.003, 0, 1.5)]]
+    assert not any((r / ".hydra").exists() for r in runs)
+    comparison = main([str(tmp_path / "runs")])
+    assert comparison.keys == ["optim.lr"]
+    assert [(g.values["optim.lr"], g.n) for g in comparison.groups] == [(0.003, 1), (0.001, 2)]
+    assert comparison.groups[1].final_val_loss.mean == pytest.approx(2.1)
+    assert comparison.groups[0].params.mean == 27840 and comparison.groups[0].wall_seconds.mean == 5.0
+    assert comparison.warnings == []
+    assert "| 1 best | 0.003 | 1 | 1.5000 |" in capsys.readouterr().out
+
+
+def test_runs_with_config_json_and_hydra_runs_compare_together(known_runs, tmp_path):
+    write_python_run(known_runs / "from_python", 0.003, 7, 1.55)
+    comparison = compare_runs([str(known_runs)])
+    assert {g.values["optim.lr"]: g.n for g in comparison.groups} == {0.003: 4, 0.002: 2, 0.001: 3}
+
+
+def test_runs_from_different_git_commits_give_one_warning(tmp_path, capsys):
+    a, b = "a" * 40, "b" * 40
+    for job, (lr, seed, commit) in enumerate([(0.001, 0, a), (0.001, 1, a), (0.003, 0, b), (0.003, 1, None)]):
+        write_python_run(tmp_path / str(job), lr, seed, 2.0 - job / 10, commit=commit)
+    comparison = main([str(tmp_path)])
+    err = capsys.readouterr().err
+    mixed = [w for w in comparison.warnings if "git commits" in w]
+    # The run without provenance.json is not counted.
+    assert mixed == [f"the runs come from 2 git commits: {a[:12]} (2 runs), {b[:12]} (1 run). Differences may "
+                     f"come from code changes, not only from the config: rerun the groups on one commit to "
+                     f"compare like with like."]
+    assert err.count("git commits") == 1
+    assert "git commits" in (tmp_path / "comparison.md").read_text()
+
+
+def test_runs_from_one_commit_or_without_provenance_give_no_warning(tmp_path):
+    for job, commit in enumerate(["c" * 40, "c" * 40, None]):
+        write_python_run(tmp_path / str(job), 0.001 * (job + 1), 0, 2.0, commit=commit)
+    (tmp_path / "2" / "provenance.json").write_text("not json")  # unreadable provenance: ignored too
+    assert compare_runs([str(tmp_path)]).warnings == []

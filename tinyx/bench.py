@@ -27,6 +27,7 @@ from typing import Optional
 
 from tinyx.errors import exit_on_user_error
 from tinyx.generate import parse_args
+from tinyx.rundir import read_metrics, read_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +46,6 @@ class BenchConfig:
 def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
     from tinyx.cli import compose_train
     from tinyx.config import to_run_config
-    from tinyx.loggers import read_jsonl
     from tinyx.training import train
 
     total = bench.warmup + bench.steps
@@ -64,15 +64,17 @@ def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as run_dir:
-        summary = train(cfg, run_dir, quiet=True)
-        rows = [r for r in read_jsonl(Path(run_dir) / "metrics.jsonl") if "step_ms" in r and r["step"] > bench.warmup]
+        train(cfg, run_dir, quiet=True)
+        # Read back from the run directory, as every tool reads a run: the contract, not train()'s return type.
+        summary = read_summary(run_dir)
+        rows = [r for r in read_metrics(run_dir) if "step_ms" in r and r["step"] > bench.warmup]
     step_ms = statistics.median(r["step_ms"] for r in rows)
     tokens_per_step = cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size
     mfu = [r["mfu"] for r in rows if r.get("mfu") is not None]
     return {"step_ms_median": step_ms, "tokens_per_second": tokens_per_step / step_ms * 1e3,
             "mfu_median": statistics.median(mfu) if mfu else None, "peak_memory_mb": _peak_memory_mb(cuda),
             "peak_memory_kind": "cuda max_memory_allocated" if cuda else "process peak RSS",
-            "params": summary["params"], "tokens_per_step": tokens_per_step, "cfg": cfg}
+            "params": summary.params, "tokens_per_step": tokens_per_step, "cfg": cfg}
 
 
 def _peak_memory_mb(cuda: bool) -> float:

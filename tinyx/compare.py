@@ -3,10 +3,11 @@
     uv run python -m tinyx.compare outputs/multirun/2026-11-21/01-04-15
     uv run python -m tinyx.compare 'outputs/runs/2026-11-21/*' outputs/runs/2026-11-22/09-00-00 --out reports/
 
-Reads only the run-directory contract (`.hydra/config.yaml`, `metrics.jsonl`, `summary.json`).
+Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance).
 The config keys that differ between runs become the table's columns; runs that differ only
 by `seed` form one group, reported as mean ± std (sample standard deviation, n-1) over its seeds.
 Writes comparison.md, comparison.csv and comparison.png into the directory compared (or --out).
+Runs whose provenance names different git commits are compared, with one warning listing them.
 
 Other code calls `compare_runs(paths)` and reads `Comparison.groups` / `Comparison.table()`.
 """
@@ -21,15 +22,16 @@ import math
 import os
 import statistics
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyx import rundir
 from tinyx.errors import CompareError, exit_on_user_error
 from tinyx.files import check_writable
-from tinyx.loggers import METRICS_FILE, SUMMARY_FILE, read_jsonl
+from tinyx.rundir import METRICS_FILE, SUMMARY_FILE, find_runs
 
-CONFIG_FILE = Path(".hydra") / "config.yaml"
 SEED_KEY = "seed"
 # Keys that say where files are or how a run is logged, not what was trained: never columns.
 IGNORED_KEY_PREFIXES = ("logger.", "train.resume", "data.cache_dir", "data.search_dirs")
@@ -50,6 +52,7 @@ class RunResult:
     wall_seconds: float | None
     val_curve: list[tuple[int, float]]  # (step, val/loss) of every evaluation
     seconds_to_target: float | None = None  # wall time at the first evaluation <= the target, if reached
+    commit: str | None = None  # the git commit of the code that trained it (provenance.json), if known
 
 
 @dataclass
@@ -134,52 +137,11 @@ def _whole(value: float | None) -> float | int | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
-# ---------------------------------------------------------------- finding and reading runs
-def _is_run_dir(path: Path) -> bool:
-    return (path / CONFIG_FILE).is_file()
-
-
-def find_runs(paths: list[str | Path]) -> list[Path]:
-    """Run directories named by paths: a run directory, a directory holding runs (a multirun), or a glob."""
-    found: list[Path] = []
-    for arg in paths:
-        arg = str(arg)
-        if glob.has_magic(arg):
-            matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
-            if not matches:
-                raise CompareError(f"the pattern {arg!r} matches nothing: check it, or pass the run or multirun "
-                                   f"directory itself.")
-            candidates = [Path(m) for m in matches]
-        else:
-            path = Path(arg).expanduser()
-            if not path.exists():
-                raise CompareError(f"{arg} does not exist: pass a run directory, a multirun directory "
-                                   f"(outputs/multirun/<date>/<time>) or a glob.")
-            candidates = [path]
-        for path in candidates:
-            if _is_run_dir(path):
-                found.append(path)
-            elif path.is_dir():
-                found.extend(sorted(p.parent.parent for p in path.rglob(str(CONFIG_FILE))))
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    if not unique:
-        raise CompareError(f"no run directories in {' '.join(map(str, paths))} (a run directory holds "
-                           f"{CONFIG_FILE}): pass outputs/runs/<date>/<time>, outputs/multirun/<date>/<time>, "
-                           f"or a glob of them.")
-    return unique
-
-
+# ---------------------------------------------------------------- reading runs
 def _read_config(path: Path) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
     from tinyx.config import flatten_config
 
-    cfg = OmegaConf.load(path / CONFIG_FILE)
-    try:
-        tree = OmegaConf.to_container(cfg, resolve=True)
-    except Exception:  # an interpolation only Hydra can resolve (e.g. ${now:...}): compare it as written
-        tree = OmegaConf.to_container(cfg, resolve=False)
-    return flatten_config(tree)
+    return flatten_config(rundir.read_config(path))
 
 
 def _finite(value) -> float | None:
@@ -190,46 +152,60 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
-    """A run's figures from summary.json, falling back to metrics.jsonl for a run that did not finish."""
-    try:
-        config = _read_config(path)
-    except Exception as e:
-        warn(f"{path / CONFIG_FILE} is unreadable ({type(e).__name__}): run skipped.")
-        return None
-    metrics_path = path / METRICS_FILE
-    rows = read_jsonl(metrics_path, on_bad_line=lambda number, line: warn(
-        f"{metrics_path} line {number} is not a JSON object ({line[:40]!r}...): line skipped."))
-    curve = [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get("val/loss"))) is not None]
-    summary: dict = {}
-    if (path / SUMMARY_FILE).is_file():
-        try:
-            summary = json.loads((path / SUMMARY_FILE).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            warn(f"{path / SUMMARY_FILE} is not valid JSON: figures taken from {METRICS_FILE}.")
-    if not summary:
+def _read_summary(path: Path, rows: list[dict], warn) -> rundir.RunSummary | None:
+    summary = rundir.read_summary(path)
+    if summary is None and (path / SUMMARY_FILE).is_file():
+        warn(f"{path / SUMMARY_FILE} is not valid JSON: figures taken from {METRICS_FILE}.")
+    elif summary is None:
         last = rows[-1]["step"] if rows and "step" in rows[-1] else 0
         warn(f"{path} has no {SUMMARY_FILE} (still running, or killed): figures from {METRICS_FILE} up to "
              f"step {last}.")
-    status = str(summary.get("status", "incomplete"))
-    if summary and status != "completed":
-        warn(f"{path} ended with status {status!r}.")
-    final = _first(_finite(summary.get("val/loss")), curve[-1][1] if curve else None)
+    elif not summary.completed:
+        warn(f"{path} ended with status {summary.status!r}.")
+    return summary
+
+
+def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
+    """A run's figures from its summary, falling back to its metrics for a run that did not finish."""
+    try:
+        config = _read_config(path)
+    except Exception as e:
+        warn(f"{rundir.config_path(path)} is unreadable ({type(e).__name__}): run skipped.")
+        return None
+    rows = rundir.read_metrics(path, on_bad_line=lambda number, line: warn(
+        f"{path / METRICS_FILE} line {number} is not a JSON object ({line[:40]!r}...): line skipped."))
+    curve = [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get("val/loss"))) is not None]
+    # A run without a summary (killed, or still running) is read from its metrics alone.
+    summary = _read_summary(path, rows, warn) or rundir.RunSummary(status="incomplete")
+    final = _first(_finite(summary.val_loss), curve[-1][1] if curve else None)
     if final is None:
         warn(f"{path} has no finite validation loss yet: run skipped.")
         return None
-    best = _first(_finite(summary.get("val/loss_best")), min(v for _, v in curve) if curve else None, final)
+    best = _first(_finite(summary.val_loss_best), min(v for _, v in curve) if curve else None, final)
     throughput = [v for r in rows if (v := _finite(r.get("tokens_per_second"))) is not None]
-    tokens_per_second = _first(_finite(summary.get("tokens_per_second")),
+    tokens_per_second = _first(_finite(summary.tokens_per_second),
                                statistics.median(throughput) if throughput else None)
     seconds_to_target = None
     if target is not None:
         seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
                                   if (v := _finite(r.get("val/loss"))) is not None and v <= target), None)
-    return RunResult(path=path, config=config, status=status, final_val_loss=final, best_val_loss=best,
-                     tokens_per_second=tokens_per_second, params=_finite(summary.get("params")),
-                     wall_seconds=_finite(summary.get("wall_seconds")), val_curve=curve,
-                     seconds_to_target=seconds_to_target)
+    return RunResult(path=path, config=config, status=summary.status, final_val_loss=final, best_val_loss=best,
+                     tokens_per_second=tokens_per_second, params=_finite(summary.params),
+                     wall_seconds=_finite(summary.wall_seconds), val_curve=curve,
+                     seconds_to_target=seconds_to_target, commit=rundir.git_commit(path))
+
+
+def commit_warning(runs: list[RunResult]) -> str | None:
+    """One warning when the runs' code came from different git commits (runs without provenance not counted).
+
+    A difference between groups is then not only the config's: the code changed under them too.
+    """
+    commits = Counter(r.commit for r in runs if r.commit is not None)
+    if len(commits) < 2:
+        return None
+    listed = ", ".join(f"{c[:12]} ({n} run{'s' if n > 1 else ''})" for c, n in commits.most_common())
+    return (f"the runs come from {len(commits)} git commits: {listed}. Differences may come from code changes, "
+            f"not only from the config: rerun the groups on one commit to compare like with like.")
 
 
 # ---------------------------------------------------------------- grouping
@@ -285,6 +261,8 @@ def compare_runs(paths: list[str | Path], target: float | None = None) -> Compar
     if not runs:
         raise CompareError(f"none of the runs in {' '.join(map(str, paths))} has a validation loss yet: "
                            f"compare runs that reached their first evaluation (train.eval_every).")
+    if (mixed := commit_warning(runs)) is not None:
+        warnings.append(mixed)
     keys, groups = group_runs(runs)
     return Comparison(keys=keys, groups=groups, warnings=warnings, target=target)
 

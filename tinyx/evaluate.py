@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import math
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from tinyx.errors import EvaluateError, ProbeError, TinyxError, exit_on_user_error
 from tinyx.files import check_writable
+from tinyx.rundir import find_checkpoints, load_model, run_dir_of
 
 PROBE_FIELDS = ("name", "prompt", "expected")
 DEFAULT_TOP_K = 5
@@ -59,36 +59,6 @@ class CheckpointScore:
 
 
 # ---------------------------------------------------------------- inputs
-def find_checkpoints(paths: list[str]) -> list[Path]:
-    """Checkpoint files named by paths: files, run directories (latest), directories of runs, globs."""
-    from tinyx.checkpoint import CKPT_DIR, find_checkpoint
-
-    found: list[Path] = []
-    for arg in paths:
-        if glob.has_magic(arg):
-            candidates = [Path(m) for m in sorted(glob.glob(os.path.expanduser(arg), recursive=True))]
-            if not candidates:
-                raise EvaluateError(f"the pattern {arg!r} matches nothing: check it, or pass a checkpoint file or "
-                                    f"run directory.")
-        else:
-            candidates = [Path(arg).expanduser()]
-            if not candidates[0].exists():
-                raise EvaluateError(f"{arg} does not exist: pass a checkpoint file (checkpoints/ckpt_*.pt), a run "
-                                    f"directory or a glob.")
-        for path in candidates:
-            if path.is_file():
-                found.append(path)
-            elif (path / CKPT_DIR).is_dir():
-                found.append(find_checkpoint(path))
-            elif path.is_dir():
-                found.extend(find_checkpoint(d.parent) for d in sorted(path.rglob(CKPT_DIR)) if d.is_dir())
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    if not unique:
-        raise EvaluateError(f"no checkpoints in {' '.join(paths)}: pass checkpoint files, run directories that "
-                            f"saved some ({CKPT_DIR}/ckpt_*.pt), or a glob.")
-    return unique
-
-
 def load_probes(path: str | Path) -> tuple[list[Probe], int | None]:
     """Probes and the file's top_k (None if it sets none); every problem is one ProbeError naming the fix."""
     import yaml
@@ -172,38 +142,44 @@ def score_probe(model, tokenizer, probe: Probe, top_k: int, device) -> ProbeResu
                        in_top_k=rank <= top_k)
 
 
+def _data_config(train_config: dict, data_path: str | None):
+    """The checkpoint's data config, with --data-path for a corpus that moved."""
+    from tinyx.config import DataConfig
+
+    known = DataConfig.__dataclass_fields__
+    data_cfg = DataConfig(**{k: v for k, v in train_config["data"].items() if k in known})
+    if data_path:
+        data_cfg.path = data_path
+    return data_cfg
+
+
 def evaluate_checkpoints(checkpoints: list[Path], probes: list[Probe] = (), top_k: int = DEFAULT_TOP_K,
                          eval_batches: int | None = None, batch_size: int | None = None, device: str = "auto",
                          data_path: str | None = None, threads: int = 0) -> list[CheckpointScore]:
     """Validation loss/perplexity and probe results of each checkpoint, in the order given."""
     from tinyx import hardware
-    from tinyx.config import DataConfig, HardwareConfig
+    from tinyx.config import HardwareConfig
     from tinyx.data import load_tokens
-    from tinyx.generate import load_model
 
     hw = hardware.setup(HardwareConfig(device=device, threads=threads))
-    datasets: dict[str, object] = {}
+    datasets: dict[str, object] = {}  # checkpoints of one run share their corpus: tokenized once
     scores = []
     for ckpt in checkpoints:
-        model, tokenizer, state, _ = load_model(str(ckpt), hw.device)
-        known = DataConfig.__dataclass_fields__
-        data_cfg = DataConfig(**{k: v for k, v in state["config"]["data"].items() if k in known})
-        if data_path:
-            data_cfg.path = data_path
-        key = json.dumps(state["config"]["data"], sort_keys=True)
+        run = load_model(ckpt, hw.device)
+        key = json.dumps(run.config["data"], sort_keys=True)
         if key not in datasets:
-            datasets[key] = load_tokens(data_cfg)
+            datasets[key] = load_tokens(_data_config(run.config, data_path))
         data = datasets[key]
-        if data.tokenizer.to_dict() != state["tokenizer"]:
+        if data.tokenizer.to_dict() != run.state["tokenizer"]:
             raise EvaluateError(f"checkpoint {ckpt} was trained with another tokenizer than {data.corpus_path} "
                                 f"gives: pass --data-path with the corpus it was trained on.")
-        train_cfg = state["config"].get("train", {})
+        train_cfg = run.config.get("train", {})
         # --eval-batches reproduces training's batches, so it takes training's batch size.
         rows = batch_size or (train_cfg.get("eval_batch_size", 12) if eval_batches else FULL_SPLIT_BATCH_SIZE)
-        loss, n_tokens = validation_loss(model, data.val, model.cfg.block_size, rows, eval_batches, hw)
-        score = CheckpointScore(checkpoint=ckpt, step=int(state["step"]), val_loss=loss,
+        loss, n_tokens = validation_loss(run.model, data.val, run.model.cfg.block_size, rows, eval_batches, hw)
+        score = CheckpointScore(checkpoint=ckpt, step=run.step, val_loss=loss,
                                 val_ppl=math.exp(min(loss, 50.0)), val_tokens=n_tokens)
-        score.probes = [score_probe(model, tokenizer, p, top_k, hw.device) for p in probes]
+        score.probes = [score_probe(run.model, run.tokenizer, p, top_k, hw.device) for p in probes]
         scores.append(score)
     return scores
 
@@ -284,7 +260,7 @@ def main(argv: list[str]) -> list[CheckpointScore]:
     probes, file_top_k = load_probes(args.probes) if args.probes else ([], None)
     top_k = args.top_k or file_top_k or DEFAULT_TOP_K
     checkpoints = find_checkpoints(args.paths)
-    run_dirs = {c.parent.parent for c in checkpoints}
+    run_dirs = {run_dir_of(c) for c in checkpoints}
     out_dir = Path(args.out) if args.out else Path(os.path.commonpath([str(d) for d in run_dirs]))
     check_writable(out_dir, "--out")  # before scoring, which may take a while
     scores = evaluate_checkpoints(checkpoints, probes, top_k, args.eval_batches, args.batch_size, args.device,

@@ -14,8 +14,8 @@ from typing import Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from tinyx.errors import exit_on_user_error
-from tinyx.errors import ConfigError
+from tinyx.errors import ConfigError, exit_on_user_error
+from tinyx.rundir import load_model
 
 
 @dataclass
@@ -48,20 +48,6 @@ def parse_args(argv: list[str], schema):
                           f"{', '.join(schema.__dataclass_fields__)}.") from None
 
 
-def load_model(path: str, device):
-    """The model (eval mode) and tokenizer of a run directory or checkpoint file."""
-    from tinyx.checkpoint import find_checkpoint, load_checkpoint
-    from tinyx.config import ModelConfig
-    from tinyx.data import tokenizer_from_dict
-    from tinyx.model import GPT
-
-    ckpt_path = find_checkpoint(path, key="run")
-    state = load_checkpoint(ckpt_path, map_location=device)
-    model = GPT(ModelConfig(**state["config"]["model"]))
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), tokenizer_from_dict(state["tokenizer"]), state, ckpt_path
-
-
 @exit_on_user_error
 def main(argv: list[str]) -> None:
     cfg = parse_args(argv, GenerateConfig)
@@ -74,7 +60,8 @@ def main(argv: list[str]) -> None:
     from tinyx.hardware import resolve_device
 
     device = resolve_device(cfg.device)
-    model, tokenizer, _, _ = load_model(cfg.run, device)
+    run = load_model(cfg.run, device, key="run")
+    model, tokenizer = run.model, run.tokenizer
     prompt_ids = tokenizer.encode(cfg.prompt) or [0]
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     idx = torch.tensor([prompt_ids] * cfg.num_samples, dtype=torch.long, device=device)

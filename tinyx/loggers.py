@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Collection, Protocol
 from urllib.parse import urlsplit
 
+from tinyx.rundir import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl  # noqa: F401 (still importable from here)
+
 if TYPE_CHECKING:
     from tinyx.config import RunConfig
-
-METRICS_FILE = "metrics.jsonl"
-SAMPLES_FILE = "samples.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 class Logger(Protocol):
@@ -36,25 +34,6 @@ class Logger(Protocol):
 def _json_value(v):
     # JSON has no NaN/inf; write null so every reader can parse the file.
     return None if isinstance(v, float) and not math.isfinite(v) else v
-
-
-def read_jsonl(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> list[dict]:
-    """The JSON objects of a .jsonl file; a line that is not one (cut short by a crash) is skipped.
-
-    `on_bad_line(line_number, line)` hears about each skipped line, for tools that warn.
-    """
-    rows = []
-    if path.is_file():
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                row = None
-            if isinstance(row, dict):
-                rows.append(row)
-            elif line.strip() and on_bad_line is not None:
-                on_bad_line(number, line)
-    return rows
 
 
 def write_json_atomic(path: Path, obj) -> None:

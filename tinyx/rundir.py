@@ -12,18 +12,29 @@
       train.log          Hydra's log of the console
       wandb/, events.out.tfevents.*   when those loggers are on
 
-compare, evaluate, generate, bench, resume and the sweep all read runs through this module.
+compare, evaluate, generate, bench, resume and the sweep all read runs through this module:
+finding them (`find_runs`, `find_checkpoints`), reading them (`read_config`, `read_summary`,
+`read_metrics`, `read_provenance`) and rebuilding a run's model (`load_model`).
+
+Importing it stays cheap (compare never pays for torch): modules that need torch are imported
+inside the functions that use them.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
+from tinyx.errors import RunDirError
 from tinyx.files import atomic_write_json
+
+if TYPE_CHECKING:
+    import torch
 
 CONFIG_FILE = "config.json"
 HYDRA_CONFIG_FILE = ".hydra/config.yaml"  # runs written before config.json existed
@@ -99,14 +110,20 @@ def has_config(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file() or (path / HYDRA_CONFIG_FILE).is_file()
 
 
+def config_path(run_dir: str | Path) -> Path:
+    """The file read_config reads: config.json, else (a run older than it) .hydra/config.yaml."""
+    run_dir = Path(run_dir)
+    return run_dir / CONFIG_FILE if (run_dir / CONFIG_FILE).is_file() else run_dir / HYDRA_CONFIG_FILE
+
+
 def read_config(run_dir: str | Path) -> dict[str, Any]:
     """The run's nested config: config.json, or for a run older than it Hydra's .hydra/config.yaml."""
-    run_dir = Path(run_dir)
-    if (run_dir / CONFIG_FILE).is_file():
-        return json.loads((run_dir / CONFIG_FILE).read_text())
+    path = config_path(run_dir)
+    if path.suffix == ".json":
+        return json.loads(path.read_text())
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(run_dir / HYDRA_CONFIG_FILE)
+    cfg = OmegaConf.load(path)
     try:
         return OmegaConf.to_container(cfg, resolve=True)
     except Exception:  # an interpolation only Hydra can resolve (e.g. ${now:...}): as written
@@ -125,8 +142,6 @@ def refuse_to_overwrite(run_dir: str | Path) -> None:
     """A directory holding a run is never overwritten silently: the user resumes it or chooses another."""
     if not holds_run(run_dir):
         return
-    from tinyx.errors import RunDirError
-
     summary = read_summary(run_dir)
     what = f"{summary.status} at step {summary.step}" if summary else "no summary: it was stopped or is running"
     raise RunDirError(f"run directory {run_dir} already holds a run ({what}): continue it with train.resume=auto, "
@@ -156,3 +171,159 @@ def claim_new_dir(base: str | Path) -> Path:
         _claimed[key] = candidate
         return candidate
     raise RuntimeError(f"no free directory name next to {base}")
+
+
+def read_jsonl(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> list[dict]:
+    """The JSON objects of a .jsonl file; a line that is not one (cut short by a crash) is skipped.
+
+    `on_bad_line(line_number, line)` hears about each skipped line, for tools that warn.
+    """
+    rows = []
+    if path.is_file():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                row = None
+            if isinstance(row, dict):
+                rows.append(row)
+            elif line.strip() and on_bad_line is not None:
+                on_bad_line(number, line)
+    return rows
+
+
+def read_metrics(run_dir: str | Path, on_bad_line: Callable[[int, str], None] | None = None) -> list[dict]:
+    """metrics.jsonl's rows, oldest first ([] before the first log line)."""
+    return read_jsonl(Path(run_dir) / METRICS_FILE, on_bad_line)
+
+
+def read_provenance(run_dir: str | Path) -> dict[str, Any] | None:
+    """provenance.json; None for a run written before it existed, or when it is not a JSON object."""
+    try:
+        data = json.loads((Path(run_dir) / PROVENANCE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def git_commit(run_dir: str | Path) -> str | None:
+    """The git commit the run's code was at, from provenance.json (None if unknown)."""
+    git = (read_provenance(run_dir) or {}).get("git")
+    commit = git.get("commit") if isinstance(git, dict) else None
+    return commit if isinstance(commit, str) and commit else None
+
+
+# ---------------------------------------------------------------- finding runs and checkpoints
+def _expand(arg: str, glob_fix: str, missing_fix: str) -> list[Path]:
+    """The paths one argument names: itself, or the matches of a glob (sorted)."""
+    if glob.has_magic(arg):
+        matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
+        if not matches:
+            raise RunDirError(f"the pattern {arg!r} matches nothing: check it, or {glob_fix}.")
+        return [Path(m) for m in matches]
+    path = Path(arg).expanduser()
+    if not path.exists():
+        raise RunDirError(f"{arg} does not exist: {missing_fix}.")
+    return [path]
+
+
+def _walk(root: Path, is_run: Callable[[Path], bool]) -> Iterator[Path]:
+    """The runs in and under root, sorted; a run's own folders (checkpoints, wandb) are not walked."""
+    for folder, subfolders, _ in os.walk(root):
+        if is_run(Path(folder)):
+            subfolders.clear()
+            yield Path(folder)
+        else:
+            subfolders.sort()
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    # One run named twice (a directory and a glob reaching it) is compared or scored once.
+    return list(dict.fromkeys(p.resolve() for p in paths))
+
+
+def find_runs(paths: list[str | Path]) -> list[Path]:
+    """Run directories named by paths: a run directory, a directory holding runs (a multirun), or a glob.
+
+    A run directory is one with a config (config.json, or .hydra/config.yaml for a run older than it).
+    """
+    found: list[Path] = []
+    for arg in map(str, paths):
+        for path in _expand(arg, "pass the run or multirun directory itself",
+                            "pass a run directory, a multirun directory (outputs/multirun/<date>/<time>) or a glob"):
+            if path.is_dir():
+                found.extend(_walk(path, has_config))
+    unique = _unique(found)
+    if not unique:
+        raise RunDirError(f"no run directories in {' '.join(map(str, paths))} (a run directory holds {CONFIG_FILE} "
+                          f"or {HYDRA_CONFIG_FILE}): pass outputs/runs/<date>/<time>, "
+                          f"outputs/multirun/<date>/<time>, or a glob of them.")
+    return unique
+
+
+def _has_checkpoints(path: Path) -> bool:
+    return (path / CKPT_DIR).is_dir()
+
+
+def find_checkpoints(paths: list[str | Path]) -> list[Path]:
+    """Checkpoint files named by paths: files, run directories (their latest), directories of runs, globs."""
+    from tinyx.checkpoint import find_checkpoint
+
+    found: list[Path] = []
+    for arg in map(str, paths):
+        for path in _expand(arg, "pass a checkpoint file or run directory",
+                            f"pass a checkpoint file ({CKPT_DIR}/ckpt_*.pt), a run directory or a glob"):
+            if path.is_file():
+                found.append(path)
+            elif path.is_dir():
+                found.extend(find_checkpoint(run) for run in _walk(path, _has_checkpoints))
+    unique = _unique(found)
+    if not unique:
+        raise RunDirError(f"no checkpoints in {' '.join(map(str, paths))}: pass checkpoint files, run directories "
+                          f"that saved some ({CKPT_DIR}/ckpt_*.pt), or a glob.")
+    return unique
+
+
+def run_dir_of(checkpoint: str | Path) -> Path:
+    """The run directory a checkpoint file belongs to (its own folder for a file outside a run)."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent.parent if checkpoint.parent.name == CKPT_DIR else checkpoint.parent
+
+
+# ---------------------------------------------------------------- a run's model
+@dataclass
+class LoadedRun:
+    """A model rebuilt from a checkpoint, in eval mode on the device asked for."""
+
+    model: Any  # tinyx.model.GPT
+    tokenizer: Any  # the run's tokenizer (tinyx.data)
+    state: dict[str, Any]  # the whole checkpoint: config, step, tokenizer, optimizer and RNG state
+    checkpoint: Path
+
+    @property
+    def step(self) -> int:
+        return int(self.state["step"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The nested config the checkpoint was trained with."""
+        return self.state["config"]
+
+
+def load_model(run_or_checkpoint: str | Path, device: str | torch.device = "cpu",
+               key: str | None = None) -> LoadedRun:
+    """The model and tokenizer of a run directory (its latest checkpoint) or of a checkpoint file.
+
+    `key` names the setting the path came from (e.g. generate's `run`), for the error messages.
+    """
+    from tinyx.checkpoint import find_checkpoint, load_checkpoint
+    from tinyx.config import ModelConfig
+    from tinyx.data import tokenizer_from_dict
+    from tinyx.model import GPT
+
+    path = find_checkpoint(run_or_checkpoint, key=key)
+    state = load_checkpoint(path, map_location=device)
+    model = GPT(ModelConfig(**state["config"]["model"]))
+    model.load_state_dict(state["model"])
+    return LoadedRun(model=model.to(device).eval(), tokenizer=tokenizer_from_dict(state["tokenizer"]),
+                     state=state, checkpoint=path)

@@ -1,0 +1,88 @@
+"""tinyx.rundir: finding runs and checkpoints, reading a run, and what importing it costs."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from tinyx.errors import RunDirError
+from tinyx.rundir import (CKPT_DIR, CONFIG_FILE, HYDRA_CONFIG_FILE, find_checkpoints, find_runs, git_commit,
+                          load_model, read_jsonl, read_summary, run_dir_of)
+
+
+def _run(path, hydra=False, checkpoint=None):
+    path.mkdir(parents=True)
+    config = path / (HYDRA_CONFIG_FILE if hydra else CONFIG_FILE)
+    config.parent.mkdir(exist_ok=True)
+    config.write_text("{}")
+    if checkpoint is not None:
+        (path / CKPT_DIR).mkdir()
+        (path / CKPT_DIR / checkpoint).write_bytes(b"")
+    return path
+
+
+def test_find_runs_takes_both_kinds_of_run_and_does_not_walk_into_one(tmp_path):
+    python_run = _run(tmp_path / "sweep" / "0")
+    hydra_run = _run(tmp_path / "sweep" / "1", hydra=True)
+    _run(python_run / "wandb" / "nested")  # inside a run: not a run of its own
+    (tmp_path / "sweep" / "not_a_run").mkdir()
+    assert find_runs([tmp_path / "sweep"]) == [python_run.resolve(), hydra_run.resolve()]
+    assert find_runs([str(tmp_path / "sweep" / "[01]"), str(python_run)]) == [python_run.resolve(),
+                                                                             hydra_run.resolve()]
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("nope", "nope does not exist: pass a run directory, a multirun directory"),
+    ("nothing*", "matches nothing: check it, or pass the run or multirun directory itself."),
+    ("empty", f"(a run directory holds {CONFIG_FILE} or {HYDRA_CONFIG_FILE})"),
+])
+def test_find_runs_errors_name_the_path_and_the_fix(tmp_path, arg, message):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunDirError) as e:
+        find_runs([str(tmp_path / arg)])
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_find_checkpoints_takes_files_runs_and_folders_of_runs(tmp_path):
+    run_a = _run(tmp_path / "runs" / "a", checkpoint="ckpt_000010.pt")
+    run_b = _run(tmp_path / "runs" / "b", checkpoint="ckpt_000020.pt")
+    loose = tmp_path / "loose.pt"
+    loose.write_bytes(b"")
+    found = find_checkpoints([str(tmp_path / "runs"), str(loose)])
+    assert found == [run_a / CKPT_DIR / "ckpt_000010.pt", run_b / CKPT_DIR / "ckpt_000020.pt", loose.resolve()]
+    assert [run_dir_of(p) for p in found] == [run_a, run_b, tmp_path]
+    (tmp_path / "no_checkpoints").mkdir()
+    with pytest.raises(RunDirError, match="no checkpoints in"):
+        find_checkpoints([str(tmp_path / "no_checkpoints")])
+
+
+def test_summary_and_provenance_read_as_written_or_not_at_all(tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps({"status": "completed", "val/loss": 1.5, "extra": 1}))
+    summary = read_summary(tmp_path)
+    assert summary.completed and summary.val_loss == 1.5
+    (tmp_path / "summary.json").write_text('{"status": "compl')  # cut short by a crash
+    assert read_summary(tmp_path) is None and git_commit(tmp_path) is None
+    (tmp_path / "provenance.json").write_text(json.dumps({"git": {"commit": "abc", "dirty": True}}))
+    assert git_commit(tmp_path) == "abc"
+
+
+def test_read_jsonl_skips_and_reports_a_line_cut_short(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"step": 1}\n{"step": 2, "lo\n[1]\n\n{"step": 3}\n')
+    bad = []
+    assert read_jsonl(tmp_path / "m.jsonl", lambda n, line: bad.append(n)) == [{"step": 1}, {"step": 3}]
+    assert bad == [2, 3]
+
+
+def test_load_model_rebuilds_the_run_latest_checkpoint(trained_run):
+    run_dir, _ = trained_run
+    run = load_model(run_dir)
+    assert run.step == 40 and run.checkpoint.name == "ckpt_000040.pt" and not run.model.training
+    assert run.tokenizer.decode(run.tokenizer.encode("ROMEO:")) == "ROMEO:"
+
+
+def test_compare_and_rundir_import_without_torch():
+    code = "import sys, tinyx.rundir, tinyx.compare; assert 'torch' not in sys.modules, 'torch imported'"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
