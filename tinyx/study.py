@@ -474,7 +474,7 @@ class _Objective:
     def __call__(self, trial) -> float:
         import optuna
 
-        from tinyx.cli import env_config_keys
+        from tinyx.compose import env_config_keys
         from tinyx.loggers import RunLabels
         from tinyx.trainer import train
 
