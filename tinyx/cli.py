@@ -45,7 +45,7 @@ def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float
     """sweep.py's body: run (or report on) the study; Ctrl-C stops it cleanly with exit code 130."""
     from omegaconf import OmegaConf
 
-    from tinyx.study import run_study
+    from tinyx.sweep import run_study
 
     sweep = OmegaConf.to_object(cfg.sweep)
     search_space = OmegaConf.to_container(cfg.search_space, resolve=True)
