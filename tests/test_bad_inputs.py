@@ -163,7 +163,7 @@ CASES = {
     "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
-    # ---- sweep.py (more search-space and storage cases, in-process: tests/test_study.py)
+    # ---- sweep.py (more search-space and storage cases, in-process: tests/test_sweep.py)
     "sweep-key-typo": Case("script", ["sweep.py", "sweep.n_trialz=3", "sweep.root={tmp}/sweeps"],
                            ["sweep.n_trialz"], exit_code=1),
     "sweep-unknown-search-space": Case("script", ["sweep.py", "search_space=lrr", "sweep.root={tmp}/sweeps"],

@@ -142,7 +142,7 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
 
 
 def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(monkeypatch):
-    from tinyx.cli import env_config_keys
+    from tinyx.compose import env_config_keys
     from tinyx.loggers import tracked_config
 
     monkeypatch.setenv("TINYX_TEST_CACHE", "/home/someone/private-cache")

@@ -44,7 +44,7 @@ class BenchConfig:
 
 
 def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
-    from tinyx.cli import compose_train
+    from tinyx.compose import compose_train
     from tinyx.config import to_run_config
     from tinyx.training import train
 

@@ -1,4 +1,4 @@
-"""The Hydra side of the entry points: train.py's and sweep.py's bodies, run labels, composing configs."""
+"""The Hydra side of the entry points: train.py's and sweep.py's bodies, run labels (composing: tinyx.compose)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+from tinyx.compose import compose_train, env_config_keys
 from tinyx.errors import TrainingDiverged, exit_on_user_error
 
 
@@ -44,7 +45,7 @@ def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float
     """sweep.py's body: run (or report on) the study; Ctrl-C stops it cleanly with exit code 130."""
     from omegaconf import OmegaConf
 
-    from tinyx.study import run_study
+    from tinyx.sweep import run_study
 
     sweep = OmegaConf.to_object(cfg.sweep)
     search_space = OmegaConf.to_container(cfg.search_space, resolve=True)
@@ -55,17 +56,6 @@ def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float
     except KeyboardInterrupt as e:  # the study said how to continue; 130 for Ctrl-C, 143 for SIGTERM
         sys.exit(getattr(e, "exit_code", 130))
     return report["best"]["value"] if report["best"] else None
-
-
-def env_config_keys(cfg) -> dict[str, str]:
-    """Keys of a composed config whose value comes from an environment variable, with their source
-    text (`${oc.env:...}`)."""
-    from omegaconf import OmegaConf
-
-    from tinyx.config import flatten_config
-
-    raw = flatten_config(OmegaConf.to_container(cfg, resolve=False))
-    return {k: v for k, v in raw.items() if isinstance(v, str) and "oc.env:" in v}
 
 
 # Overrides that say where or how to log, not what was trained: left out of run names.
@@ -114,28 +104,3 @@ def run_labels_from_hydra(hydra_cfg):
     name = ",".join(overrides) or experiment or "defaults"
     return RunLabels(name=name[:128], group=group[:128] if group else None,
                      tags=[f"{k}={v}"[:64] for k, v in sorted(choices.items())])
-
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-
-def compose_train(overrides: list[str], config_name: str = "train"):
-    """The config `train.py <overrides>` would run, composed with Hydra's Compose API (for tools, tests and
-    sweep.py's trials; inside a running Hydra app it reuses that app's config search path)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from tinyx.config import register_configs
-    from tinyx.errors import ConfigError
-
-    register_configs()
-    try:
-        if GlobalHydra.instance().is_initialized():
-            return compose(config_name=config_name, overrides=list(overrides))
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return compose(config_name=config_name, overrides=list(overrides))
-    except (HydraException, OmegaConfBaseException) as e:
-        cause = f" ({str(e.__cause__).splitlines()[0]})" if e.__cause__ else ""
-        raise ConfigError(f"{str(e).splitlines()[0]}{cause}: fix the override or the config file.") from None

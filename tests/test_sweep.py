@@ -1,4 +1,4 @@
-"""sweep.py and tinyx.study: search spaces, pruning, failures, resume after a kill, parallel workers, bad input."""
+"""sweep.py and tinyx.sweep: search spaces, pruning, failures, resume after a kill, parallel workers, bad input."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from conftest import CORPUS, MICRO, MICRO_NO_LOGGER, ROOT, compose, leet
-from tinyx.cli import compose_train, run_sweep
+from tinyx.cli import run_sweep
+from tinyx.compose import compose_train
 from tinyx.config import SweepConfig, to_run_config
 from tinyx.errors import ConfigError
-from tinyx.study import run_study
+from tinyx.sweep import run_study
 
 LR_SPACE = {"optim.lr": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True}}
 # Trials of a study in tests: the micro model, 40 steps, evaluated every 10, no samples.
@@ -309,7 +310,7 @@ def test_workers_opening_a_new_storage_at_once_all_succeed(tmp_path, request, ba
 
     import optuna
 
-    from tinyx.study import open_storage
+    from tinyx.sweep import open_storage
 
     for round_ in range(3):
         if backend == "sqlite":
@@ -339,3 +340,62 @@ def test_workers_opening_a_new_storage_at_once_all_succeed(tmp_path, request, ba
         # One schema, usable by every worker: a study made through one is seen through the others.
         study_id = storages[0].create_new_study([optuna.study.StudyDirection.MINIMIZE], "shared")
         assert all(s.get_study_id_from_name("shared") == study_id for s in storages)
+
+
+def finished_study(n_trials: int):
+    """An in-memory study of `n_trials` complete trials, as a worker's report sees it (no training)."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    study = optuna.create_study(study_name="s")
+    for number in range(n_trials):
+        lr = 1e-4 * (1 + number)
+        study.add_trial(create_trial(
+            params={"optim.lr": lr}, distributions={"optim.lr": FloatDistribution(1e-4, 1.0, log=True)},
+            value=3.0 + number / n_trials,
+            user_attrs={"overrides": [f"optim.lr={lr!r}"], "train_overrides": TRIAL + [f"optim.lr={lr!r}"],
+                        "steps_trained": 40, "run_dir": f"trials/{number:04d}"}))
+    return study
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_workers_writing_one_report_at_once_all_succeed(tmp_path):
+    """Workers that finish together all write the study's report; through one fixed temporary name
+    (report/trials.csv.tmp, best_<study>.yaml.tmp) a writer lost its file to another's rename and failed."""
+    import threading
+
+    from tinyx.sweep import write_report
+
+    n_trials, n_writers = 300, 6
+    study_ = finished_study(n_trials)
+    sweep = SweepConfig(study_name="s", root=str(tmp_path / "sweeps"), write_experiment=True,
+                        experiment_dir=str(tmp_path / "experiment"))
+    study_dir = tmp_path / "sweeps" / "s"
+
+    def compose_overrides(overrides):  # Hydra's global state is one per process; the report only needs values
+        return OmegaConf.from_dotlist([o for o in overrides if o.startswith("optim.")])
+
+    for _ in range(3):
+        start, reports, errors = threading.Barrier(n_writers), [], []
+
+        def write():
+            start.wait()
+            try:
+                reports.append(write_report(study_, sweep, study_dir, compose_overrides, say=lambda line: None))
+            except Exception as e:
+                errors.append(f"{type(e).__name__}: {e}")
+
+        writers = [threading.Thread(target=write) for _ in range(n_writers)]
+        for w in writers:
+            w.start()
+        for w in writers:
+            w.join(timeout=300)
+        assert errors == [] and len(reports) == n_writers
+        rows = trials_csv(reports[0])
+        assert [int(r["number"]) for r in rows] == list(range(n_trials)) and rows[-1]["run_dir"] == "trials/0299"
+        assert json.loads((study_dir / "report" / "study.json").read_text())["best"]["number"] == 0
+        experiment = (tmp_path / "experiment" / "best_s.yaml").read_text()
+        assert experiment.startswith("# @package _global_") and experiment.endswith("lr: 0.0001\n")
+        assert not [p.name for p in (study_dir / "report").iterdir() if p.name.endswith(".tmp")]
+        assert not list((tmp_path / "experiment").glob("*.tmp"))

@@ -1,0 +1,87 @@
+"""tinyx's modules import one another without a circle, at module level and inside functions alike.
+
+A circle makes import order matter (a name missing while its module is half-imported) and ties the two
+modules' layers together; dependencies point one way: entry points -> cli/sweep/tools -> components -> config.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tinyx_modules() -> dict[str, Path]:
+    """Every module of the tinyx package by dotted name (a package by its __init__.py)."""
+    modules = {}
+    for path in sorted((ROOT / "tinyx").rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The tinyx modules `name` imports anywhere in its source (a name from a module counts as that module)."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+
+    def known(dotted: str) -> str | None:
+        while dotted and dotted not in modules:
+            dotted = dotted.rpartition(".")[0]
+        return dotted or None
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(known(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: `from .space import x`, `from . import space`
+                base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
+            # `from tinyx.sweep import space` imports the module tinyx.sweep.space; `... import run_study` tinyx.sweep.
+            found.update(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else known(base)
+                         for alias in node.names)
+    return found - {None, name}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as a path `a -> b -> ... -> a`, or None (depth-first search, colouring nodes)."""
+    state: dict[str, str] = {}  # "open" while on the current path, "done" once fully explored
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        path.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return path[path.index(dep):] + [dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        path.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = tinyx_modules()
+    return {name: imported_modules(name, path, modules) for name, path in modules.items()}
+
+
+def test_tinyx_has_no_import_circle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_the_check_sees_circles_through_function_level_and_package_imports():
+    graph = import_graph()
+    assert "tinyx.sweep.runner" in graph["tinyx.sweep"]  # `from tinyx.sweep.runner import run_study`
+    assert "tinyx.training" in graph["tinyx.sweep.objective"]  # imported inside a method
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
