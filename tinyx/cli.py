@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tinyx.compose import compose_train, env_config_keys
+from tinyx.config import is_hyperparameter
 from tinyx.errors import TrainingDiverged, exit_on_user_error
 
 
@@ -58,8 +59,6 @@ def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float
     return report["best"]["value"] if report["best"] else None
 
 
-# Overrides that say where or how to log, not what was trained: left out of run names.
-_UNNAMED_KEYS = ("logger", "train.resume", "hydra")
 
 
 def _override_key(override: str) -> str:
@@ -91,7 +90,8 @@ def run_labels_from_hydra(hydra_cfg):
 
     from tinyx.loggers import RunLabels
 
-    overrides = [o for o in hydra_cfg.overrides.task if not _override_key(o).startswith(_UNNAMED_KEYS)]
+    # Run names say what was trained: where and how it ran is left out.
+    overrides = [o for o in hydra_cfg.overrides.task if is_hyperparameter(_override_key(o))]
     choices = {k: v for k, v in hydra_cfg.runtime.choices.items()
                if not k.startswith("hydra/") and k != "logger" and v is not None}
     experiment = choices.get("experiment")

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from tinyx import rundir
+from tinyx.config import is_hyperparameter
 from tinyx.errors import CompareError, exit_on_user_error
 from tinyx.files import check_writable
 from tinyx.rundir import METRICS_FILE, SUMMARY_FILE, find_runs
 
 SEED_KEY = "seed"
 # Keys that say where files are or how a run is logged, not what was trained: never columns.
-IGNORED_KEY_PREFIXES = ("logger.", "train.resume", "data.cache_dir", "data.search_dirs")
 REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png")
 
 
@@ -217,7 +217,7 @@ def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
     """Config keys whose value is not the same in every run (a key missing from a run counts as differing)."""
     keys = []
     for key in sorted(set().union(*configs)):
-        if key.startswith(IGNORED_KEY_PREFIXES):
+        if not is_hyperparameter(key):  # where and how a run ran is not what it trained
             continue
         values = {_comparable(c[key]) if key in c else "<missing>" for c in configs}
         if len(values) > 1:

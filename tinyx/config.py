@@ -245,8 +245,7 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
 # hyperparameters only, run names show only them, trackers publish everything but logging and secrets.
 HYPERPARAMETER, MACHINE, LOGGING, RUN, SECRET = "hyperparameter", "machine", "logging", "run", "secret"
 KEY_ROLES: dict[str, str] = {
-    "hardware.device": MACHINE, "hardware.compile": MACHINE, "hardware.threads": MACHINE,
-    "hardware.peak_flops": MACHINE,  # hardware.dtype is a hyperparameter: precision changes the result
+    "hardware": MACHINE, "hardware.dtype": HYPERPARAMETER,  # precision changes the result
     "data.path": MACHINE, "data.search_dirs": MACHINE, "data.cache_dir": MACHINE, "data.url": MACHINE,
     "logger": LOGGING,
     "train.resume": RUN, "train.log_every": RUN, "train.ckpt_every": RUN, "train.keep_checkpoints": RUN,
@@ -261,7 +260,7 @@ def key_role(key: str) -> str:
     """The role of a flat config key (`optim.lr` -> hyperparameter, `hardware.device` -> machine)."""
     if key in SECRET_KEYS:
         return SECRET
-    parts = key.split(".")
+    parts = key.replace("/", ".").split(".")  # a group override (`hydra/launcher=...`) counts as its key
     for n in range(len(parts), 0, -1):
         role = KEY_ROLES.get(".".join(parts[:n]))
         if role:

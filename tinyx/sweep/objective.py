@@ -14,11 +14,11 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.errors import ConfigError
-from tinyx.files import atomic_write, atomic_write_text
+from tinyx.files import atomic_write_text
 from tinyx.rundir import RunSummary, read_summary
 from tinyx.sweep.space import Compose, SearchSpace
 from tinyx.sweep.storage import INTERRUPTED, best_trial, finished_trials
@@ -52,7 +52,6 @@ class Objective:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         self.say(f"trial {trial.number}: {' '.join(overrides)}")
         cfg, run_cfg = self._compose_or_prune(trial, train_overrides)
-        _write_hydra_files(run_dir, cfg, train_overrides)
         summary = self._train(trial, run_cfg, run_dir, self._labels(trial, overrides, cfg))
         return self._metric_or_raise(trial, summary)
 
@@ -87,13 +86,14 @@ class Objective:
 
         summary = None
         try:
-            summary = as_run_summary(train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune))
+            summary = train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune)
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)
             raise
         except Exception as e:
             reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
             trial.set_user_attr("fail_reason", reason)
+            run_dir.mkdir(parents=True, exist_ok=True)  # a trial can fail before train() made it
             atomic_write_text(run_dir / ERROR_FILE, traceback.format_exc())
             raise
         finally:
@@ -133,19 +133,6 @@ class Objective:
                  f"{finished_trials(study)} of {self.sweep.n_trials} done")
 
 
-def as_run_summary(summary: RunSummary | dict) -> RunSummary:
-    """train()'s result as a RunSummary (train() has returned summary.json's dict, slash names and all)."""
-    return summary if isinstance(summary, RunSummary) else RunSummary.from_dict(summary)
-
-
 def metric_value(summary: RunSummary, metric: str) -> float | None:
     """The figure sweep.metric names in summary.json's spelling (`val/loss`) from its RunSummary field (`val_loss`)."""
     return getattr(summary, metric.replace("/", "_"))
-
-
-def _write_hydra_files(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> None:
-    """Mirrors the .hydra/config.yaml and overrides.yaml that train.py's Hydra writes into a run directory."""
-    hydra_dir = run_dir / ".hydra"
-    hydra_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(hydra_dir / "config.yaml", lambda tmp: OmegaConf.save(cfg, tmp))
-    atomic_write(hydra_dir / "overrides.yaml", lambda tmp: OmegaConf.save(OmegaConf.create(list(overrides)), tmp))

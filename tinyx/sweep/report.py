@@ -20,7 +20,8 @@ from omegaconf import OmegaConf
 
 from tinyx.config import SweepConfig, flatten_config
 from tinyx.files import atomic_write, atomic_write_json, atomic_write_text
-from tinyx.sweep.space import MACHINE_KEYS, Compose, format_value, override_key
+from tinyx.config import LOGGING, MACHINE, key_role
+from tinyx.sweep.space import Compose, format_value, override_key
 from tinyx.sweep.storage import best_trial, default_storage_url, masked, storage_label
 
 REPORT_DIR = "report"
@@ -132,10 +133,10 @@ def _write_plots(study, report_dir: Path, say: Callable[[str], None]) -> dict:
 def write_best_experiment(study, best, sweep: SweepConfig, compose: Compose) -> Path:
     """conf/experiment/best_<study>.yaml: every value the best trial trained with that differs from
     train.py's defaults (machine keys left out), so `train.py experiment=best_<study>` reproduces it."""
-    overrides = [o for o in best.user_attrs.get("train_overrides", []) if not override_key(o).startswith(MACHINE_KEYS)]
+    overrides = [o for o in best.user_attrs.get("train_overrides", []) if key_role(override_key(o)) not in (MACHINE, LOGGING)]
     default = flatten_config(OmegaConf.to_container(compose([]), resolve=True))
     trained = flatten_config(OmegaConf.to_container(compose(overrides), resolve=True))
-    diff = {k: v for k, v in trained.items() if default.get(k, "<absent>") != v and not k.startswith(MACHINE_KEYS)}
+    diff = {k: v for k, v in trained.items() if default.get(k, "<absent>") != v and key_role(k) not in (MACHINE, LOGGING)}
     tree = OmegaConf.to_yaml(OmegaConf.from_dotlist([f"{k}={json.dumps(v)}" for k, v in diff.items()])) if diff else ""
     path = Path(sweep.experiment_dir) / f"best_{study.study_name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,6 @@ from tinyx.errors import ConfigError
 
 Compose = Callable[[list], DictConfig]
 
-# Overrides that say where and how a trial runs, not what it trains: a worker on another machine may
-# set them differently, and a best-trial experiment file leaves them out.
-MACHINE_KEYS = ("hardware", "logger", "data.path", "data.search_dirs", "data.cache_dir")
 SPEC_TYPES = ("float", "int", "categorical")
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tinyx.config import SweepConfig
 from tinyx.errors import ConfigError
-from tinyx.sweep.space import MACHINE_KEYS, SearchSpace, override_key
+from tinyx.config import is_hyperparameter
+from tinyx.sweep.space import SearchSpace, override_key
 
 DEFAULT_DB = "study.db"
 # fail_reason of a trial stopped by Ctrl-C: it does not count towards sweep.n_trials, and runs again.
@@ -97,7 +98,7 @@ def _open_rdb_storage(url: str, attempts: int = 8):
 
 def study_signature(sweep: SweepConfig, space: SearchSpace, base_overrides: list[str]) -> dict:
     """What makes two commands the same study: every trial must train the same thing apart from the search."""
-    return {"overrides": sorted(o for o in base_overrides if not override_key(o).startswith(MACHINE_KEYS)),
+    return {"overrides": sorted(o for o in base_overrides if is_hyperparameter(override_key(o))),
             "search_space": space.raw, "metric": sweep.metric, "direction": sweep.direction}
 
 
