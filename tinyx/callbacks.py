@@ -6,6 +6,7 @@ from hydra.experimental.callback import Callback
 
 from tinyx.errors import exit_on_user_error
 from tinyx.files import check_writable
+from tinyx.rundir import refuse_to_overwrite
 
 
 class ProbeOutputDir(Callback):
@@ -14,9 +15,16 @@ class ProbeOutputDir(Callback):
 
     def on_run_start(self, config, **kwargs) -> None:
         _check_writable(config.hydra.run.dir, "hydra.run.dir")
+        if not config.get("train", {}).get("resume"):  # before Hydra rewrites that run's .hydra/ files
+            _refuse_to_overwrite(config.hydra.run.dir)
 
     def on_multirun_start(self, config, **kwargs) -> None:
         _check_writable(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+@exit_on_user_error
+def _refuse_to_overwrite(directory: str) -> None:
+    refuse_to_overwrite(directory)
 
 
 @exit_on_user_error

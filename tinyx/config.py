@@ -83,8 +83,9 @@ class DataConfig:
     size_bytes: Optional[int] = TINY_SHAKESPEARE_BYTES
     filename: str = "tinyshakespeare.txt"
     cache_dir: Optional[str] = None  # None: $TINYX_CACHE_DIR, else ~/.cache/tinyx
-    # Folders searched for `filename` before downloading (offline mirrors).
-    search_dirs: List[str] = field(default_factory=lambda: ["../shared/data"])
+    # Folders searched for `filename` before downloading (offline mirrors): a machine setting, for
+    # conf/local/default.yaml (see conf/local/example.yaml) or the command line.
+    search_dirs: List[str] = field(default_factory=list)
     val_fraction: float = 0.1
 
 
@@ -132,10 +133,11 @@ class LoggerConfig:
 class TrainConfig:
     max_steps: int = 2000
     batch_size: int = 12
-    grad_accum: int = 1
+    grad_accum: int = 1  # an update is batch_size x grad_accum sequences
     eval_every: int = 250
+    # eval_batches x eval_batch_size fixed validation windows, the same for every run whatever its seed;
+    # independent of batch_size, so runs with different batch sizes score the same windows.
     eval_batches: int = 20
-    # Independent of batch_size, so runs with different batch sizes score the same windows.
     eval_batch_size: int = 12
     log_every: int = 10
     ckpt_every: int = 500
@@ -207,6 +209,14 @@ def register_configs() -> None:
     # ${tinyx_rank0:a,b}: a in the process that writes files (no torchrun, or torchrun's rank 0), else b.
     # train.yaml uses it so that only rank 0 writes .hydra/ and train.log.
     OmegaConf.register_new_resolver("tinyx_rank0", _rank0_value, replace=True)
+    # ${tinyx_new_dir:path}: path, or path_1, path_2, ... if another run has it (conf/hydra/default.yaml).
+    OmegaConf.register_new_resolver("tinyx_new_dir", _new_dir, replace=True)
+
+
+def _new_dir(base: str) -> str:
+    from tinyx.rundir import claim_new_dir
+
+    return str(claim_new_dir(base))
 
 
 def _rank0_value(main: Any, other: Any = None) -> Any:

@@ -168,6 +168,8 @@ def claim_new_dir(base: str | Path) -> Path:
             candidate.mkdir()
         except FileExistsError:
             continue
+        except OSError:  # a read-only or full disk: the writable probe that follows names it
+            return base
         _claimed[key] = candidate
         return candidate
     raise RuntimeError(f"no free directory name next to {base}")
