@@ -169,6 +169,7 @@ CASES = {
     "sweep-unknown-search-space": Case("script", ["sweep.py", "search_space=lrr", "sweep.root={tmp}/sweeps"],
                                        ["search_space/lrr", "arch_lr"], exit_code=1),
     "sweep-storage-unreachable": Case("script", ["sweep.py", "search_space=lr", "sweep.root={tmp}/sweeps",
+                                                 "data.path={corpus}",
                                                  "sweep.storage=postgresql://tinyx:secret@127.0.0.1:9/tinyx"],
                                       ["sweep.storage=postgresql://tinyx:***@127.0.0.1:9/tinyx cannot be opened",
                                        "check the URL"]),
