@@ -152,3 +152,21 @@ def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(mon
     assert config["optim.lr"] == 0.003 and config["model.n_layer"] == 2 and config["optim.betas"] == [0.9, 0.99]
     assert "data.cache_dir" not in config and "/home/someone/private-cache" not in map(str, config.values())
     assert not any(k.startswith("logger.") for k in config)
+
+
+def test_hyperparameters_named_like_secrets_reach_the_tracker_and_muon_keys_only_for_muon():
+    from tinyx.loggers import tracked_config
+
+    adamw = tracked_config(micro_config("model.attn_sink=token", "model.n_sink_tokens=2",
+                                        "data=shakespeare_bpe", "train.sample_tokens=16"))
+    # Keys an ablation varies, though their names hold "token": not secrets.
+    assert adamw["model.n_sink_tokens"] == 2 and adamw["data.tokenizer"] == "tiktoken"
+    assert adamw["train.sample_tokens"] == 16
+    assert "optim.momentum" not in adamw and "optim.ns_steps" not in adamw  # AdamW ignores them
+    muon = tracked_config(micro_config("optim=muon"))
+    assert muon["optim.momentum"] == 0.95 and muon["optim.adamw_lr"] == 3e-3
+    # A secret by exact name is left out, whatever its value.
+    from tinyx.config import Redactor
+
+    assert "logger.wandb.api_key" not in Redactor().tracked({"logger": {"wandb": {"api_key": "k"}}, "seed": 1})
+    assert Redactor().redact({"logger": {"wandb": {"api_key": "k"}}})["logger"]["wandb"]["api_key"] == "***"

@@ -72,6 +72,13 @@ class OptimConfig:
     adamw_weight_decay: float = 0.0
 
 
+# OptimConfig stays one flat schema, so `optim=muon` and `optim=adamw` compose and override alike and a
+# checkpoint's config reads back into it whole; trackers leave these out of an AdamW run's config panel,
+# where they would show settings that did nothing.
+MUON_ONLY_KEYS = ("momentum", "nesterov", "ns_steps", "adjust_lr", "ns_dtype", "muon_impl", "adamw_lr",
+                  "adamw_betas", "adamw_weight_decay")
+
+
 @dataclass
 class DataConfig:
     name: str = "shakespeare_char"

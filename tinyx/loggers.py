@@ -184,9 +184,11 @@ class _History:
 def tracked_config(cfg: RunConfig, private_keys: Collection[str] = ()) -> dict:
     """The resolved config as flat `a.b.c` keys, for trackers' config panels (tinyx.config.Redactor.tracked:
     all but the logger settings and secrets)."""
-    from tinyx.config import Redactor, config_to_dict
+    from tinyx.config import MUON_ONLY_KEYS, Redactor, config_to_dict
 
-    return Redactor(dict.fromkeys(private_keys)).tracked(config_to_dict(cfg))
+    tracked = Redactor(dict.fromkeys(private_keys)).tracked(config_to_dict(cfg))
+    unused = {f"optim.{k}" for k in MUON_ONLY_KEYS} if cfg.optim.name != "muon" else set()
+    return {k: v for k, v in tracked.items() if k not in unused}
 
 
 def _metric_values(metrics: dict) -> dict[str, float]:

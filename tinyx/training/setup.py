@@ -59,12 +59,12 @@ class Run:
             [counters.mean_loss(), grad_norm.float(), counters.nonfinite_steps]), self.world).tolist()
         tokens_per_second = steps * self.tokens_per_step / seconds
         self.throughput.append(tokens_per_second)
-        peak = self.hw.peak_flops * self.world.size if self.hw.peak_flops else None  # every device's peak
         metrics = {"train/loss": train_loss, "lr": oc.lr * lr_scale, "grad_norm": grad_norm_value,
                    "wall_seconds": self.state.wall_seconds(), "nonfinite_steps": int(skipped),
                    **({"lr/adamw": oc.adamw_lr * lr_scale} if oc.name == "muon" else {}),
                    "step_ms": 1e3 * seconds / steps, "tokens_per_second": tokens_per_second,
-                   "mfu": tokens_per_second * self.trainable.model.flops_per_token() / peak if peak else None}
+                   "mfu": model_flops_utilization(tokens_per_second, self.trainable.model.flops_per_token(),
+                                                  self.hw.peak_flops, self.world.size)}
         for lg in self.loggers:
             lg.log_metrics(step, metrics)
         if math.isfinite(train_loss):
@@ -117,6 +117,19 @@ class Run:
                 f"optim.grad_clip=1.0, or hardware.dtype=float32")
 
 
+def model_flops_utilization(tokens_per_second: float, flops_per_token: float, peak_flops: float | None,
+                            devices: int) -> float | None:
+    """The share of the devices' peak the model's FLOPs reach; tokens/s is every device's together."""
+    return tokens_per_second * flops_per_token / (peak_flops * devices) if peak_flops else None
+
+
+def seed_rank(seed: int, rank: int, step: int) -> None:
+    """Give each torchrun rank its own dropout masks; rank 0 keeps the stream a single process has
+    (so its exact resume holds), the others derive theirs from the seed, their rank and the step."""
+    if rank > 0:
+        torch.manual_seed(seed + 7919 * rank + step)
+
+
 def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_loggers: list[Logger]) -> Run:
     injected = faults.load()
     world = distributed.world_from_env()
@@ -151,8 +164,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
         if changed:
             notes.append(f"optimizer settings changed since the checkpoint ({', '.join(changed)}): the new values "
                          f"apply from step {state.step + 1}")
-    if world.rank > 0:  # each rank its own dropout masks; rank 0 keeps the stream a single process has
-        torch.manual_seed(cfg.seed + 7919 * world.rank + state.step)
+    seed_rank(cfg.seed, world.rank, state.step)
     _wrap_for_world(trainable, world, hw)
     console = ConsoleLogger(cfg.train.max_steps, state.step, cfg.logger.progress_bar, quiet=quiet or not world.is_main)
     loggers: list[Logger] = [console]

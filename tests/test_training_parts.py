@@ -1,0 +1,123 @@
+"""The training loop's parts on their own: TrainState, train_step, StopRequest, MFU and rank seeding."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+
+import pytest
+import torch
+
+from conftest import micro_config
+from tinyx import faults, hardware
+from tinyx.data import WindowSampler, load_tokens
+from tinyx.errors import TrainingInterrupted
+from tinyx.model import GPT
+from tinyx.optim import build_optimizers
+from tinyx.training.interrupts import StopRequest
+from tinyx.training.setup import model_flops_utilization, seed_rank
+from tinyx.training.state import LossCounters, TrainState
+from tinyx.training.step import Trainable, train_step
+
+
+@pytest.fixture(scope="module")
+def parts():
+    cfg = micro_config()
+    data = load_tokens(cfg.data)
+    hw = hardware.setup(cfg.hardware)
+    return cfg, data, hw
+
+
+def _trainable(cfg, data, hw) -> Trainable:
+    from dataclasses import replace
+
+    torch.manual_seed(cfg.seed)
+    model = GPT(replace(cfg.model, vocab_size=data.tokenizer.vocab_size))
+    return Trainable(model, build_optimizers(model, cfg.optim, hw.device), hw.grad_scaler(), hw)
+
+
+def _state(cfg, data, hw, seed=None) -> TrainState:
+    sampler = WindowSampler(data.train, cfg.train.batch_size, cfg.model.block_size, cfg.seed if seed is None else seed)
+    return TrainState(sampler, LossCounters(hw.device))
+
+
+def test_train_step_updates_weights_and_counts_the_loss(parts):
+    cfg, data, hw = parts
+    trainable, state = _trainable(cfg, data, hw), _state(cfg, data, hw)
+    before = [p.detach().clone() for p in trainable.params]
+    grad_norm = train_step(trainable, state.sampler, state.counters, 1, grad_accum=2, grad_clip=1.0)
+    assert math.isfinite(grad_norm.item()) and grad_norm.item() > 0
+    assert all(p.grad is None for p in trainable.params)  # zeroed for the next step
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainable.params))
+    # The loss of a fresh model is about ln(vocab size); one step, counted once.
+    assert state.counters.loss_steps.item() == 1
+    assert state.counters.mean_loss().item() == pytest.approx(math.log(data.tokenizer.vocab_size), abs=0.3)
+
+
+def test_a_nonfinite_step_changes_nothing_and_is_counted(parts):
+    cfg, data, hw = parts
+    trainable, state = _trainable(cfg, data, hw), _state(cfg, data, hw)
+    before = [p.detach().clone() for p in trainable.params]
+    train_step(trainable, state.sampler, state.counters, 3, 1, 1.0, faults.parse("nan_loss@3"))
+    assert all(torch.equal(a, b) for a, b in zip(before, trainable.params))
+    assert state.counters.nonfinite_steps.item() == 1 and state.counters.loss_steps.item() == 0
+    assert state.diverged(1) and not state.diverged(2)
+
+
+def test_train_state_round_trips_through_its_state_dict(parts):
+    cfg, data, hw = parts
+    trainable, state = _trainable(cfg, data, hw), _state(cfg, data, hw)
+    for step in (1, 2):
+        train_step(trainable, state.sampler, state.counters, step, 1, 1.0)
+    state.step = 2
+    state.record_eval(2, 3.5)
+    saved = state.state_dict()
+    next_batch = state.sampler.next_batch()
+
+    restored = _state(cfg, data, hw, seed=999)  # another seed: the state dict must overwrite it
+    restored.load_state_dict(saved)
+    assert (restored.step, restored.val_loss, restored.best_val_loss, restored.best_step) == (2, 3.5, 3.5, 2)
+    assert restored.counters.loss_sum.item() == state.counters.loss_sum.item()
+    assert torch.equal(restored.sampler.next_batch(), next_batch)  # the same windows come next
+    assert restored.wall_seconds() >= saved["wall_seconds"]
+    assert not restored.record_eval(3, 3.6) and restored.record_eval(4, 3.4) and restored.best_step == 4
+
+
+def test_a_seed_fixes_the_batches_whatever_the_model(parts):
+    cfg, data, hw = parts
+    first, second = _state(cfg, data, hw), _state(cfg, data, hw)
+    torch.manual_seed(0)
+    _trainable(cfg, data, hw)  # building a model draws from torch's generator, not the sampler's
+    assert torch.equal(first.sampler.next_batch(), second.sampler.next_batch())
+
+
+def test_stop_request_notes_the_first_signal_and_raises_on_the_second():
+    handler_before = signal.getsignal(signal.SIGTERM)
+    with StopRequest("runs/x") as stop:
+        stop.step = 7
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested and stop.signum == signal.SIGTERM
+        with pytest.raises(TrainingInterrupted) as caught:
+            os.kill(os.getpid(), signal.SIGINT)
+    assert caught.value.step == 7 and caught.value.checkpoint is None and caught.value.exit_code == 130
+    assert signal.getsignal(signal.SIGTERM) == handler_before  # restored on the way out
+
+
+def test_mfu_counts_every_device_peak():
+    one = model_flops_utilization(1000.0, 6e6, 1e12, 1)
+    assert one == pytest.approx(0.006)
+    assert model_flops_utilization(2000.0, 6e6, 1e12, 2) == pytest.approx(one)  # twice the tokens on two devices
+    assert model_flops_utilization(1000.0, 6e6, None, 1) is None
+
+
+def test_ranks_draw_their_own_dropout_masks_and_rank_0_keeps_its_stream():
+    def mask(rank: int) -> torch.Tensor:
+        torch.manual_seed(1337)
+        seed_rank(1337, rank, step=10)
+        return torch.nn.functional.dropout(torch.ones(64), 0.5)
+
+    assert not torch.equal(mask(0), mask(1)) and not torch.equal(mask(1), mask(2))
+    rank0 = mask(0)
+    torch.manual_seed(1337)  # a single process: no reseeding at all
+    assert torch.equal(rank0, torch.nn.functional.dropout(torch.ones(64), 0.5))
