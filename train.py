@@ -4,7 +4,7 @@ import hydra
 from dotenv import load_dotenv
 from omegaconf import DictConfig
 
-from tinyx.config import register_configs
+from tinyx.compose import register_configs
 
 load_dotenv()
 register_configs()

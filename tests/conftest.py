@@ -46,7 +46,7 @@ def compose(overrides: list[str] = (), config_name: str = "train"):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from tinyx.config import register_configs
+    from tinyx.compose import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -5,7 +5,11 @@ The one tinyx module besides the entry points that knows Hydra; the library belo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
+
+from tinyx.rundir import claim_new_dir
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -18,7 +22,6 @@ def compose_train(overrides: list[str], config_name: str = "train"):
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from tinyx.config import register_configs
     from tinyx.errors import ConfigError
 
     register_configs()
@@ -41,3 +44,27 @@ def env_config_keys(cfg) -> dict[str, str]:
 
     raw = flatten_config(OmegaConf.to_container(cfg, resolve=False))
     return {k: v for k, v in raw.items() if isinstance(v, str) and "oc.env:" in v}
+
+
+def register_configs() -> None:
+    """Make `train_schema` and `sweep_schema` available to Hydra's defaults lists."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from tinyx.config import RunConfig, SweepConfig
+
+    ConfigStore.instance().store(name="train_schema", node=RunConfig)
+    ConfigStore.instance().store(name="sweep_schema", node=SweepConfig)
+    # ${tinyx_rank0:a,b}: a in the process that writes files (no torchrun, or torchrun's rank 0), else b.
+    # train.yaml uses it so that only rank 0 writes .hydra/ and train.log.
+    OmegaConf.register_new_resolver("tinyx_rank0", _rank0_value, replace=True)
+    # ${tinyx_new_dir:path}: path, or path_1, path_2, ... if another run has it (conf/hydra/default.yaml).
+    OmegaConf.register_new_resolver("tinyx_new_dir", _new_dir, replace=True)
+
+
+def _new_dir(base: str) -> str:
+    return str(claim_new_dir(base))
+
+
+def _rank0_value(main: Any, other: Any = None) -> Any:
+    return main if os.environ.get("RANK", "0") == "0" else other

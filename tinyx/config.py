@@ -207,31 +207,6 @@ class ParamSpec:
     when: Optional[Dict[str, Any]] = None
 
 
-def register_configs() -> None:
-    """Make `train_schema` and `sweep_schema` available to Hydra's defaults lists."""
-    from hydra.core.config_store import ConfigStore
-
-    ConfigStore.instance().store(name="train_schema", node=RunConfig)
-    ConfigStore.instance().store(name="sweep_schema", node=SweepConfig)
-    # ${tinyx_rank0:a,b}: a in the process that writes files (no torchrun, or torchrun's rank 0), else b.
-    # train.yaml uses it so that only rank 0 writes .hydra/ and train.log.
-    OmegaConf.register_new_resolver("tinyx_rank0", _rank0_value, replace=True)
-    # ${tinyx_new_dir:path}: path, or path_1, path_2, ... if another run has it (conf/hydra/default.yaml).
-    OmegaConf.register_new_resolver("tinyx_new_dir", _new_dir, replace=True)
-
-
-def _new_dir(base: str) -> str:
-    from tinyx.rundir import claim_new_dir
-
-    return str(claim_new_dir(base))
-
-
-def _rank0_value(main: Any, other: Any = None) -> Any:
-    import os
-
-    return main if os.environ.get("RANK", "0") == "0" else other
-
-
 def to_run_config(cfg: DictConfig | dict | RunConfig) -> RunConfig:
     """Typed, validated config from a composed DictConfig, a plain dict, or a hand-built RunConfig
     (whose values are checked against the schema's types as a composed one's are)."""
