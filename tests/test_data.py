@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import CORPUS
-from tinyx.config import DataConfig
+from tinyx.config import TINY_SHAKESPEARE_URL, DataConfig
 from tinyx.data import (CharTokenizer, TiktokenTokenizer, check_lengths, load_tokens, resolve_corpus,
                         sample_windows)
 from tinyx.errors import DataError
@@ -147,3 +147,42 @@ def test_failed_download_says_where_to_put_the_file(tmp_path, local_server):
 def test_search_dirs_find_an_offline_copy(tmp_path):
     cfg = DataConfig(cache_dir=str(tmp_path), search_dirs=[str(CORPUS.parent)], url="http://127.0.0.1:9/none")
     assert resolve_corpus(cfg) == CORPUS
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://tok-123@host.org/a.txt", "https://***@host.org/a.txt"),
+    ("http://user:p%40ss@127.0.0.1:8000/a.txt", "http://***@127.0.0.1:8000/a.txt"),
+    ("https://host/a.txt?access_token=abc&page=2&X-Amz-Signature=f00&api_key=k&Password=pw&sig=s",
+     "https://host/a.txt?access_token=***&page=2&X-Amz-Signature=***&api_key=***&Password=***&sig=***"),
+    ("https://host/a.txt?client_secret=abc#part", "https://host/a.txt?client_secret=***#part"),
+    (TINY_SHAKESPEARE_URL, TINY_SHAKESPEARE_URL),
+])
+def test_urls_are_shown_without_their_credentials(url, shown):
+    from tinyx.data import redact_url
+
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://user:p4ss@host/a b.txt?token=s3cret", "http://***@host/a b.txt?token=***"),  # urllib quotes the query
+    ("http//host/a.txt?token=s3cret", "http//host/a.txt?token=***"),  # urllib quotes the whole URL
+])
+def test_an_error_about_a_url_holds_none_of_its_credentials(tmp_path, url, shown):
+    with pytest.raises(DataError) as e:
+        resolve_corpus(DataConfig(url=url, cache_dir=str(tmp_path), search_dirs=[]))
+    assert f"from {shown} (" in str(e.value)
+    assert "p4ss" not in str(e.value) and "s3cret" not in str(e.value)
+
+
+def test_the_token_cache_is_written_through_the_atomic_write_helper(tmp_path, monkeypatch):
+    # tinyx.files.atomic_write: unique temporary names (no two writers collide) and no leftover on failure.
+    from tinyx import files
+
+    written = []
+    atomic_write = files.atomic_write
+    monkeypatch.setattr(files, "atomic_write", lambda path, *a, **kw: written.append(path.name) or
+                        atomic_write(path, *a, **kw))
+    data = load_tokens(DataConfig(path=str(CORPUS), cache_dir=str(tmp_path)))
+    assert written == ["train.bin", "val.bin", "meta.json"]
+    assert sorted(p.name for p in data.cache_dir.iterdir()) == ["meta.json", "train.bin", "val.bin"]
+    assert load_tokens(DataConfig(path=str(CORPUS), cache_dir=str(tmp_path))).cache_hit

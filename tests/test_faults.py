@@ -285,3 +285,66 @@ def test_pruning_keeps_the_newest_and_the_best(tmp_path):
     assert best_checkpoint(tmp_path).name == "ckpt_000030.pt" and find_checkpoint(tmp_path).name == "ckpt_000050.pt"
     save_checkpoint(tmp_path, 60, state, keep=2, best=True)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt_000050.pt", "ckpt_000060.pt"]
+
+
+class Hung(Exception):
+    """pause_point slept through a signal that had already arrived."""
+
+
+@contextlib.contextmanager
+def signal_handlers(handlers: dict, hang_after: float = 5.0):
+    """Install `handlers`, and turn a hang into a Hung exception after `hang_after` seconds (SIGALRM)."""
+    def hung(signum, frame):
+        raise Hung(f"still paused {hang_after} s after the signal")
+
+    previous = {signum: signal.signal(signum, handler) for signum, handler in {**handlers, signal.SIGALRM: hung}.items()}
+    signal.setitimer(signal.ITIMER_REAL, hang_after)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("raises", [False, True], ids=["handler-returns", "handler-raises"])
+def test_a_signal_right_after_the_pause_is_announced_ends_the_pause(monkeypatch, tmp_path, raises):
+    # The SIGTERM lands after the announcement and before the wait begins: the pause must still see it.
+    received = []
+
+    def on_sigterm(signum, frame):
+        received.append(signum)
+        if raises:
+            raise KeyboardInterrupt
+
+    announce = faults._announce
+
+    def announce_then_signal(point, step):
+        announce(point, step)
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler runs before pause_point's next line
+
+    monkeypatch.setattr(faults, "active", faults.parse("pause@step:7"))
+    monkeypatch.setattr(faults, "_announce", announce_then_signal)
+    monkeypatch.setenv(faults.READY_ENV, str(tmp_path / "ready"))
+    started = time.monotonic()
+    with signal_handlers({signal.SIGTERM: on_sigterm}):
+        if raises:
+            with pytest.raises(KeyboardInterrupt):
+                faults.pause_point("step", 7)
+        else:
+            faults.pause_point("step", 7)
+    assert received == [signal.SIGTERM] and time.monotonic() - started < 2
+    assert (tmp_path / "ready").read_text() == f"step 7 {os.getpid()}\n"
+
+
+def test_a_pause_waits_for_a_signal_from_another_thread(monkeypatch):
+    received = []
+    monkeypatch.setattr(faults, "active", faults.parse("pause@eval:3"))
+    monkeypatch.delenv(faults.READY_ENV, raising=False)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
+    started = time.monotonic()
+    with signal_handlers({signal.SIGTERM: lambda signum, frame: received.append(signum)}):
+        timer.start()
+        faults.pause_point("eval", 3)
+        faults.pause_point("eval", 4)  # not a pause point: returns at once
+    assert received == [signal.SIGTERM] and 0.25 < time.monotonic() - started < 2

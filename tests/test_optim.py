@@ -20,13 +20,25 @@ def test_no_weight_decay_on_biases_and_norms():
 
 
 def test_cosine_schedule_warms_up_then_decays_to_min():
+    # The trainer sets step s (1..max_steps) with lr_factor(s - 1): indices 0..max_steps-1.
     cfg = OptimConfig(warmup_steps=10, min_lr_ratio=0.1)
-    f = [lr_factor(s, cfg, 100) for s in range(100)]
+    f = [lr_factor(s, cfg, 101) for s in range(101)]
     assert f[0] == pytest.approx(1 / 11) and f[9] == pytest.approx(10 / 11)
-    assert f[10] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(f[10:], f[11:]))
-    assert lr_factor(100, cfg, 100) == pytest.approx(0.1)
-    assert lr_factor(55, cfg, 100) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.5)))
+    assert f[10] == 1.0
+    assert all(a > b for a, b in zip(f[10:], f[11:]))
+    assert f[100] == 0.1  # the last step's, exactly
+    assert f[55] == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.5)))  # half-way through the decay
+    assert lr_factor(101, cfg, 101) == 0.1  # past the end (none is run): stays at the floor
+
+
+@pytest.mark.parametrize("max_steps, warmup, min_lr_ratio", [(10, 0, 0.1), (2000, 100, 0.1), (7, 3, 0.25),
+                                                              (4, 3, 0.1), (50, 5, 0.0)])
+def test_the_last_step_runs_at_exactly_lr_times_min_lr_ratio(max_steps, warmup, min_lr_ratio):
+    cfg = OptimConfig(warmup_steps=warmup, min_lr_ratio=min_lr_ratio)
+    factors = [lr_factor(step - 1, cfg, max_steps) for step in range(1, max_steps + 1)]  # as the trainer calls it
+    assert factors[-1] == min_lr_ratio
+    assert factors[:warmup] == [(s + 1) / (warmup + 1) for s in range(warmup)]  # warm-up as before
+    assert all(a > b for a, b in zip(factors[warmup:], factors[warmup + 1:]))
 
 
 def test_constant_schedule():

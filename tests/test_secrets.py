@@ -1,12 +1,17 @@
 """Secrets: a real train.py run with wandb (offline) and TensorBoard, fake secrets planted in a .env file
 and in the environment, one of them used by the config through `${oc.env:...}`; no file the run
-writes (run directory, wandb's and tinyx's caches, the home directory) holds any of them."""
+writes (run directory, wandb's and tinyx's caches, the home directory) holds any of them; nor does a
+corpus download from a URL carrying a token."""
 
+import base64
+import hashlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
 
-from conftest import MICRO_NO_LOGGER, ROOT
+from conftest import CORPUS, MICRO, MICRO_NO_LOGGER, ROOT, run_cli
 from tinyx.checkpoint import load_checkpoint
 
 # Values no file could hold by chance.
@@ -64,3 +69,60 @@ def test_no_planted_secret_reaches_any_file_a_run_writes(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYX_DATA_TOKEN", DOTENV_SECRETS["TINYX_DATA_TOKEN"])
     assert load_checkpoint(run_dir / "checkpoints" / "ckpt_000010.pt")["config"]["data"]["url"] == \
         url_source.replace("${oc.env:TINYX_DATA_TOKEN}", DOTENV_SECRETS["TINYX_DATA_TOKEN"])
+
+
+class _CorpusServer(http.server.BaseHTTPRequestHandler):
+    """Serves `files` to requests carrying HTTP Basic credentials `expected_auth` (user:token); 401 otherwise."""
+    files: dict[str, bytes] = {}
+    expected_auth = ""
+    requests: list[tuple[str, int]] = []
+
+    def do_GET(self):
+        authorized = self.headers.get("Authorization") == \
+            "Basic " + base64.b64encode(self.expected_auth.encode()).decode()
+        body = self.files.get(self.path) if authorized else None
+        status = 401 if not authorized else 200 if body is not None else 404
+        self.requests.append((self.path, status))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args):
+        """Quiet: the test reads `requests`."""
+
+
+def test_a_download_with_a_token_in_its_url_writes_the_token_nowhere(tmp_path):
+    # No data.path, nothing in search_dirs, an empty cache: the corpus is downloaded from a real local server,
+    # with the token in the URL's userinfo; a second run asks for a file the server does not have (404).
+    token = DOTENV_SECRETS["TINYX_DATA_TOKEN"]
+    corpus = CORPUS.read_bytes()[:20_000]
+    handler = type("Handler", (_CorpusServer,), {"files": {"/corpus.txt": corpus}, "expected_auth": f"user:{token}",
+                                                 "requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://user:${{oc.env:TINYX_DATA_TOKEN}}@127.0.0.1:{server.server_address[1]}"
+    env = {"TINYX_DATA_TOKEN": token, "TINYX_CACHE_DIR": str(tmp_path / "cache")}
+    overrides = [o for o in MICRO if not o.startswith("data.path=")] + [
+        "data.search_dirs=[]", "data.filename=corpus.txt", f"data.size_bytes={len(corpus)}",
+        f"data.sha256={hashlib.sha256(corpus).hexdigest()}", "train.max_steps=10", "train.eval_every=5",
+        "train.ckpt_every=5", "hardware.threads=1"]
+    try:
+        ok = run_cli("train.py", *overrides, f"data.url={url}/corpus.txt", f"hydra.run.dir={tmp_path / 'run'}",
+                     env=env)
+        failed = run_cli("train.py", *overrides, f"data.url={url}/missing.txt", "data.filename=missing.txt",
+                         f"hydra.run.dir={tmp_path / 'failed'}", env=env)
+    finally:
+        server.shutdown()
+
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert handler.requests == [("/corpus.txt", 200), ("/missing.txt", 404)]  # the credentials were sent
+    assert (tmp_path / "cache" / "corpora" / "corpus.txt").read_bytes() == corpus
+    assert "downloading http://***@127.0.0.1:" in (tmp_path / "run" / "train.log").read_text()
+    assert failed.returncode != 0
+    error = failed.stderr.strip().splitlines()[-1]
+    assert "could not download missing.txt from http://***@127.0.0.1:" in error and "404" in error, failed.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) > 10 and any(p.name == "train.log" for p in written)
+    assert [p for p in written if token.encode() in p.read_bytes()] == []
+    assert token not in ok.stdout + ok.stderr + failed.stdout + failed.stderr

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import os
+import re
+import shutil
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import numpy as np
 import torch
 
 from tinyx.config import DataConfig
 from tinyx.errors import DataError
+from tinyx.files import atomic_write, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -114,26 +119,83 @@ def _is_expected_file(path: Path, cfg: DataConfig) -> bool:
     return cfg.sha256 is None or _sha256(path) == cfg.sha256
 
 
-def download(url: str, dest: Path, cfg: DataConfig, timeout: float = 30.0) -> None:
-    """Download to a temporary file, verify size and checksum, then move into place."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + f".part{os.getpid()}")
-    hint = f"put the file at {dest} or pass data.path=/path/to/{cfg.filename}"
+# Query parameters whose values are credentials: access_token, api_key, X-Amz-Signature, client_secret, ...
+_SECRET_PARAM = re.compile(r"token|key|secret|passw|sig|credential|auth", re.IGNORECASE)
+
+
+def _secret_params(query: str) -> list[tuple[str, str]]:
+    """(name, value) of each query parameter whose name says it holds a credential."""
+    pairs = [pair.partition("=") for pair in query.split("&")] if query else []
+    return [(name, value) for name, eq, value in pairs if eq and value and _SECRET_PARAM.search(unquote(name))]
+
+
+def redact_url(url: str) -> str:
+    """`url` fit for logs and messages: its userinfo and credential-named query values replaced by ***."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                f.write(chunk)
+        parts = urlsplit(url)
+    except ValueError:  # malformed (e.g. a bad IPv6 host): no telling which part is secret
+        return "***"
+    netloc = "***@" + parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
+    secret_names = {name for name, _ in _secret_params(parts.query)}
+    query = "&".join(f"{pair.partition('=')[0]}=***" if pair.partition("=")[0] in secret_names else pair
+                     for pair in parts.query.split("&")) if parts.query else ""
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _scrub(text: str, url: str) -> str:
+    """`text` (an error message, urllib's included) with `url` redacted and its credentials in any form hidden."""
+    text = text.replace(url, redact_url(url))
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    # The user name is a secret when it stands alone (https://TOKEN@host/...), not beside a password.
+    secrets = [userinfo, password, user if not colon else ""] if at else []
+    secrets += [value for _, value in _secret_params(parts.query)]
+    for secret in sorted({form for s in secrets if s for form in (s, unquote(s))}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _request(url: str) -> urllib.request.Request:
+    """urllib cannot send a URL's userinfo (it takes it for part of the host name): send it as HTTP Basic
+    credentials instead, as curl does, and not on to wherever a redirect leads."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return urllib.request.Request(url)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    request = urllib.request.Request(urlunsplit(parts._replace(netloc=host)))
+    user, _, password = userinfo.partition(":")
+    credentials = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    request.add_unredirected_header("Authorization", f"Basic {credentials}")
+    return request
+
+
+def download(url: str, dest: Path, cfg: DataConfig, timeout: float = 30.0) -> None:
+    """Download to a temporary file, verify size and checksum, then move into place.
+
+    The URL may carry credentials (data.url=https://${oc.env:TOKEN}@host/...): messages show it redacted.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shown = redact_url(url)
+    hint = f"put the file at {dest} or pass data.path=/path/to/{cfg.filename}"
+
+    def fetch_and_verify(tmp: Path) -> None:
+        with urllib.request.urlopen(_request(url), timeout=timeout) as response, open(tmp, "wb") as f:
+            shutil.copyfileobj(response, f, 1 << 20)
         if not _is_expected_file(tmp, cfg):
-            raise DataError(f"the download from {url} does not match the expected size/sha256 ({cfg.sha256}): "
+            raise DataError(f"the download from {shown} does not match the expected size/sha256 ({cfg.sha256}): "
                             f"check data.url, or {hint}.")
-        os.replace(tmp, dest)
+
+    try:
+        atomic_write(dest, fetch_and_verify)  # a failed or mismatched download leaves no file behind
     except DataError:
         raise
     except Exception as e:
-        raise DataError(f"could not download {cfg.filename} from {url} ({type(e).__name__}: {e}). "
-                        f"Offline? {hint.capitalize()}.") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        raise DataError(_scrub(f"could not download {cfg.filename} from {shown} ({type(e).__name__}: {e}). "
+                               f"Offline? {hint.capitalize()}.", url)) from None
 
 
 def resolve_corpus(cfg: DataConfig) -> Path:
@@ -154,7 +216,7 @@ def resolve_corpus(cfg: DataConfig) -> Path:
             if _is_expected_file(candidate, cfg):
                 return candidate
             log.warning("%s does not match the expected checksum; skipped", candidate)
-    log.info("downloading %s to %s", cfg.url, cached)
+    log.info("downloading %s to %s", redact_url(cfg.url), cached)
     download(cfg.url, cached, cfg)
     return cached
 
@@ -220,15 +282,6 @@ def _load_cached(folder: Path, corpus_sha: str, tokenizer: dict) -> tuple[np.nda
         return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def load_tokens(cfg: DataConfig) -> TokenData:
     """Tokenised train/val splits, from the cache when the corpus and tokenizer match."""
     corpus_path = resolve_corpus(cfg)
@@ -251,12 +304,14 @@ def load_tokens(cfg: DataConfig) -> TokenData:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for split, ids in splits.items():
-            _write_atomic(folder / f"{split}.bin", ids.tobytes())
+            # Not durable (no fsync): _load_cached checks every file's size and sha256 against meta.json,
+            # so a write a power cut lost is rebuilt, not trusted.
+            atomic_write_bytes(folder / f"{split}.bin", ids.tobytes())
         meta = {"version": TOKEN_CACHE_VERSION, "dtype": dtype.name, "corpus": str(corpus_path),
                 "corpus_sha256": corpus_sha, "tokenizer": tokenizer.to_dict(),
                 **{f"{split}_tokens": int(len(ids)) for split, ids in splits.items()},
                 **{f"{split}_sha256": hashlib.sha256(ids.tobytes()).hexdigest() for split, ids in splits.items()}}
-        _write_atomic(folder / "meta.json", json.dumps(meta).encode())  # written last: marks the cache complete
+        atomic_write_bytes(folder / "meta.json", json.dumps(meta).encode())  # written last: marks the cache complete
     except OSError as e:
         log.warning("could not write the token cache to %s (%s); continuing without it", folder, e)
     return TokenData(splits["train"], splits["val"], tokenizer, corpus_path, folder, False)

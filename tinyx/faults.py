@@ -7,7 +7,7 @@
 Pause points: `step` (gradients computed, optimizer not yet stepped), `checkpoint_write` (the new
 checkpoint is written to its temporary file, not yet renamed), `checkpoint_latest` (renamed,
 `latest` not yet moved), `eval` (validation loss computed, not yet logged). A paused process
-appends "<point> <step> <pid>" to the file named by TINYX_FAULTS_READY, then waits in signal.pause(), so
+appends "<point> <step> <pid>" to the file named by TINYX_FAULTS_READY, then waits for a signal, so
 a test kills it at exactly that point (SIGKILL) or lets a handled signal (SIGINT, SIGTERM) resume it.
 Several entries are separated by commas. Never set these for real runs: the trainer prints a
 warning when they are on.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 from dataclasses import dataclass, field
 
 ENV = "TINYX_FAULTS"
@@ -65,11 +66,35 @@ def load() -> Faults:
 
 
 def pause_point(point: str, step: int) -> None:
-    """If a test asked to pause here, announce it and wait for a signal."""
+    """If a test asked to pause here, announce it and wait for a signal that has a Python handler."""
     if (point, step) not in active.pauses:
         return
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread runs Python signal handlers (and may set the wakeup fd): here only
+        # SIGKILL or a signal's default action ends the pause, and signal.pause() cannot miss those.
+        _announce(point, step)
+        signal.pause()
+        return
+    # signal.pause() after the announcement would sleep through a signal that lands between the two
+    # (the test sends it as soon as it reads the announcement), hanging the run. Instead, from before the
+    # announcement, Python's C-level handler writes every handled signal's number to a pipe, whichever
+    # thread the kernel delivers it to, and the pause is a read of that pipe: a signal that came early
+    # is a byte already waiting. (Blocking the signals and sigwait() would not run the trainer's
+    # handlers, and torch's threads, which do not block them, could take the signal instead.)
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # set_wakeup_fd's requirement
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        _announce(point, step)
+        os.read(read_end, 1)  # the handler runs here, in this thread: on EINTR, or as soon as the read returns
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _announce(point: str, step: int) -> None:
     ready = os.environ.get(READY_ENV)
     if ready:
         with open(ready, "a") as f:
             f.write(f"{point} {step} {os.getpid()}\n")  # the pid: a test kills every paused process
-    signal.pause()

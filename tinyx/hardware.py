@@ -12,11 +12,26 @@ from tinyx.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-# Dense peak FLOP/s by device name fragment, (float32/TF32, bfloat16/float16).
+# Dense peak FLOP/s by device name fragment, (float32, bfloat16/float16). float32 means TF32 tensor cores
+# where the GPU has them (setup() allows TF32 matmuls). Datasheets print the with-sparsity figure first
+# (2:4 structured sparsity, which training never uses): these are the dense ones, half of it.
+# The first fragment found in torch.cuda.get_device_name() wins, so the longer names come first.
+_CUDA_PEAKS = [
+    ("H200 NVL", 417.5e12, 835.5e12),  # NVIDIA H200 datasheet (NVL: TF32 835, BF16 1,671 with sparsity)
+    ("H200", 494.7e12, 989.4e12),  # NVIDIA H200 datasheet (SXM: TF32 989, BF16 1,979 with sparsity); also GH200
+    ("H100 NVL", 417.5e12, 835.5e12),  # NVIDIA H100 datasheet (NVL: TF32 835, BF16 1,671 with sparsity)
+    ("H100 PCIe", 378e12, 756e12),  # NVIDIA H100 Tensor Core GPU Architecture whitepaper, PCIe
+    ("H100", 494.7e12, 989.4e12),  # NVIDIA H100 Tensor Core GPU Architecture whitepaper, SXM5
+    ("A100", 156e12, 312e12),  # NVIDIA A100 datasheet (SXM4 and PCIe alike)
+    ("L40S", 183e12, 362e12),  # NVIDIA L40S datasheet
+    ("L40", 90.5e12, 181e12),  # NVIDIA L40 datasheet
+    ("A10", 62.5e12, 125e12),  # NVIDIA A10 datasheet (TF32 62.5; plain FP32 is 31.2)
+    ("4090", 82.6e12, 165.2e12),  # NVIDIA Ada GPU architecture whitepaper, RTX 4090 (BF16 with FP32 accumulate)
+    ("3090", 35.6e12, 71e12),  # NVIDIA Ampere GA102 GPU architecture whitepaper, RTX 3090 (FP32 accumulate)
+    ("V100", 15.7e12, 125e12),  # NVIDIA V100 datasheet, SXM2 (no TF32: plain FP32; FP16 tensor cores, no BF16)
+    ("T4", 8.1e12, 65e12),  # NVIDIA T4 datasheet (no TF32: plain FP32; FP16 mixed precision)
+]
 # Measured on the team's 2-core CPU machines: ~200 GFLOP/s float32.
-_CUDA_PEAKS = [("H200", 989e12, 989e12), ("H100", 989e12, 989e12), ("A100", 156e12, 312e12),
-               ("L40", 90e12, 181e12), ("A10", 31e12, 125e12), ("4090", 83e12, 165e12),
-               ("3090", 36e12, 71e12), ("V100", 15.7e12, 125e12), ("T4", 8e12, 65e12)]
 CPU_PEAK_FLOPS = 200e9
 _DEFAULT_THREADS = torch.get_num_threads()
 

@@ -236,10 +236,19 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.pos_emb.weight.numel() if non_embedding and self.pos_emb is not None else n
 
+    def matmul_params(self) -> int:
+        """The weights a token multiplies through: the blocks, the final norm and the LM head.
+
+        The input token and position embeddings are lookups (no multiply-adds), so they are left out
+        whether or not the head shares the token embedding's weight.
+        """
+        return (sum(p.numel() for p in self.blocks.parameters()) + sum(p.numel() for p in self.norm_f.parameters())
+                + self.lm_head.weight.numel())
+
     def flops_per_token(self) -> float:
         """Training FLOPs per token: 6N for the weights plus the attention scores (PaLM appendix B)."""
         c = self.cfg
-        return 6 * self.num_params(non_embedding=True) + 12 * c.n_layer * c.d_model * c.block_size
+        return 6 * self.matmul_params() + 12 * c.n_layer * c.d_model * c.block_size
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         t = idx.shape[1]

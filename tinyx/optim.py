@@ -71,12 +71,19 @@ def describe(optimizers: list[torch.optim.Optimizer]) -> str:
 
 
 def lr_factor(step: int, cfg: OptimConfig, max_steps: int) -> float:
-    """Multiplier of base_lr at `step` (0-based): linear warmup, then cosine or constant."""
+    """Multiplier of base_lr at `step` (0-based): linear warmup, then cosine or constant.
+
+    The cosine runs from 1 at the first step after warm-up to exactly min_lr_ratio at the last one,
+    step max_steps - 1 (the trainer's step max_steps calls lr_factor(max_steps - 1)).
+    """
     if step < cfg.warmup_steps:
         return (step + 1) / (cfg.warmup_steps + 1)
     if cfg.schedule == "constant":
         return 1.0
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, max_steps - cfg.warmup_steps))
+    decay_steps = max_steps - 1 - cfg.warmup_steps  # from the first step after warm-up to the last
+    # No room to decay (warm-up fills all but the last step): that last step is already the end.
+    progress = min(1.0, (step - cfg.warmup_steps) / decay_steps) if decay_steps > 0 else 1.0
+    # At progress 1, cos(pi) is exactly -1.0, so the factor is exactly min_lr_ratio.
     return cfg.min_lr_ratio + 0.5 * (1.0 - cfg.min_lr_ratio) * (1.0 + math.cos(math.pi * progress))
 
 
