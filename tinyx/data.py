@@ -180,7 +180,8 @@ def download(url: str, dest: Path, cfg: DataConfig, timeout: float = 30.0) -> No
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     shown = redact_url(url)
-    hint = f"put the file at {dest} or pass data.path=/path/to/{cfg.filename}"
+    hint = (f"put the file at {dest}, name its folder in data.search_dirs (this machine's conf/local/default.yaml, "
+            f"see conf/local/example.yaml) or pass data.path=/path/to/{cfg.filename}")
 
     def fetch_and_verify(tmp: Path) -> None:
         with urllib.request.urlopen(_request(url), timeout=timeout) as response, open(tmp, "wb") as f:
