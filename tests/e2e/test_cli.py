@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import MICRO, run_cli
+from helpers import MICRO, run_cli
 from tinyx.loggers import read_jsonl
 
 

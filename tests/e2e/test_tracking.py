@@ -5,19 +5,19 @@ import re
 
 import pytest
 
-from conftest import MICRO_NO_LOGGER, compose, leet, micro_config
+from helpers import CORPUS, MICRO, compose, leet, micro_config
 from tinyx.config import to_run_config
 from tinyx.loggers import build_loggers, read_jsonl
 from tinyx.training import train
 
 
 def test_wandb_is_the_default_and_loggers_combine():
-    assert compose([o for o in MICRO_NO_LOGGER]).logger.wandb.enabled is True
-    both = to_run_config(compose(MICRO_NO_LOGGER + ["logger=[wandb,tensorboard]"])).logger
+    assert compose([f"data.path={CORPUS}"]).logger.wandb.enabled is True  # the default logger
+    both = to_run_config(compose(MICRO + ["logger=[wandb,tensorboard]"])).logger
     assert both.wandb.enabled and both.tensorboard.enabled and both.progress_bar is False
-    only_tb = to_run_config(compose(MICRO_NO_LOGGER + ["logger=tensorboard"])).logger
+    only_tb = to_run_config(compose(MICRO + ["logger=tensorboard"])).logger
     assert only_tb.tensorboard.enabled and not only_tb.wandb.enabled
-    off = to_run_config(compose(MICRO_NO_LOGGER + ["logger=none"])).logger
+    off = to_run_config(compose(MICRO + ["logger=none"])).logger
     assert not off.tensorboard.enabled and not off.wandb.enabled
 
 
@@ -146,7 +146,7 @@ def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(mon
     from tinyx.loggers import tracked_config
 
     monkeypatch.setenv("TINYX_TEST_CACHE", "/home/someone/private-cache")
-    composed = compose(MICRO_NO_LOGGER + ["data.cache_dir=${oc.env:TINYX_TEST_CACHE}", "optim.lr=0.003"])
+    composed = compose(MICRO + ["data.cache_dir=${oc.env:TINYX_TEST_CACHE}", "optim.lr=0.003"])
     assert env_config_keys(composed) == {"data.cache_dir": "${oc.env:TINYX_TEST_CACHE}"}
     config = tracked_config(to_run_config(composed), env_config_keys(composed))
     assert config["optim.lr"] == 0.003 and config["model.n_layer"] == 2 and config["optim.betas"] == [0.9, 0.99]

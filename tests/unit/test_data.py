@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CORPUS
+from helpers import CORPUS
 from tinyx.config import TINY_SHAKESPEARE_URL, DataConfig
 from tinyx.data import (CharTokenizer, TiktokenTokenizer, check_lengths, load_tokens, resolve_corpus,
                         sample_windows)

@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError
 
-from conftest import compose
+from helpers import compose
 from tinyx.config import RunConfig, to_run_config
 from tinyx.errors import ConfigError
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from conftest import CORPUS, ROOT
+from helpers import CORPUS, ROOT
 from tinyx.evaluate import main
 from tinyx.loggers import read_jsonl
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import CONF_DIR, CORPUS, MICRO, compose
+from helpers import CONF_DIR, CORPUS, MICRO, compose
 from tinyx.config import DataConfig, HardwareConfig, LoggerConfig, ModelConfig, RunConfig, TrainConfig
 from tinyx.errors import ConfigError
 from tinyx.training import train

@@ -26,7 +26,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import CORPUS, MICRO, ROOT, compose, run_cli
+from helpers import CORPUS, MICRO, ROOT, compose, run_cli
 from tinyx.checkpoint import find_checkpoint
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import MICRO, ROOT, compose, micro_config
+from helpers import MICRO, ROOT, compose, micro_config
 from tinyx.rundir import claim_new_dir, read_jsonl, read_summary
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import MICRO, compose
+from helpers import MICRO, compose
 from tinyx.compare import compare_runs, main
 
 # lr -> per seed: (final val loss, best val loss, tokens/s, wall seconds). Groups by lr:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import micro_config
+from helpers import micro_config
 from tinyx.checkpoint import list_checkpoints
 from tinyx.config import ModelConfig, OptimConfig
 from tinyx.errors import ConfigError

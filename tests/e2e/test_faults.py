@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import MICRO, ROOT, compose, micro_config
+from helpers import MICRO, ROOT, compose, micro_config
 from tinyx import faults
 from tinyx.checkpoint import (best_checkpoint, find_checkpoint, list_checkpoints, load_checkpoint,
                               save_checkpoint)

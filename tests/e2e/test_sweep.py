@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import CORPUS, MICRO, MICRO_NO_LOGGER, ROOT, compose, leet
+from helpers import CORPUS, MICRO, ROOT, compose, leet
 from tinyx.cli import run_sweep
 from tinyx.compose import compose_train
 from tinyx.config import SweepConfig, to_run_config
@@ -153,7 +153,7 @@ def test_a_study_continues_only_with_the_same_settings(tmp_path):
 
 
 def test_trials_are_wandb_runs_grouped_under_the_study(tmp_path):
-    overrides = MICRO_NO_LOGGER + TRIAL[len(MICRO):] + ["logger=wandb", "train.max_steps=10"]
+    overrides = MICRO + TRIAL[len(MICRO):] + ["logger=wandb", "train.max_steps=10"]
     report = study(tmp_path, overrides=overrides, n_trials=2, pruner="none")
     for row in trials_csv(report):
         (run,) = (Path(row["run_dir"]) / "wandb").glob("offline-run-*")

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from conftest import MICRO, ROOT, micro_config
+from helpers import MICRO, ROOT, micro_config
 from tinyx.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint
 from tinyx.loggers import read_jsonl
 from tinyx.training import train

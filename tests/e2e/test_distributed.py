@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import MICRO, ROOT, micro_config, run_cli
+from helpers import MICRO, ROOT, micro_config, run_cli
 from tinyx.checkpoint import find_checkpoint
 from tinyx.loggers import read_jsonl
 from tinyx.training import train

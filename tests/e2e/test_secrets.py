@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 
-from conftest import CORPUS, MICRO, MICRO_NO_LOGGER, ROOT, run_cli
+from helpers import CORPUS, MICRO, ROOT, run_cli
 from tinyx.checkpoint import load_checkpoint
 
 # Values no file could hold by chance.
@@ -42,7 +42,7 @@ def test_no_planted_secret_reaches_any_file_a_run_writes(tmp_path, monkeypatch):
     for key in DOTENV_SECRETS:
         env.pop(key, None)
     result = subprocess.run(
-        [sys.executable, "-c", RUN_TRAIN_PY, str(dotenv), *MICRO_NO_LOGGER, "logger=[wandb,tensorboard]",
+        [sys.executable, "-c", RUN_TRAIN_PY, str(dotenv), *MICRO, "logger=[wandb,tensorboard]",
          "train.max_steps=10", "train.eval_every=5", "train.ckpt_every=5", "hardware.threads=1",
          "data.url=https://${oc.env:TINYX_DATA_TOKEN}@data.example.org/tinyshakespeare.txt",
          f"hydra.run.dir={run_dir}"],

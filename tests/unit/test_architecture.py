@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import compose, micro_config
+from helpers import compose, micro_config
 from tinyx.config import ModelConfig, to_run_config
 from tinyx.errors import ConfigError
 from tinyx.loggers import read_jsonl

@@ -1,0 +1,58 @@
+"""What the tests share: paths, the offline environment, the micro preset, composing configs, running the CLI.
+
+Imported as `from helpers import ...` (pyproject's pytest `pythonpath` puts tests/ on the path);
+fixtures live in conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT / ".." / "shared").resolve()
+CORPUS = SHARED / "data" / "tinyshakespeare.txt"
+CONF_DIR = ROOT / "conf"
+
+# Offline: tiktoken reads the shared cache; tinyx's token cache lives in a per-session folder.
+os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken_cache"))
+os.environ.setdefault("WANDB_MODE", "offline")
+
+# conf/debug/micro.yaml: a model small enough that a test run takes a second or two on 2 cores, no
+# tracker (wandb, the default logger, costs a second per run; its own tests switch it on).
+MICRO = ["debug=micro", f"data.path={CORPUS}"]
+
+
+def compose(overrides: list[str] = (), config_name: str = "train"):
+    """The config Hydra would compose for `train.py <overrides>` (Hydra's errors left as they are)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from tinyx.compose import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def micro_config(*overrides: str):
+    from tinyx.config import to_run_config
+
+    return to_run_config(compose(MICRO + list(overrides)))
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a command of the project (`train.py ...`, `-m tinyx.generate ...`) as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=full_env)
+
+
+def leet(*args: str) -> str:
+    """wandb's own local reader of offline runs: `wandb leet inspect --json` (wandb 0.31)."""
+    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
