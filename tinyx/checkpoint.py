@@ -17,12 +17,13 @@ import os
 import pickle
 import re
 from pathlib import Path
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from tinyx import faults
 from tinyx.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
 
 CKPT_DIR = "checkpoints"
 LATEST = "latest"
@@ -73,6 +74,8 @@ def save_checkpoint(run_dir: Path, step: int, state: dict, keep: int, best: bool
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / checkpoint_name(step)
     tmp = folder / f".{path.name}.tmp"
+    import torch  # here, not at the top: rundir reads CKPT_DIR from this module without torch
+
     torch.save(state, tmp)
     faults.pause_point("checkpoint_write", step)
     _fsync_replace(tmp, path)
@@ -125,6 +128,8 @@ def find_checkpoint(path: str | Path, key: str | None = None) -> Path:
 def _try_load(path: Path, map_location) -> tuple[dict | None, str, str]:
     """(state, "", "") or (None, what is wrong with the file, how to fix it)."""
     try:
+        import torch
+
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
         # torch's safe unpickler names a class or function it refused to import "Unsupported global".

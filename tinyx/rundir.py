@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
+from tinyx.checkpoint import CKPT_DIR  # checkpoints/ is checkpoint.py's to lay out
 from tinyx.errors import RunDirError
 from tinyx.files import atomic_write_json
 
@@ -43,7 +44,6 @@ METRICS_FILE = "metrics.jsonl"
 SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.json"
 TOKENIZER_FILE = "tokenizer.json"
-CKPT_DIR = "checkpoints"
 WANDB_DIR = "wandb"
 
 # RunSummary's fields whose names in summary.json (and in metrics.jsonl) hold a slash.

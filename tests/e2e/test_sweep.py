@@ -74,7 +74,7 @@ def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
     assert command[:3] == ["uv", "run", "train.py"] and command[-1].startswith("optim.lr=")
     from tinyx.training import train
     again = train(to_run_config(compose_train(command[3:])), tmp_path / "again", quiet=True)
-    assert again["val/loss"] == best["value"]
+    assert again.val_loss == best["value"]
 
 
 def test_best_trial_experiment_file_reproduces_its_config(tmp_path):
@@ -85,7 +85,8 @@ def test_best_trial_experiment_file_reproduces_its_config(tmp_path):
                    experiment_dir=str(tmp_path / "conf" / "experiment"))
     path = Path(report["files"]["experiment"])
     assert path.name == "best_s.yaml" and path.read_text().startswith("# @package _global_")
-    machine = [o for o in TRIAL if o.startswith(("hardware", "logger", "data.path"))]
+    # Machine and logging settings stay out of the experiment file: the user's command gives them.
+    machine = [f"data.path={CORPUS}", "hardware=cpu", "logger=none", "logger.progress_bar=false"]
     from_file = compose(machine + [f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "experiment=best_s"])
     best_dir = Path(report["best"]["run_dir"])
     trained = read_config(best_dir)
@@ -129,7 +130,9 @@ def test_a_trial_that_raises_is_recorded_failed_and_the_study_completes(tmp_path
     binary = tmp_path / "corpus.bin"
     binary.write_bytes(bytes(range(256)) * 64)
     space = {"data.path": {"type": "categorical", "choices": [str(CORPUS), str(binary)]}}
-    report = study(tmp_path, space, without("data.path="), n_trials=4, pruner="none", sampler="random", seed=3)
+    # The base config finds the corpus in a search folder; the trials name it, or a binary file.
+    base = without("data.path=") + [f"data.search_dirs=[{CORPUS.parent}]"]
+    report = study(tmp_path, space, base, n_trials=4, pruner="none", sampler="random", seed=3)
     rows = trials_csv(report)
     assert len(rows) == 4 and {r["state"] for r in rows} == {"complete", "fail"}
     for row in rows:

@@ -136,7 +136,7 @@ def test_hidden_matrices_are_the_block_linears():
 
 
 def test_recommended_recipe_composes():
-    from conftest import compose
+    from helpers import compose
     from tinyx.config import to_run_config
 
     cfg = to_run_config(compose(["experiment=muon_tiny"]))

@@ -80,7 +80,7 @@ def test_step_without_torch_wrappers_equals_torch_step(name, kw, monkeypatch):
 def test_a_run_that_does_not_compile_never_imports_torch_dynamo():
     # torch.optim would import torch._dynamo (~1.4 s of start-up here) on first use; a fresh process
     # training without compile must not (checked in a subprocess: other tests may have imported it).
-    from conftest import MICRO, run_cli
+    from helpers import MICRO, run_cli
 
     import tempfile
 
