@@ -7,12 +7,10 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-
 from helpers import MICRO, micro_config, run_cli
 
 

@@ -13,7 +13,6 @@ A checkpoint is written to a temporary file, fsynced and renamed into place, the
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 from tinyx import faults
 from tinyx.errors import CheckpointError
+from tinyx.files import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
     import torch
@@ -39,22 +39,8 @@ def checkpoint_step(path: Path) -> int:
     return int(_CKPT_RE.search(path.name).group(1))
 
 
-def _fsync_replace(tmp: Path, dest: Path) -> None:
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, dest)
-    # The rename itself is durable only once the directory entry is on disk.
-    dir_fd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _write_pointer(folder: Path, pointer: str, target: Path) -> None:
-    tmp = folder / f".{pointer}.tmp"
-    tmp.write_text(target.name + "\n")
-    _fsync_replace(tmp, folder / pointer)
+    atomic_write_text(folder / pointer, target.name + "\n", durable=True)
 
 
 def _read_pointer(folder: Path, pointer: str) -> Path | None:
@@ -73,12 +59,13 @@ def save_checkpoint(run_dir: Path, step: int, state: dict, keep: int, best: bool
     folder = Path(run_dir) / CKPT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / checkpoint_name(step)
-    tmp = folder / f".{path.name}.tmp"
     import torch  # here, not at the top: rundir reads CKPT_DIR from this module without torch
 
-    torch.save(state, tmp)
-    faults.pause_point("checkpoint_write", step)
-    _fsync_replace(tmp, path)
+    def write(tmp: Path) -> None:
+        torch.save(state, tmp)
+        faults.pause_point("checkpoint_write", step)
+
+    atomic_write(path, write, durable=True)
     faults.pause_point("checkpoint_latest", step)
     _write_pointer(folder, LATEST, path)
     if best:
@@ -87,9 +74,8 @@ def save_checkpoint(run_dir: Path, step: int, state: dict, keep: int, best: bool
     for old in list_checkpoints(run_dir)[:-keep]:
         if old != best_path:
             old.unlink(missing_ok=True)
-    for stale in folder.glob(".ckpt_*.pt.tmp"):  # left by a process killed while writing
-        if stale != tmp:
-            stale.unlink(missing_ok=True)
+    for stale in folder.glob(".ckpt_*.tmp"):  # left by a process killed while writing
+        stale.unlink(missing_ok=True)
     return path
 
 

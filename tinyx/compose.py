@@ -11,7 +11,13 @@ from typing import Any
 
 from tinyx.rundir import claim_new_dir
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+def _conf_dir() -> Path:
+    """The checkout's conf/ (beside tinyx/), or the copy an installed wheel carries inside the package."""
+    checkout = Path(__file__).resolve().parents[1] / "conf"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "conf"
+
+
+CONF_DIR = _conf_dir()
 
 
 def compose_train(overrides: list[str], config_name: str = "train"):

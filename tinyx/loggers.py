@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Collection, Protocol
 from urllib.parse import urlsplit
 
-from tinyx.rundir import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl  # noqa: F401 (still importable from here)
+from tinyx.files import atomic_write_json, atomic_write_text
+from tinyx.rundir import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl
 
 if TYPE_CHECKING:
     from tinyx.config import RunConfig
@@ -36,12 +37,6 @@ def _json_value(v):
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 class JsonlLogger:
     """metrics.jsonl and samples.jsonl in the run directory, flushed line by line."""
 
@@ -52,9 +47,7 @@ class JsonlLogger:
             rows = []
             if history_from is not None:
                 rows = [r for r in read_jsonl(Path(history_from) / name) if r.get("step", 0) <= history_until]
-            tmp = self.run_dir / f".{name}.tmp"
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-            os.replace(tmp, self.run_dir / name)
+            atomic_write_text(self.run_dir / name, "".join(json.dumps(r) + "\n" for r in rows))
         self.metrics = open(self.run_dir / METRICS_FILE, "a")
         self.samples = open(self.run_dir / SAMPLES_FILE, "a")
 
@@ -70,7 +63,7 @@ class JsonlLogger:
     def finish(self, summary: dict) -> None:
         self.metrics.close()
         self.samples.close()
-        write_json_atomic(self.run_dir / SUMMARY_FILE, {k: _json_value(v) for k, v in summary.items()})
+        atomic_write_json(self.run_dir / SUMMARY_FILE, {k: _json_value(v) for k, v in summary.items()})
 
 
 def _fmt(metrics: dict[str, float]) -> str:
@@ -91,7 +84,13 @@ class ConsoleLogger:
         self.quiet = quiet
         self.progress = None
         if progress_bar and sys.stdout.isatty() and not quiet:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
                                      TimeRemainingColumn(), TextColumn("{task.fields[figures]}"))

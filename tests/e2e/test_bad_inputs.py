@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import CORPUS, MICRO, ROOT, compose, run_cli
 from omegaconf import OmegaConf
 
-from helpers import CORPUS, MICRO, ROOT, compose, run_cli
 from tinyx.checkpoint import find_checkpoint
 
 

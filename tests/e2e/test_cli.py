@@ -3,7 +3,8 @@
 import json
 
 from helpers import MICRO, run_cli
-from tinyx.loggers import read_jsonl
+
+from tinyx.rundir import read_jsonl
 
 
 def test_multirun_makes_one_directory_per_job(tmp_path):

@@ -12,10 +12,10 @@ import sys
 import time
 
 import pytest
-
 from helpers import MICRO, ROOT, micro_config, run_cli
+
 from tinyx.checkpoint import find_checkpoint
-from tinyx.loggers import read_jsonl
+from tinyx.rundir import read_jsonl
 from tinyx.training import train
 
 SETTINGS = ["hardware.threads=1", "train.max_steps=30", "train.eval_every=10", "train.log_every=5",
@@ -47,6 +47,7 @@ def one_process_batch_8(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_two_ranks_equal_one_process_with_twice_the_batch(tmp_path, one_process_batch_8):
     result = torchrun(f"hydra.run.dir={tmp_path / 'run'}")
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
@@ -79,6 +80,7 @@ def killed_at_step_25(cmd: list[str], tmp_path, processes: int) -> None:
     proc.wait()
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_on_another_number_of_processes(tmp_path, one_process_batch_8):
     # 2 ranks killed -> resumed by 1 process.
     two_ranks = tmp_path / "two_ranks"

@@ -17,15 +17,19 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers import MICRO, ROOT, compose, micro_config
+
 from tinyx import faults
-from tinyx.checkpoint import (best_checkpoint, find_checkpoint, list_checkpoints, load_checkpoint,
-                              save_checkpoint)
+from tinyx.checkpoint import (
+    best_checkpoint,
+    find_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from tinyx.cli import run_train
-from tinyx.errors import exit_on_user_error
-from tinyx.errors import TrainingInterrupted
-from tinyx.loggers import read_jsonl
+from tinyx.errors import TrainingInterrupted, exit_on_user_error
+from tinyx.rundir import read_jsonl
 from tinyx.training import train
 
 # Dropout on, so that resuming exactly also needs the RNG state; one thread, as in the subprocesses.
@@ -85,6 +89,7 @@ def assert_every_checkpoint_loads(run_dir: Path) -> None:
     assert find_checkpoint(run_dir).is_file()
 
 
+@pytest.mark.slow
 def test_killed_at_five_points_and_rerun_with_resume_auto_logs_the_uninterrupted_losses(
         tmp_path, uninterrupted, capsys):
     run_dir = tmp_path / "run"

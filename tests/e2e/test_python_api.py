@@ -7,9 +7,16 @@ import json
 import re
 
 import pytest
-
 from helpers import CONF_DIR, CORPUS, MICRO, compose
-from tinyx.config import DataConfig, HardwareConfig, LoggerConfig, ModelConfig, RunConfig, TrainConfig
+
+from tinyx.config import (
+    DataConfig,
+    HardwareConfig,
+    LoggerConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+)
 from tinyx.errors import ConfigError
 from tinyx.training import train
 

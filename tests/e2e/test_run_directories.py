@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import MICRO, ROOT, compose, micro_config
+
 from tinyx.rundir import claim_new_dir, read_jsonl, read_summary
 
 

@@ -11,7 +11,9 @@ import subprocess
 import sys
 import threading
 
+import pytest
 from helpers import CORPUS, MICRO, ROOT, run_cli
+
 from tinyx.checkpoint import load_checkpoint
 
 # Values no file could hold by chance.
@@ -92,6 +94,7 @@ class _CorpusServer(http.server.BaseHTTPRequestHandler):
         """Quiet: the test reads `requests`."""
 
 
+@pytest.mark.slow
 def test_a_download_with_a_token_in_its_url_writes_the_token_nowhere(tmp_path):
     # No data.path, nothing in search_dirs, an empty cache: the corpus is downloaded from a real local server,
     # with the token in the URL's userinfo; a second run asks for a file the server does not have (404).

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import CORPUS, MICRO, ROOT, compose, leet
 from omegaconf import OmegaConf
 
-from helpers import CORPUS, MICRO, ROOT, compose, leet
 from tinyx.cli import run_sweep
 from tinyx.compose import compose_train
 from tinyx.config import SweepConfig, to_run_config
@@ -155,6 +155,7 @@ def test_a_study_continues_only_with_the_same_settings(tmp_path):
     assert study(tmp_path, overrides=TRIAL + ["hardware.threads=1"], n_trials=2, pruner="none")["trials"] == 2
 
 
+@pytest.mark.slow
 def test_trials_are_wandb_runs_grouped_under_the_study(tmp_path):
     overrides = MICRO + TRIAL[len(MICRO):] + ["logger=wandb", "train.max_steps=10"]
     report = study(tmp_path, overrides=overrides, n_trials=2, pruner="none")
@@ -246,6 +247,7 @@ def start_and_stop(cmd: list[str], trials_dir: Path, started: int, sig: int) -> 
     return proc
 
 
+@pytest.mark.slow
 def test_killed_then_interrupted_sweep_continues_the_same_study(tmp_path):
     from optuna.trial import TrialState
 
@@ -278,6 +280,7 @@ def test_killed_then_interrupted_sweep_continues_the_same_study(tmp_path):
     assert sum(t.state == TrialState.COMPLETE for t in final) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["journal", "postgresql"])
 def test_two_workers_share_one_study(tmp_path, request, backend):
     import optuna
@@ -365,6 +368,7 @@ def finished_study(n_trials: int):
     return study
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_workers_writing_one_report_at_once_all_succeed(tmp_path):
     """Workers that finish together all write the study's report; through one fixed temporary name

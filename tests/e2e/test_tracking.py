@@ -4,10 +4,11 @@ import json
 import re
 
 import pytest
-
 from helpers import CORPUS, MICRO, compose, leet, micro_config
+
 from tinyx.config import to_run_config
-from tinyx.loggers import build_loggers, read_jsonl
+from tinyx.loggers import build_loggers
+from tinyx.rundir import read_jsonl
 from tinyx.training import train
 
 

@@ -3,12 +3,15 @@
 import json
 import math
 
+import pytest
 from helpers import CORPUS, MICRO
+
 from tinyx import bench
 
 SHORT = ["bench.steps=3", "bench.warmup=1"]
 
 
+@pytest.mark.slow
 def test_bench_against_the_yardstick_prints_and_writes_its_figures(tmp_path, capsys):
     out = tmp_path / "bench.json"
     result = bench.main(MICRO + SHORT + ["bench.reference=true", "bench.repeats=2", f"bench.out={out}"])

@@ -5,9 +5,9 @@ import json
 from dataclasses import asdict
 
 import pytest
+from helpers import MICRO, compose
 from omegaconf import OmegaConf
 
-from helpers import MICRO, compose
 from tinyx.compare import compare_runs, main
 
 # lr -> per seed: (final val loss, best val loss, tokens/s, wall seconds). Groups by lr:

@@ -1,10 +1,10 @@
 """Config composition and validation: what a user gets for good and bad configs."""
 
 import pytest
+from helpers import compose
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError
 
-from helpers import compose
 from tinyx.config import RunConfig, to_run_config
 from tinyx.errors import ConfigError
 

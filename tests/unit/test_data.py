@@ -9,11 +9,17 @@ import threading
 import numpy as np
 import pytest
 import torch
-
 from helpers import CORPUS
+
 from tinyx.config import TINY_SHAKESPEARE_URL, DataConfig
-from tinyx.data import (CharTokenizer, TiktokenTokenizer, check_lengths, load_tokens, resolve_corpus,
-                        sample_windows)
+from tinyx.data import (
+    CharTokenizer,
+    TiktokenTokenizer,
+    check_lengths,
+    load_tokens,
+    resolve_corpus,
+    sample_windows,
+)
 from tinyx.errors import DataError
 
 

@@ -4,10 +4,10 @@ import csv
 import math
 
 import pytest
-
 from helpers import CORPUS, ROOT
+
 from tinyx.evaluate import main
-from tinyx.loggers import read_jsonl
+from tinyx.rundir import read_jsonl
 
 PROBES = ROOT / "conf" / "probes" / "shakespeare.yaml"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,3 +87,19 @@ def test_the_check_sees_circles_through_function_level_and_package_imports():
     assert "tinyx.training" in graph["tinyx.sweep.objective"]  # imported inside a method
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_configs(tmp_path):
+    """An installed tinyx composes configs: the wheel holds conf/ inside the package."""
+    import subprocess
+    import zipfile
+
+    out = subprocess.run(["uv", "build", "--wheel", "--out-dir", str(tmp_path)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (wheel,) = tmp_path.glob("tinyx-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"tinyx/conf/train.yaml", "tinyx/conf/debug/micro.yaml", "tinyx/conf/hydra/default.yaml",
+            "tinyx/training/loop.py", "tinyx/sweep/runner.py"} <= names
+    assert not any(n.startswith("tinyx/conf/local/default") for n in names)  # this machine's settings stay here

@@ -2,15 +2,15 @@
 
 import pytest
 import torch
-
 from helpers import micro_config
+
 from tinyx.checkpoint import list_checkpoints
 from tinyx.config import ModelConfig, OptimConfig
 from tinyx.errors import ConfigError
-from tinyx.loggers import read_jsonl
 from tinyx.model import GPT
 from tinyx.muon import Muon, newton_schulz, orthogonalise
 from tinyx.optim import build_optimizers, hidden_matrices
+from tinyx.rundir import read_jsonl
 from tinyx.training import train
 
 CPU = torch.device("cpu")
@@ -137,6 +137,7 @@ def test_hidden_matrices_are_the_block_linears():
 
 def test_recommended_recipe_composes():
     from helpers import compose
+
     from tinyx.config import to_run_config
 
     cfg = to_run_config(compose(["experiment=muon_tiny"]))

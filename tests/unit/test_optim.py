@@ -80,9 +80,9 @@ def test_step_without_torch_wrappers_equals_torch_step(name, kw, monkeypatch):
 def test_a_run_that_does_not_compile_never_imports_torch_dynamo():
     # torch.optim would import torch._dynamo (~1.4 s of start-up here) on first use; a fresh process
     # training without compile must not (checked in a subprocess: other tests may have imported it).
-    from helpers import MICRO, run_cli
-
     import tempfile
+
+    from helpers import MICRO, run_cli
 
     code = ("import atexit, runpy, sys; "
             "atexit.register(lambda: print('torch._dynamo imported:', 'torch._dynamo' in sys.modules)); "

@@ -5,11 +5,21 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import ROOT
+
 from tinyx.errors import RunDirError
-from tinyx.rundir import (CKPT_DIR, CONFIG_FILE, HYDRA_CONFIG_FILE, find_checkpoints, find_runs, git_commit,
-                          load_model, read_jsonl, read_summary, run_dir_of)
+from tinyx.rundir import (
+    CKPT_DIR,
+    CONFIG_FILE,
+    HYDRA_CONFIG_FILE,
+    find_checkpoints,
+    find_runs,
+    git_commit,
+    load_model,
+    read_jsonl,
+    read_summary,
+    run_dir_of,
+)
 
 
 def _run(path, hydra=False, checkpoint=None):

@@ -12,10 +12,10 @@ import time
 
 import pytest
 import torch
-
 from helpers import MICRO, ROOT, micro_config
+
 from tinyx.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint
-from tinyx.loggers import read_jsonl
+from tinyx.rundir import read_jsonl
 from tinyx.training import train
 
 
@@ -65,6 +65,7 @@ def _losses(run_dir):
     return [(r["step"], r.get("train/loss"), r.get("val/loss")) for r in read_jsonl(run_dir / "metrics.jsonl")]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_logs_exactly_the_uninterrupted_losses(tmp_path):
     settings = ["train.max_steps=300", "train.ckpt_every=20", "train.eval_every=20", "train.log_every=5",
                 "model.dropout=0.1"]

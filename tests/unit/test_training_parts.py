@@ -8,8 +8,8 @@ import signal
 
 import pytest
 import torch
-
 from helpers import micro_config
+
 from tinyx import faults, hardware
 from tinyx.data import WindowSampler, load_tokens
 from tinyx.errors import TrainingInterrupted

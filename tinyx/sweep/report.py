@@ -18,9 +18,8 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
-from tinyx.config import SweepConfig, flatten_config
+from tinyx.config import LOGGING, MACHINE, SweepConfig, flatten_config, key_role
 from tinyx.files import atomic_write, atomic_write_json, atomic_write_text
-from tinyx.config import LOGGING, MACHINE, key_role
 from tinyx.sweep.space import Compose, format_value, override_key
 from tinyx.sweep.storage import best_trial, default_storage_url, masked, storage_label
 

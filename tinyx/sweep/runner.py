@@ -15,8 +15,13 @@ from tinyx.sweep.objective import TRIALS_DIR, Objective
 from tinyx.sweep.report import write_report
 from tinyx.sweep.samplers import make_pruner, make_sampler
 from tinyx.sweep.space import Compose, SearchSpace
-from tinyx.sweep.storage import (finished_trials, load_or_create_study, open_storage, storage_label,
-                                 study_signature)
+from tinyx.sweep.storage import (
+    finished_trials,
+    load_or_create_study,
+    open_storage,
+    storage_label,
+    study_signature,
+)
 
 # The summary.json figures a study may optimise.
 METRICS = ("val/loss", "val/loss_best", "train/loss", "tokens_per_second")

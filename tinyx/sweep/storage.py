@@ -11,9 +11,8 @@ import re
 import time
 from pathlib import Path
 
-from tinyx.config import SweepConfig
+from tinyx.config import SweepConfig, is_hyperparameter
 from tinyx.errors import ConfigError
-from tinyx.config import is_hyperparameter
 from tinyx.sweep.space import SearchSpace, override_key
 
 DEFAULT_DB = "study.db"
