@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import signal
 import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,7 +94,9 @@ class Run:
     def interrupt(self, signum: int | None) -> TrainingInterrupted:
         """Checkpoint the finished step and say so; the error train() raises once the run is closed."""
         checkpoint = self.checkpointer.save_once()
-        interrupted = TrainingInterrupted(signum or 15, self.state.step, str(self.run_dir), str(checkpoint))
+        # A rank the signal missed stops with the others, as if terminated.
+        interrupted = TrainingInterrupted(signum or signal.SIGTERM, self.state.step, str(self.run_dir),
+                                          str(checkpoint))
         self.console.say(f"{interrupted.signal_name}: stopped after step {self.state.step}, checkpoint {checkpoint}")
         return interrupted
 
