@@ -132,6 +132,8 @@ class LoggerConfig:
     # Console and metrics.jsonl are always on; wandb and TensorBoard are switched on by
     # logger=wandb, logger=tensorboard or both (logger=[wandb,tensorboard]).
     progress_bar: bool = True
+    # Without a progress bar (logs, pipes), one line early on says how long a run longer than this will take.
+    long_run_seconds: float = 120.0
     wandb: WandbConfig = field(default_factory=WandbConfig)
     tensorboard: TensorboardConfig = field(default_factory=TensorboardConfig)
 

@@ -11,8 +11,10 @@ import json
 import math
 import netrc
 import os
+import shlex
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Collection, Protocol
 from urllib.parse import urlsplit
@@ -21,6 +23,8 @@ from tinyx.files import atomic_write_json, atomic_write_text
 from tinyx.rundir import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from tinyx.config import RunConfig
 
 
@@ -76,24 +80,59 @@ def _fmt(metrics: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
-class ConsoleLogger:
-    """A progress bar on a terminal; plain lines elsewhere (CI logs, pipes)."""
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))  # 0:11:56, as rich's progress bar shows it
 
-    def __init__(self, max_steps: int, start_step: int, progress_bar: bool = True, quiet: bool = False):
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
+def _shell_path(path: Path) -> str:
+    # Relative to where the user is when the run is inside it (outputs/runs/...): shorter lines, same meaning.
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(Path.cwd().resolve())
+    return shlex.quote(str(path))
+
+
+def next_steps(cfg: RunConfig, run_dir: Path) -> list[str]:
+    """The commands to run on a finished run, each a whole line to paste (its comment included)."""
+    run_dir = Path(run_dir)
+    where = _shell_path(run_dir)
+    # A multirun job's directory sits in its sweep's (Hydra writes multirun.yaml there): compare the sweep.
+    sweep = run_dir.parent if (run_dir.parent / "multirun.yaml").is_file() else None
+    prompt = cfg.train.sample_prompt.strip() or ("ROMEO:" if cfg.data.path is None else "")  # Tiny Shakespeare's
+    prompt_arg = f" {shlex.quote('prompt=' + prompt)}" if prompt and "\n" not in prompt else ""
+    compare = (f"{_shell_path(sweep)}   # this sweep's runs" if sweep is not None else
+               f"{where}   # and other runs' directories")
+    lines = [f"uv run python -m tinyx.generate run={where}{prompt_arg}   # sample text",
+             f"uv run python -m tinyx.evaluate {where}   # val loss on the whole split",
+             f"uv run python -m tinyx.compare {compare}"]
+    if cfg.logger.tensorboard.enabled:
+        lines.append(f"uv run tensorboard --logdir {where}   # curves")
+    return ["next:", *("  " + line for line in lines)]
+
+
+class ConsoleLogger:
+    """A progress bar on a terminal; plain lines elsewhere (CI logs, pipes).
+
+    `console`: the rich Console the bar draws on (tests give a fixed width); `long_run_seconds`: without a
+    bar, say once how long the run will take when that is longer; `after_run`: lines printed after the
+    summary of a completed run (next_steps).
+    """
+
+    def __init__(self, max_steps: int, start_step: int, progress_bar: bool = True, quiet: bool = False, *,
+                 console: Console | None = None, long_run_seconds: float = 120.0, after_run: Collection[str] = ()):
         self.max_steps = max_steps
         self.quiet = quiet
+        self.long_run_seconds = long_run_seconds
+        self.after_run = list(after_run)
+        self.intervals_logged = 0
         self.progress = None
-        if progress_bar and sys.stdout.isatty() and not quiet:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), TextColumn("{task.fields[figures]}"))
+        if progress_bar and (console.is_terminal if console else sys.stdout.isatty()) and not quiet:
+            self.progress = _progress_bar(console)
             self.task = self.progress.add_task("train", total=max_steps, completed=start_step, figures="")
             self.progress.start()
 
@@ -101,7 +140,9 @@ class ConsoleLogger:
         if self.quiet:
             return
         if self.progress:
-            self.progress.console.print(text, markup=False, highlight=False)
+            # soft_wrap: rich would otherwise break long lines with real newlines, even inside a path or a
+            # command meant to be pasted (the terminal still wraps them on screen).
+            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:
             print(text, flush=True)
 
@@ -112,7 +153,14 @@ class ConsoleLogger:
         elif self.progress:
             self.progress.update(self.task, completed=step, figures=line)
         else:
-            self.say(f"step {step:>6}/{self.max_steps}  {line}")
+            step_seconds = (metrics.get("step_ms") or 0) / 1e3
+            left = (self.max_steps - step) * step_seconds
+            eta = f"eta {_clock(left)}  " if step_seconds else ""
+            self.say(f"step {step:>6}/{self.max_steps}  {eta}{line}")
+            self.intervals_logged += 1
+            # Once, from the second interval: the first carries one-off costs (warm-up, compilation).
+            if self.intervals_logged == 2 and step_seconds and left > self.long_run_seconds:
+                self.say(f"about {_duration(left)} to go for {self.max_steps} steps ({step_seconds:.2f} s/step)")
 
     def log_sample(self, step: int, text: str) -> None:
         self.say(f"--- sample at step {step} ---\n{text}\n---")
@@ -128,7 +176,29 @@ class ConsoleLogger:
         width = max(len(k) for k in keys)
         lines = [f"  {k:<{width}}  {summary[k]:.4f}" if isinstance(summary.get(k), float) else
                  f"  {k:<{width}}  {summary.get(k)}" for k in keys if k in summary]
+        if summary.get("status") == "completed":
+            lines.extend(self.after_run)
         print("summary\n" + "\n".join(lines), flush=True)
+
+
+def _progress_bar(console: Console | None):
+    """rich's Progress, laid out so that a narrow terminal (80 columns) cuts only the figures.
+
+    rich shrinks every wrappable column when a line is too wide, down to "…": step/total and the ETA are
+    kept whole (no_wrap), the bar has a fixed width, and the figures, last, are the one column cut.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.table import Column
+    from rich.text import Text
+
+    class Figures(ProgressColumn):
+        def render(self, task):
+            return Text(task.fields["figures"], no_wrap=True, overflow="ellipsis")
+
+    whole = Column(no_wrap=True)
+    return Progress(TextColumn("train", table_column=whole), BarColumn(bar_width=20, table_column=whole),
+                    MofNCompleteColumn(table_column=whole), TimeRemainingColumn(table_column=whole),
+                    Figures(table_column=Column(no_wrap=False)), console=console)
 
 
 # ---------------------------------------------------------------- wandb and TensorBoard

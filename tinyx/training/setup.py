@@ -20,7 +20,7 @@ from tinyx.config import Redactor, RunConfig, config_to_dict, flatten_config
 from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
 from tinyx.errors import ConfigError, TrainingInterrupted
 from tinyx.files import atomic_write_json, check_writable
-from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers
+from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers, next_steps
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe
 from tinyx.rundir import RunSummary
@@ -169,7 +169,9 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
                          f"apply from step {state.step + 1}")
     seed_rank(cfg.seed, world.rank, state.step)
     _wrap_for_world(trainable, world, hw)
-    console = ConsoleLogger(cfg.train.max_steps, state.step, cfg.logger.progress_bar, quiet=quiet or not world.is_main)
+    console = ConsoleLogger(cfg.train.max_steps, state.step, cfg.logger.progress_bar, quiet=quiet or not world.is_main,
+                            long_run_seconds=cfg.logger.long_run_seconds,
+                            after_run=next_steps(cfg, run_dir))
     loggers: list[Logger] = [console]
     resumed_from = resume[0] if resume is not None else None
     if world.is_main:  # the one process that writes files
