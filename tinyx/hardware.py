@@ -124,7 +124,8 @@ def resolve_device(name: str, notes: list[str] | None = None) -> torch.device:
                 notes.append(f"warning: training on CPU, not MPS: {why}.")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"hardware.device={name} but {_cuda_unavailable_reason()}: use hardware=auto or hardware=cpu.")
+        raise ConfigError(f"hardware.device={name} but {_cuda_unavailable_reason()}: "
+                          f"use hardware=auto or hardware=cpu.")
     if name == "mps" and not _mps_available():
         why = _mps_unavailable_reason() or "this machine has no MPS (Apple silicon) device"
         raise ConfigError(f"hardware.device=mps but {why}: use hardware=auto or hardware=cpu.")

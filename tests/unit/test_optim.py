@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from tinyx.config import ModelConfig, OptimConfig
-from tinyx.model import GPT
 from tinyx.errors import ConfigError
+from tinyx.model import GPT
 from tinyx.optim import _fused_ok, build_optimizers, lr_factor
 
 
