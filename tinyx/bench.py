@@ -60,9 +60,10 @@ def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
 
     from tinyx.hardware import resolve_device
 
-    cuda = resolve_device(cfg.hardware.device).type == "cuda"
+    device = resolve_device(cfg.hardware.device)
+    cuda = device.type == "cuda"
     if cuda:
-        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.reset_peak_memory_stats(device)
     with tempfile.TemporaryDirectory() as run_dir:
         train(cfg, run_dir, quiet=True)
         # Read back from the run directory, as every tool reads a run: the contract, not train()'s return type.
@@ -72,16 +73,17 @@ def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
     tokens_per_step = cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size
     mfu = [r["mfu"] for r in rows if r.get("mfu") is not None]
     return {"step_ms_median": step_ms, "tokens_per_second": tokens_per_step / step_ms * 1e3,
-            "mfu_median": statistics.median(mfu) if mfu else None, "peak_memory_mb": _peak_memory_mb(cuda),
+            "mfu_median": statistics.median(mfu) if mfu else None, "peak_memory_mb": _peak_memory_mb(device),
             "peak_memory_kind": "cuda max_memory_allocated" if cuda else "process peak RSS",
             "params": summary.params, "tokens_per_step": tokens_per_step, "cfg": cfg}
 
 
-def _peak_memory_mb(cuda: bool) -> float:
-    if cuda:
+def _peak_memory_mb(device) -> float:
+    if device.type == "cuda":
         import torch
 
-        return torch.cuda.max_memory_allocated() / 2**20
+        # The run's own GPU: without the device, torch reads the current one, GPU 0 for hardware.device=cuda:N.
+        return torch.cuda.max_memory_allocated(device) / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 

@@ -74,6 +74,13 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos[:t].to(x.dtype) + torch.cat([x2, x1], dim=-1) * sin[:t].to(x.dtype)
 
 
+def _mps_value_dim_bug() -> bool:
+    """torch 2.9-2.11 on a machine with MPS: attention with v's head size unlike q's is wrong there."""
+    version = tuple(int(n) for n in torch.__version__.split("+")[0].split(".")[:2])
+    mps = getattr(torch.backends, "mps", None)
+    return (2, 9) <= version < (2, 12) and mps is not None and mps.is_available()
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -96,8 +103,16 @@ class CausalSelfAttention(nn.Module):
             self.sink_v = nn.Parameter(torch.zeros(self.n_kv_head, self.n_sink, self.head_dim))
         if self.n_sink:
             # The sink slots come first: query i sees them and keys 0..i (causal, aligned bottom-right).
-            mask = torch.ones(cfg.block_size, cfg.block_size + self.n_sink, dtype=torch.bool).tril(self.n_sink)
+            # Columns are padded to a multiple of 16 (never sliced in: t + n_sink <= block_size + n_sink), so
+            # the sliced mask's row stride stays 16-aligned, as the fused CUDA kernels require of an attention
+            # bias under torch.compile ("attn_bias is not correctly aligned" with a (64, 65) buffer).
+            width = -(-(cfg.block_size + self.n_sink) // 16) * 16
+            mask = torch.ones(cfg.block_size, width, dtype=torch.bool).tril(self.n_sink)
             self.register_buffer("sink_mask", mask, persistent=False)
+        # The logit sink gives q and k one more dimension than v; MPS attention in torch 2.9-2.11 returns
+        # wrong values then (pytorch#176767, fixed in 2.12), so where MPS is there v gets a zero column too
+        # (set on the machine, not per call: a few extra multiply-adds, and one code path for the model).
+        self.pad_value = self.sink == "logit" and _mps_value_dim_bug()
         self.record_sink_mass = False
         self.sink_mass: torch.Tensor | None = None  # set when record_sink_mass: mean attention on the sink
 
@@ -120,8 +135,10 @@ class CausalSelfAttention(nn.Module):
         else:
             q, k, v = self._with_sink_slots(q, k, v, scale)
             mask = self.sink_mask[:t, : t + self.n_sink]
+            if self.pad_value:
+                v = F.pad(v, (0, q.shape[-1] - hd))  # zero columns: the first hd outputs are unchanged
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale,
-                                               enable_gqa=gqa)
+                                               enable_gqa=gqa)[..., :hd]
             if self.record_sink_mass:
                 self.sink_mass = self._sink_mass(q, k, mask, scale).detach()
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(b, t, d)))

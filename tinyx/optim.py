@@ -15,10 +15,18 @@ import torch
 import torch.nn as nn
 
 from tinyx.config import OptimConfig
+from tinyx.errors import ConfigError
 from tinyx.muon import Muon
 
 
 def _fused_ok(cfg: OptimConfig, device: torch.device) -> bool:
+    # Fused AdamW on MPS ignored the `found_inf` skip signal (the trainer's skip of a non-finite step)
+    # until mid-2026 releases: there it would apply the step it was told to skip, so never on MPS.
+    if device.type == "mps":
+        if cfg.fused:
+            raise ConfigError("optim.fused=true on MPS: fused AdamW there applies the non-finite steps the "
+                              "trainer skips. Leave optim.fused unset (null) or set it to false.")
+        return False
     if cfg.fused is not None:
         return cfg.fused
     return device.type in ("cuda", "cpu")

@@ -48,3 +48,13 @@ def test_bench_compares_experiments_in_a_table(tmp_path, capsys):
     assert math.isclose(rows["muon_tiny"]["step_time_ratio"], 1 / rows["muon_tiny"]["relative_to_baseline"])
     assert rows["baseline"]["params"] == rows["muon_tiny"]["params"] == 804_096
     assert any(line.startswith("| muon_tiny | 804,096 |") for line in table)
+
+
+def test_peak_memory_is_read_on_the_runs_own_gpu(monkeypatch):
+    import torch
+
+    read = []
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: read.append(device) or 3 * 2**20)
+    assert bench._peak_memory_mb(torch.device("cuda", 1)) == 3.0
+    assert read == [torch.device("cuda", 1)]  # not device=None, which reads the current GPU: 0
+    assert bench._peak_memory_mb(torch.device("cpu")) > 0  # the process's peak RSS

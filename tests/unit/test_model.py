@@ -1,4 +1,4 @@
-"""The GPT as a whole: size against the yardstick, generation."""
+"""The GPT as a whole: size against the yardstick, generation, device workarounds in attention."""
 
 import torch
 
@@ -39,3 +39,43 @@ def test_flops_per_token_of_the_tiny_model_with_untied_gpt2_bpe():
     # counting the 6,432,896-weight input embedding too gave 82,313,472 (1.88x).
     assert _hand_counted_flops(50257, 128, 4, 64) == 43_716_096
     assert GPT(ModelConfig(vocab_size=50257, tie_embeddings=False)).flops_per_token() == 43_716_096
+
+
+def _sink_model(sink: str, **kw) -> GPT:
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(vocab_size=50, n_layer=2, n_head=4, d_model=32, block_size=64, attn_sink=sink,
+                            n_sink_tokens=1, **kw)).eval()
+    for name, p in model.named_parameters():  # sinks start at zero: give them values that matter
+        if "sink" in name:
+            p.data.normal_(0.0, 1.0)
+    return model
+
+
+def test_the_sink_mask_is_padded_to_16_columns_and_gives_the_same_logits():
+    # A (64, 65) buffer sliced to (t, t + 1) has rows 65 elements apart: fused CUDA kernels under
+    # torch.compile refuse that bias ("attn_bias is not correctly aligned").
+    idx = torch.randint(0, 50, (2, 64))
+    for sink in ("token", "logit"):
+        model = _sink_model(sink)
+        attns = [block.attn for block in model.blocks]
+        assert all(a.sink_mask.shape == (64, 80) for a in attns), sink
+        assert not attns[0].sink_mask[:, 65:].any()  # the padding is never attended to
+        padded = model(idx)[0]
+        for a in attns:  # the buffer as it was: exactly block_size + n_sink columns
+            a.sink_mask = torch.ones(64, 65, dtype=torch.bool).tril(1)
+        assert torch.equal(model(idx)[0], padded), sink
+
+
+def test_the_zero_value_column_for_mps_leaves_the_logit_sink_unchanged():
+    # pytorch#176767: on MPS in torch 2.9-2.11, attention is wrong when v's head size is not q's, as
+    # with the logit sink's extra q/k dimension; the workaround pads v with zeros and slices the output.
+    idx = torch.randint(0, 50, (2, 40))
+    for kv in (None, 2):
+        model = _sink_model("logit", n_kv_head=kv)
+        plain = model(idx, idx)
+        for block in model.blocks:
+            block.attn.pad_value = True
+        padded = model(idx, idx)
+        torch.testing.assert_close(padded[0], plain[0], rtol=0, atol=1e-6)
+        padded[1].backward()  # and it still trains
+        assert model.blocks[0].attn.sink_logit.grad is not None

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from tinyx.config import ModelConfig, OptimConfig
+from tinyx.errors import ConfigError
 from tinyx.model import GPT
-from tinyx.optim import build_optimizers, lr_factor
+from tinyx.optim import _fused_ok, build_optimizers, lr_factor
 
 
 def test_no_weight_decay_on_biases_and_norms():
@@ -92,3 +93,13 @@ def test_a_run_that_does_not_compile_never_imports_torch_dynamo():
         result = run_cli("-c", code, run_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "torch._dynamo imported: False" in result.stdout
+
+
+def test_adamw_is_never_fused_on_mps():
+    # Fused AdamW on MPS ignored `found_inf` until mid-2026 releases: it would apply the steps tinyx skips.
+    mps, cfg = torch.device("mps"), OptimConfig()
+    assert _fused_ok(cfg, mps) is False
+    assert _fused_ok(OptimConfig(fused=False), mps) is False
+    with pytest.raises(ConfigError, match="optim.fused=true on MPS"):
+        _fused_ok(OptimConfig(fused=True), mps)
+    assert _fused_ok(cfg, torch.device("cuda")) and _fused_ok(cfg, torch.device("cpu"))

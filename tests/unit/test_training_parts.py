@@ -121,3 +121,27 @@ def test_ranks_draw_their_own_dropout_masks_and_rank_0_keeps_its_stream():
     rank0 = mask(0)
     torch.manual_seed(1337)  # a single process: no reseeding at all
     assert torch.equal(rank0, torch.nn.functional.dropout(torch.ones(64), 0.5))
+
+
+def test_resuming_on_fewer_gpus_restores_the_first_ones_rng(parts, monkeypatch):
+    # A torchrun checkpoint holds the generator of every GPU it saw (4 here); resumed where 2 are visible,
+    # torch.cuda.set_rng_state_all would index past the last device (IndexError in the real one).
+    from types import SimpleNamespace
+
+    cfg, data, hw = parts
+    saved = _state(cfg, data, hw).state_dict()
+    saved["rng"]["cuda"] = [torch.full((16,), i, dtype=torch.uint8) for i in range(4)]
+    restored = []
+
+    def set_rng_state_all(states):
+        for i, s in enumerate(states):
+            if i >= 2:
+                raise IndexError(f"no CUDA device {i}")
+            restored.append(int(s[0]))
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", set_rng_state_all)
+    state = _state(cfg, data, hw)
+    state.counters = SimpleNamespace(device=torch.device("cuda"), load_state_dict=lambda s: None)
+    state.load_state_dict(saved)
+    assert restored == [0, 1]

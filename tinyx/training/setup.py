@@ -139,7 +139,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     hw = hardware.setup(cfg.hardware, world.local_rank, world.size)
     world = distributed.init(hw.device)
     run_dir = _rank0_run_dir(run_dir, world)
-    notes: list[str] = []  # said once the console exists
+    notes: list[str] = list(hw.notes)  # said once the console exists (hw's: a GPU left unused, and why)
     if world.is_main:
         # The output directory first: a read-only or full disk fails now, not after the data is tokenised.
         check_writable(run_dir)

@@ -113,4 +113,6 @@ class TrainState:
         torch.set_rng_state(state["rng"]["torch"])
         self.sampler.load_state_dict({"generator": state["rng"]["batches"]})
         if self.counters.device.type == "cuda" and state["rng"].get("cuda"):
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            # A checkpoint saves every visible GPU's generator; resumed on fewer GPUs (a torchrun run on
+            # one machine with less), the first ones are restored and the others have no device to go to.
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"][:torch.cuda.device_count()])
