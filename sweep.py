@@ -1,13 +1,20 @@
 """Run an Optuna study whose trials are train.py runs: `uv run sweep.py [search_space=...] [sweep.key=...]
 [train.py overrides ...]` (see README, "Hyperparameter studies")."""
 
-import hydra
-from dotenv import load_dotenv
-from omegaconf import DictConfig
+import sys
 
-from tinyx.compose import register_configs
+try:
+    import hydra
+    from omegaconf import DictConfig
+except ModuleNotFoundError as e:  # `python sweep.py` outside tinyx's environment: say what to run instead
+    from tinyx.entry import exit_outside_environment
 
-load_dotenv()
+    exit_outside_environment("sweep.py", e)
+
+from tinyx.compose import check_override_keys, register_configs
+from tinyx.entry import load_env
+
+load_env()
 register_configs()
 
 
@@ -22,4 +29,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    check_override_keys(sys.argv[1:], "sweep")  # before Hydra: a misspelt key gets "did you mean"
     main()

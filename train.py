@@ -1,12 +1,19 @@
 """Train one model: `uv run train.py [group=option ...] [key=value ...]` (see README)."""
 
-import hydra
-from dotenv import load_dotenv
-from omegaconf import DictConfig
+import sys
 
-from tinyx.compose import register_configs
+try:
+    import hydra
+    from omegaconf import DictConfig
+except ModuleNotFoundError as e:  # `python train.py` outside tinyx's environment: say what to run instead
+    from tinyx.entry import exit_outside_environment
 
-load_dotenv()
+    exit_outside_environment("train.py", e)
+
+from tinyx.compose import check_override_keys, register_configs
+from tinyx.entry import load_env
+
+load_env()
 register_configs()
 
 
@@ -23,4 +30,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    check_override_keys(sys.argv[1:], "train")  # before Hydra: a misspelt key gets "did you mean"
     main()

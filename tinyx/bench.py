@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
+from tinyx.entry import exit_on_help, load_env
 from tinyx.errors import exit_on_user_error
 from tinyx.generate import parse_args
 from tinyx.rundir import read_metrics, read_summary
@@ -134,6 +135,7 @@ def compare_experiments(overrides: list[str], bench: BenchConfig) -> dict:
 
 @exit_on_user_error
 def main(argv: list[str]) -> dict:
+    exit_on_help(argv, __doc__, BenchConfig, prefix="bench.")
     bench = parse_args([a.removeprefix("bench.") for a in argv if a.startswith("bench.")], BenchConfig)
     overrides = [a for a in argv if not a.startswith("bench.")]
     if bench.experiments:
@@ -177,4 +179,5 @@ def _write(result: dict, bench: BenchConfig) -> dict:
 
 
 if __name__ == "__main__":
+    load_env()
     main(sys.argv[1:])

@@ -398,4 +398,7 @@ def main(argv: list[str]) -> Comparison:
 
 
 if __name__ == "__main__":
+    from tinyx.entry import load_env
+
+    load_env()
     main(sys.argv[1:])

@@ -14,6 +14,7 @@ from typing import Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from tinyx.entry import exit_on_help, load_env
 from tinyx.errors import ConfigError, exit_on_user_error
 from tinyx.rundir import load_model
 
@@ -50,6 +51,7 @@ def parse_args(argv: list[str], schema):
 
 @exit_on_user_error
 def main(argv: list[str]) -> None:
+    exit_on_help(argv, __doc__, GenerateConfig)
     cfg = parse_args(argv, GenerateConfig)
     if not cfg.run:
         raise ConfigError("no run given: pass run=<run directory or checkpoint file>.")
@@ -73,4 +75,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    load_env()  # e.g. TIKTOKEN_CACHE_DIR, which decoding a BPE run offline needs
     main(sys.argv[1:])

@@ -26,8 +26,8 @@ ENVIRONMENT_SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "planted/aws+secret/31415926535897932384",
 }
 
-# train.py itself, run as a script after loading the test's .env, as train.py's own load_dotenv()
-# loads the project's (which never overrides a variable already set).
+# train.py itself, run as a script after loading the test's .env, as train.py's own load_env() loads
+# the current directory's and the checkout's (which never override a variable already set).
 RUN_TRAIN_PY = ("import runpy, sys, dotenv; dotenv.load_dotenv(sys.argv[1]); sys.argv = ['train.py', *sys.argv[2:]]; "
                 "runpy.run_path('train.py', run_name='__main__')")
 
