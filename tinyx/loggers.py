@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import netrc
 import os
@@ -100,6 +101,8 @@ class ConsoleLogger:
     def say(self, text: str) -> None:
         if self.quiet:
             return
+        # Also to the run's train.log: under train.py Hydra's file handler takes this logger (conf/hydra/).
+        logging.getLogger("tinyx.console").info(text)
         if self.progress:
             self.progress.console.print(text, markup=False, highlight=False)
         else:
@@ -128,7 +131,7 @@ class ConsoleLogger:
         width = max(len(k) for k in keys)
         lines = [f"  {k:<{width}}  {summary[k]:.4f}" if isinstance(summary.get(k), float) else
                  f"  {k:<{width}}  {summary.get(k)}" for k in keys if k in summary]
-        print("summary\n" + "\n".join(lines), flush=True)
+        self.say("summary\n" + "\n".join(lines))
 
 
 # ---------------------------------------------------------------- wandb and TensorBoard
@@ -299,9 +302,10 @@ class WandbLogger:
                 cls(run, say)._finish_quietly()
             return None
         if run.offline:
-            sync_dir = Path(run.dir).parent
+            # Every offline-run-* folder: a run resumed in place adds one per attempt, all with one run id.
+            sync_dirs = wandb_dir / "offline-run-*"
             reason = f" ({offline_reason})" if offline_reason else ""
-            say(f"wandb: offline{reason}; upload later with: uv run wandb sync {sync_dir}")
+            say(f"wandb: offline{reason}; upload later with: uv run wandb sync {sync_dirs}")
         else:
             say(f"wandb: {run.url}")
         logger = cls(run, say)
