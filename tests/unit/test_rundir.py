@@ -145,3 +145,13 @@ def test_compare_and_rundir_import_without_torch():
     code = "import sys, tinyx.rundir, tinyx.compare; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_what_the_docs_examples_write_is_ignored_by_git():
+    paths = ["runs/long/metrics.jsonl", "reports/comparison.md", "conf/experiment/best_lr-muon.yaml",
+             "outputs/runs/2026-01-01/00-00-00/train.log", "conf/local/default.yaml"]
+    result = subprocess.run(["git", "check-ignore", *paths], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == paths
+    kept = subprocess.run(["git", "check-ignore", "conf/experiment/baseline.yaml", "tinyx/rundir.py"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert kept.stdout == ""
