@@ -13,8 +13,9 @@
       wandb/, events.out.tfevents.*   when those loggers are on
 
 compare, evaluate, generate, bench, resume and the sweep all read runs through this module:
-finding them (`find_runs`, `find_checkpoints`, and `resolve_last` for the argument `last`), reading them (`read_config`, `read_summary`,
-`read_metrics`, `read_provenance`) and rebuilding a run's model (`load_model`).
+finding them (`find_runs`, `find_checkpoints`, and `resolve_last` for the argument `last`), reading
+them (`read_config`, `read_summary`, `read_metrics`, `read_provenance`) and rebuilding a run's model
+(`load_model`).
 
 Importing it stays cheap (compare never pays for torch): modules that need torch are imported
 inside the functions that use them.
