@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 from pathlib import Path
 
 from tinyx.compose import compose_train, env_config_keys
 from tinyx.config import is_hyperparameter
-from tinyx.errors import TrainingDiverged, exit_on_user_error
+from tinyx.errors import ConfigError, TinyxError, TrainingDiverged, TrainingInterrupted, exit_on_user_error
+from tinyx.rundir import (
+    LAST,
+    claimed_by_this_process,
+    holds_run,
+    newest,
+    outputs_root,
+    read_summary,
+    resolve_last,
+)
 
 
 @exit_on_user_error
@@ -17,11 +27,34 @@ def run_train(cfg, run_dir, labels=None, multirun: bool = False) -> float:
 
     `labels` (a tinyx.loggers.RunLabels, see run_labels_from_hydra) names the run in wandb. A
     diverged run exits with code 3, except in a multirun (`multirun`), where its result is nan and
-    the other jobs go on.
+    the other jobs go on. A user error before training leaves no directory behind.
     """
+    try:
+        return _train_job(cfg, Path(run_dir), labels, multirun)
+    except TinyxError:
+        _remove_if_unused(Path(run_dir), multirun)
+        raise
+    except TrainingInterrupted as e:
+        if multirun:  # the hint must rerun the whole sweep in place, not this job alone
+            e.sweep_dir = str(Path(run_dir).parent)
+        raise
+
+
+def _train_job(cfg, run_dir: Path, labels, multirun: bool) -> float:
     from tinyx.config import to_run_config
 
     run_cfg = to_run_config(cfg)  # before importing torch, so config errors come back at once
+    resume = run_cfg.train.resume
+    if multirun and resume == LAST:
+        raise ConfigError(f"train.resume={LAST} continues one run, not a multirun: rerun its -m command with "
+                          f"train.resume=auto hydra.sweep.dir=<its directory> (the newest: {newest(kind='sweep')}).")
+    if resume == "auto":
+        _say_where_auto_resumes(run_dir, multirun)
+        done = read_summary(run_dir) if multirun else None
+        if done is not None and done.completed and done.step >= run_cfg.train.max_steps:
+            # A rerun multirun skips its finished jobs (a single run says it has nothing left to train).
+            print(f"train.resume=auto: {run_dir} already completed at step {done.step}: skipped", flush=True)
+            return done.val_loss
     from tinyx.loggers import RunLabels
     from tinyx.training import train
 
@@ -35,6 +68,52 @@ def run_train(cfg, run_dir, labels=None, multirun: bool = False) -> float:
               file=sys.stderr, flush=True)
         return math.nan
     return summary.val_loss
+
+
+def _say_where_auto_resumes(run_dir: Path, multirun: bool) -> None:
+    """train.resume=auto in a directory the default naming just made continues nothing: name the fix.
+
+    It still starts (the same command is the documented first start), but a user who meant to
+    continue a run learns which setting picks it.
+    """
+    if not multirun and claimed_by_this_process(run_dir):
+        last = newest()
+        newest_note = f" (the newest: {resolve_last()})" if last is not None else ""
+        print(f"train.resume=auto: {run_dir} is a new directory (no hydra.run.dir given), so a new run starts "
+              f"there; to continue a run add hydra.run.dir=<its directory>{newest_note}, or use "
+              f"train.resume={LAST}", flush=True)
+    elif multirun and claimed_by_this_process(run_dir.parent) and len(_subdirs(run_dir.parent)) == 1:
+        last = newest(kind="sweep")
+        newest_note = f" (the newest: {last})" if last is not None else ""
+        print(f"train.resume=auto: {run_dir.parent} is a new sweep directory (no hydra.sweep.dir given), so its "
+              f"jobs start new runs; to continue a multirun add hydra.sweep.dir=<its directory>{newest_note}",
+              flush=True)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    return [p for p in path.iterdir() if p.is_dir()]
+
+
+# What Hydra writes into a run or sweep directory before the job runs.
+_HYDRA_RUN_FILES = {".hydra", "train.log"}
+_HYDRA_SWEEP_FILES = {"multirun.yaml"}
+
+
+def _remove_if_unused(run_dir: Path, multirun: bool) -> None:
+    """Remove a run directory that holds only Hydra's files (a start that failed on a user error), and the
+    folders of the default naming it leaves empty; never one that holds a run or anything else."""
+    if not run_dir.is_dir() or holds_run(run_dir) or any(p.name not in _HYDRA_RUN_FILES for p in run_dir.iterdir()):
+        return
+    shutil.rmtree(run_dir)
+    folder = run_dir.parent
+    if multirun and folder.is_dir() and all(p.name in _HYDRA_SWEEP_FILES for p in folder.iterdir()):
+        shutil.rmtree(folder)  # the sweep held nothing else: no job ran
+        folder = folder.parent
+    root = outputs_root().resolve()
+    # The <date>/ and runs/ (or multirun/) folders the default naming made, when nothing else is in them.
+    while folder.resolve() != root and root in folder.resolve().parents and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 # sweep.py's own overrides; the rest of its command line is given to every trial.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.errors import ConfigError, exit_on_user_error
-from tinyx.rundir import claim_new_dir
+from tinyx.rundir import LAST, claim_new_dir, newest, resolve_last
 
 def _conf_dir() -> Path:
     """The checkout's conf/ (beside tinyx/), or the copy an installed wheel carries inside the package."""
@@ -150,11 +150,14 @@ def register_configs() -> None:
     # ${tinyx_rank0:a,b}: a in the process that writes files (no torchrun, or torchrun's rank 0), else b.
     # train.yaml uses it so that only rank 0 writes .hydra/ and train.log.
     OmegaConf.register_new_resolver("tinyx_rank0", _rank0_value, replace=True)
-    # ${tinyx_new_dir:path}: path, or path_1, path_2, ... if another run has it (conf/hydra/default.yaml).
+    # ${tinyx_new_dir:path[,resume]}: path, or path_1, path_2, ... if another run has it; the newest run's
+    # directory when resume is `last` (conf/hydra/default.yaml).
     OmegaConf.register_new_resolver("tinyx_new_dir", _new_dir, replace=True)
 
 
-def _new_dir(base: str) -> str:
+def _new_dir(base: str, resume: str | None = None) -> str:
+    if resume == LAST and newest() is not None:  # with no run yet, train() says so (and this one is removed)
+        return str(resolve_last())
     return str(claim_new_dir(base))
 
 

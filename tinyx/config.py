@@ -152,6 +152,7 @@ class TrainConfig:
     ckpt_every: int = 500
     keep_checkpoints: int = 3  # the newest ones, plus the best by validation loss
     # auto: continue from the newest good checkpoint in this run's own directory (start fresh if none);
+    # last: the newest run under the outputs root (train.py continues it in place, tinyx.rundir.resolve_last);
     # else a run directory or a checkpoint file to continue from.
     resume: Optional[str] = None
     max_nonfinite_steps: int = 5  # steps in a row with a NaN/inf loss or gradient (each skipped) before "diverged"
@@ -379,6 +380,6 @@ def validate(cfg: RunConfig) -> None:
     _choice("hardware.compile", str(h.compile).lower(), ("auto", "true", "false"))
     _check(h.threads >= 0, f"hardware.threads={h.threads} must be >= 0 (0 keeps torch's default).")
     _check(t.sample_tokens >= 0, f"train.sample_tokens={t.sample_tokens} must be >= 0.")
-    _check(t.resume in (None, "auto") or Path(t.resume).expanduser().exists(),
+    _check(t.resume in (None, "auto", "last") or Path(t.resume).expanduser().exists(),
            f"train.resume={t.resume} does not exist: pass train.resume=auto (this run directory's newest "
-           f"checkpoint), a run directory or a checkpoint file.")
+           f"checkpoint), train.resume=last (the newest run), a run directory or a checkpoint file.")

@@ -65,11 +65,19 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.run_dir = run_dir
         self.checkpoint = checkpoint  # the checkpoint written on the way out; None after a second signal
         self.exit_code = 128 + signum
+        self.sweep_dir: str | None = None  # set by train.py when the run is a job of this multirun
         super().__init__(f"{self.signal_name} at step {step}")
 
     @property
     def signal_name(self) -> str:
         return signal.Signals(self.signum).name
+
+    def resume_hint(self) -> str:
+        """How to continue: a single run in its own directory; a multirun job by rerunning the whole -m
+        command in the same sweep directory (a job's hydra.run.dir would start a new sweep from step 0)."""
+        if self.sweep_dir is not None:
+            return f"Resume with the same -m command plus train.resume=auto hydra.sweep.dir={self.sweep_dir}"
+        return f"Resume with the same command plus train.resume=auto hydra.run.dir={self.run_dir}"
 
     def __reduce__(self):  # picklable across processes (a sweep's workers), despite its own __init__
         return type(self), (self.signum, self.step, self.run_dir, self.checkpoint)
@@ -94,8 +102,8 @@ def exit_on_user_error(fn):
         except TrainingInterrupted as e:
             saved = (f"checkpoint {e.checkpoint} saved" if e.checkpoint else
                      "stopped at once (second signal), the last checkpoint kept")
-            print(f"interrupted by {e.signal_name} at step {e.step}: {saved}. Resume with the same command plus "
-                  f"train.resume=auto hydra.run.dir={e.run_dir}", file=sys.stderr, flush=True)
+            print(f"interrupted by {e.signal_name} at step {e.step}: {saved}. {e.resume_hint()}", file=sys.stderr,
+                  flush=True)
             sys.exit(e.exit_code)
 
     return wrapper

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import netrc
 import os
@@ -139,6 +140,8 @@ class ConsoleLogger:
     def say(self, text: str) -> None:
         if self.quiet:
             return
+        # Also to the run's train.log: under train.py Hydra's file handler takes this logger (conf/hydra/).
+        logging.getLogger("tinyx.console").info(text)
         if self.progress:
             # soft_wrap: rich would otherwise break long lines with real newlines, even inside a path or a
             # command meant to be pasted (the terminal still wraps them on screen).
@@ -178,7 +181,9 @@ class ConsoleLogger:
                  f"  {k:<{width}}  {summary.get(k)}" for k in keys if k in summary]
         if summary.get("status") == "completed":
             lines.extend(self.after_run)
-        print("summary\n" + "\n".join(lines), flush=True)
+        self.say("summary
+" + "
+".join(lines))
 
 
 def _progress_bar(console: Console | None):
@@ -369,9 +374,10 @@ class WandbLogger:
                 cls(run, say)._finish_quietly()
             return None
         if run.offline:
-            sync_dir = Path(run.dir).parent
+            # Every offline-run-* folder: a run resumed in place adds one per attempt, all with one run id.
+            sync_dirs = wandb_dir / "offline-run-*"
             reason = f" ({offline_reason})" if offline_reason else ""
-            say(f"wandb: offline{reason}; upload later with: uv run wandb sync {sync_dir}")
+            say(f"wandb: offline{reason}; upload later with: uv run wandb sync {sync_dirs}")
         else:
             say(f"wandb: {run.url}")
         logger = cls(run, say)

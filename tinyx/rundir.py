@@ -13,8 +13,9 @@
       wandb/, events.out.tfevents.*   when those loggers are on
 
 compare, evaluate, generate, bench, resume and the sweep all read runs through this module:
-finding them (`find_runs`, `find_checkpoints`), reading them (`read_config`, `read_summary`,
-`read_metrics`, `read_provenance`) and rebuilding a run's model (`load_model`).
+finding them (`find_runs`, `find_checkpoints`, and `resolve_last` for the argument `last`), reading
+them (`read_config`, `read_summary`, `read_metrics`, `read_provenance`) and rebuilding a run's model
+(`load_model`).
 
 Importing it stays cheap (compare never pays for torch): modules that need torch are imported
 inside the functions that use them.
@@ -45,6 +46,8 @@ SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.json"
 TOKENIZER_FILE = "tokenizer.json"
 WANDB_DIR = "wandb"
+OUTPUTS_ENV = "TINYX_OUTPUTS"  # where train.py's default run and sweep directories go (conf/hydra/default.yaml)
+LAST = "last"  # the argument that names the newest run (resolve_last)
 
 # RunSummary's fields whose names in summary.json (and in metrics.jsonl) hold a slash.
 _JSON_NAMES = {"train_loss": "train/loss", "val_loss": "val/loss", "val_loss_best": "val/loss_best",
@@ -175,6 +178,59 @@ def claim_new_dir(base: str | Path) -> Path:
     raise RuntimeError(f"no free directory name next to {base}")
 
 
+def claimed_by_this_process(path: str | Path) -> bool:
+    """Whether this process created `path` as a new directory of the default naming (claim_new_dir)."""
+    return Path(path).resolve() in {p.resolve() for p in _claimed.values()}
+
+
+# ---------------------------------------------------------------- `last`: the newest run
+def outputs_root() -> Path:
+    """The folder train.py's default run directories go to: $TINYX_OUTPUTS, else outputs/."""
+    return Path(os.environ.get(OUTPUTS_ENV) or "outputs")
+
+
+def _start_key(path: Path) -> tuple:
+    """When a run or sweep of the default naming (<date>/<time>[_n]) started: its name says it."""
+    time_name, _, n = path.name.partition("_")
+    return path.parent.name, time_name, int(n) if n.isdigit() else 0
+
+
+def _job_key(path: Path) -> tuple:
+    return (0, int(path.name), "") if path.name.isdigit() else (1, 0, path.name)  # job 10 after job 2
+
+
+def newest(root: str | Path | None = None, kind: str = "any") -> Path | None:
+    """The newest run (`kind="run"`), sweep (`"sweep"`) or either (`"any"`) under root (default outputs_root()),
+    by start time; only directories a run trained in count, so a failed start never hides the last run."""
+    root = Path(root) if root is not None else outputs_root()
+    found: list[Path] = []
+    if kind in ("any", "run"):
+        found += [p for p in root.glob("runs/*/*") if p.is_dir() and holds_run(p)]
+    if kind in ("any", "sweep"):
+        found += [p for p in root.glob("multirun/*/*") if p.is_dir() and any(map(holds_run, _jobs(p)))]
+    return max(found, key=_start_key, default=None)
+
+
+def _jobs(sweep_dir: Path) -> list[Path]:
+    return sorted((p for p in sweep_dir.iterdir() if p.is_dir()), key=_job_key)
+
+
+def resolve_last(root: str | Path | None = None, whole_sweep: bool = False) -> Path:
+    """What `last` names: the newest run directory under root (default outputs_root()), by start time.
+
+    When the newest is a multirun, that is its newest job that trained, or with `whole_sweep`
+    (compare, evaluate: tools that read many runs) the sweep directory itself.
+    """
+    root = Path(root) if root is not None else outputs_root()
+    found = newest(root)
+    if found is None:
+        raise RunDirError(f"`{LAST}`: no run in {root / 'runs'} or {root / 'multirun'} yet: train one first, or pass "
+                          f"a run directory ({OUTPUTS_ENV} sets where runs are written).")
+    if found.parent.parent == root / "multirun" and not whole_sweep:
+        return [job for job in _jobs(found) if holds_run(job)][-1]
+    return found
+
+
 def read_jsonl(path: Path, on_bad_line: Callable[[int, str], None] | None = None) -> list[dict]:
     """The JSON objects of a .jsonl file; a line that is not one (cut short by a crash) is skipped.
 
@@ -217,7 +273,9 @@ def git_commit(run_dir: str | Path) -> str | None:
 
 # ---------------------------------------------------------------- finding runs and checkpoints
 def _expand(arg: str, glob_fix: str, missing_fix: str) -> list[Path]:
-    """The paths one argument names: itself, or the matches of a glob (sorted)."""
+    """The paths one argument names: itself, the newest run for `last`, or the matches of a glob (sorted)."""
+    if arg == LAST:
+        return [resolve_last(whole_sweep=True)]
     if glob.has_magic(arg):
         matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
         if not matches:
@@ -314,7 +372,8 @@ class LoadedRun:
 
 def load_model(run_or_checkpoint: str | Path, device: str | torch.device = "cpu",
                key: str | None = None) -> LoadedRun:
-    """The model and tokenizer of a run directory (its latest checkpoint) or of a checkpoint file.
+    """The model and tokenizer of a run directory (its latest checkpoint), of a checkpoint file, or of
+    the newest run for `last`.
 
     `key` names the setting the path came from (e.g. generate's `run`), for the error messages.
     """
@@ -323,6 +382,8 @@ def load_model(run_or_checkpoint: str | Path, device: str | torch.device = "cpu"
     from tinyx.data import tokenizer_from_dict
     from tinyx.model import GPT
 
+    if str(run_or_checkpoint) == LAST:
+        run_or_checkpoint = resolve_last()
     path = find_checkpoint(run_or_checkpoint, key=key)
     state = load_checkpoint(path, map_location=device)
     model = GPT(ModelConfig(**state["config"]["model"]))

@@ -90,6 +90,9 @@ CASES = {
                                          "load only checkpoints written by tinyx"]),
     "train-resume-not-a-checkpoint": Case("train", ["train.resume={tmp}/tensors.pt"],
                                           ["tensors.pt is not a tinyx checkpoint", "checkpoints/ folder"]),
+    "train-resume-at-max-steps": Case("train", ["train.resume={run}"],
+                                      ["error: {ckpt} is already at step 40 (train.max_steps=40): raise "
+                                       "train.max_steps to continue"]),
     "train-resume-auto-all-corrupt": Case("train", ["train.resume=auto", "hydra.run.dir={tmp}/all_corrupt"],
                                           ["every checkpoint in {tmp}/all_corrupt", "move that folder away"]),
     # ---- train.py: outputs

@@ -271,15 +271,17 @@ def test_nonfinite_steps_in_a_row_stop_the_run_as_diverged_keeping_the_last_good
     assert "the multirun goes on" in capsys.readouterr().err
 
 
-def test_resume_auto_starts_fresh_then_continues_a_finished_run_without_duplicates(tmp_path, capsys):
+def test_resume_auto_starts_fresh_then_refuses_a_finished_run_and_changes_nothing(tmp_path, capsys):
     overrides = MICRO + ["train.max_steps=20", "train.resume=auto"]
     run_train(compose(overrides), tmp_path)
     assert f"train.resume=auto: no checkpoint in {tmp_path} yet, starting from step 0" in capsys.readouterr().out
-    rows = read_jsonl(tmp_path / "metrics.jsonl")
-    run_train(compose(overrides), tmp_path)  # the same command again: nothing left to do, nothing duplicated
-    assert f"resumed from {tmp_path}/checkpoints/ckpt_000020.pt at step 20" in capsys.readouterr().out
-    assert read_jsonl(tmp_path / "metrics.jsonl") == rows
-    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "completed"
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) as exit_info:  # the same command again: nothing left to train
+        run_train(compose(overrides), tmp_path)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path}/checkpoints/ckpt_000020.pt is already at step 20 "
+                                       f"(train.max_steps=20): raise train.max_steps to continue\n")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 def test_pruning_keeps_the_newest_and_the_best(tmp_path):

@@ -39,6 +39,9 @@ def test_the_default_run_and_sweep_directories_are_claimed(tmp_path, monkeypatch
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    from tinyx.compose import register_configs
+
+    register_configs()  # the schemas train.yaml names (when this test runs first in its process)
     monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path))
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         hydra = hydra_compose(config_name="train", return_hydra_config=True).hydra

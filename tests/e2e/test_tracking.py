@@ -33,7 +33,7 @@ def test_offline_wandb_runs_hold_config_history_and_summary(tracked_multirun):
     for job, lr in [("0", 0.001), ("1", 0.003)]:
         run_dirs = list((sweep / job / "wandb").glob("offline-run-*"))
         assert len(run_dirs) == 1  # one wandb run per job, inside that job's run directory
-        assert str(run_dirs[0]) in result.stdout
+        assert f"uv run wandb sync {sweep / job / 'wandb'}/offline-run-*\n" in result.stdout
         summary_view = json.loads(leet("--summary", str(run_dirs[0])))
         records = [json.loads(line) for line in leet(str(run_dirs[0])).splitlines()]
         metrics = read_jsonl(sweep / job / "metrics.jsonl")
@@ -140,6 +140,15 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
     assert (elsewhere / "wandb" / "run_id").read_text().strip() != run_id
     events = EventAccumulator(str(elsewhere)).Reload()
     assert [e.step for e in events.Scalars("val/loss")] == [5, 10, 15]
+
+
+def test_the_offline_sync_hint_names_every_folder_of_a_run_resumed_in_place(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    said = []
+    [logger] = build_loggers(micro_config("logger=wandb"), tmp_path, say=said.append)
+    logger.finish({})
+    # A run resumed in place writes one offline-run-* folder per attempt, all with one id: sync them all.
+    assert said[-1].endswith(f"upload later with: uv run wandb sync {tmp_path}/wandb/offline-run-*")
 
 
 def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(monkeypatch):

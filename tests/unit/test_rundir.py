@@ -1,6 +1,7 @@
 """tinyx.rundir: finding runs and checkpoints, reading a run, and what importing it costs."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ from tinyx.rundir import (
     load_model,
     read_jsonl,
     read_summary,
+    resolve_last,
     run_dir_of,
 )
 
@@ -92,7 +94,64 @@ def test_load_model_rebuilds_the_run_latest_checkpoint(trained_run):
     assert run.tokenizer.decode(run.tokenizer.encode("ROMEO:")) == "ROMEO:"
 
 
+def _trained(path):
+    """A directory holding a run: a config and a logged step."""
+    _run(path)
+    (path / "metrics.jsonl").write_text('{"step": 5, "train/loss": 4.1}\n')
+    return path
+
+
+def test_last_is_the_newest_run_or_sweep_by_start_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path))
+    _trained(tmp_path / "runs" / "2026-01-02" / "23-59-59")
+    sweep = tmp_path / "multirun" / "2026-01-03" / "00-00-01"
+    jobs = [_trained(sweep / str(n)) for n in (0, 2, 10)]
+    _run(tmp_path / "runs" / "2026-01-03" / "09-00-00", hydra=True)  # a start that failed: no run in it
+    assert resolve_last() == jobs[-1]  # one run: a multirun's newest job (10 after 2)
+    assert resolve_last(whole_sweep=True) == sweep  # what compare reads: the whole sweep
+    assert sorted(find_runs(["last"])) == sorted(job.resolve() for job in jobs)
+    newer = _trained(tmp_path / "runs" / "2026-01-03" / "00-00-01_1")  # the second run started in that second
+    assert resolve_last() == newer == resolve_last(whole_sweep=True)
+
+
+def test_last_without_any_run_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path))
+    _run(tmp_path / "runs" / "2026-01-03" / "09-00-00", hydra=True)  # Hydra's files only
+    for find in (lambda: resolve_last(), lambda: find_runs(["last"]), lambda: find_checkpoints(["last"]),
+                 lambda: load_model("last")):
+        with pytest.raises(RunDirError) as e:
+            find()
+        assert str(e.value) == (f"`last`: no run in {tmp_path}/runs or {tmp_path}/multirun yet: train one first, "
+                                f"or pass a run directory (TINYX_OUTPUTS sets where runs are written).")
+
+
+def test_tools_take_last_for_the_newest_run(trained_run, tmp_path, monkeypatch, capsys):
+    from tinyx import compare, evaluate, generate
+
+    monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path))
+    newest = tmp_path / "runs" / "2026-01-03" / "10-00-00"
+    shutil.copytree(trained_run[0], newest)
+    shutil.copytree(trained_run[0], tmp_path / "runs" / "2026-01-03" / "09-00-00")
+    assert load_model("last").checkpoint == newest / CKPT_DIR / "ckpt_000040.pt"
+    generate.main(["run=last", "max_new_tokens=5"])
+    scores = evaluate.main(["last", "--eval-batches", "1"])
+    assert [s.checkpoint for s in scores] == [(newest / CKPT_DIR / "ckpt_000040.pt").resolve()]
+    comparison = compare.main(["last"])
+    assert [r.path for g in comparison.groups for r in g.runs] == [newest.resolve()]
+    assert (newest / "comparison.md").is_file()
+
+
 def test_compare_and_rundir_import_without_torch():
     code = "import sys, tinyx.rundir, tinyx.compare; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_what_the_docs_examples_write_is_ignored_by_git():
+    paths = ["runs/long/metrics.jsonl", "reports/comparison.md", "conf/experiment/best_lr-muon.yaml",
+             "outputs/runs/2026-01-01/00-00-00/train.log", "conf/local/default.yaml"]
+    result = subprocess.run(["git", "check-ignore", *paths], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == paths
+    kept = subprocess.run(["git", "check-ignore", "conf/experiment/baseline.yaml", "tinyx/rundir.py"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert kept.stdout == ""

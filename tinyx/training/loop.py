@@ -50,8 +50,6 @@ def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:
             stopped_by = _loop(run, stop, on_eval)
             if stopped_by == "interrupted":  # checkpointed while a second signal still stops at once
                 interrupted = run.interrupt(stop.signum)
-            elif stopped_by is None and run.state.val_loss is None:
-                run.evaluate()  # a resumed run that had nothing left to train still reports its loss
         reason = (run.diverged_reason() if stopped_by == "diverged" else
                   f"{interrupted.signal_name} at step {run.state.step}; checkpoint {interrupted.checkpoint}"
                   if interrupted else None)

@@ -7,11 +7,17 @@ from typing import Callable
 
 from tinyx.checkpoint import find_checkpoint, load_checkpoint, load_latest_good
 from tinyx.errors import CheckpointError
-from tinyx.rundir import CKPT_DIR
+from tinyx.rundir import CKPT_DIR, LAST, resolve_last
 
 
 def find_resume_checkpoint(resume: str, run_dir: Path, say: Callable[[str], None]) -> tuple[Path, dict] | None:
-    """The checkpoint `train.resume` names and its state; None for `auto` in a directory without one."""
+    """The checkpoint `train.resume` names and its state; None for `auto` in a directory without one.
+
+    `last` is the newest run under the outputs root (tinyx.rundir.resolve_last); train.py also makes
+    it the run directory, so that run continues in place.
+    """
+    if resume == LAST:
+        resume = str(resolve_last())
     if resume == "auto":
         found = load_latest_good(run_dir, say)
         if found is None:
@@ -40,3 +46,10 @@ def check_resumable(state: dict, path: Path, model_cfg: dict, tokenizer: dict) -
     if state.get("tokenizer") != tokenizer:
         raise CheckpointError(f"checkpoint {path} was trained with another tokenizer or corpus: resume with its data "
                               f"settings ({state['config'].get('data', {}).get('name')}).")
+
+
+def check_steps_left(state: dict, path: Path, max_steps: int) -> None:
+    """A checkpoint already at train.max_steps has nothing left to train: say so before anything is written."""
+    if state["step"] >= max_steps:
+        raise CheckpointError(f"{path} is already at step {state['step']} (train.max_steps={max_steps}): raise "
+                              f"train.max_steps to continue")

@@ -26,7 +26,7 @@ from tinyx.optim import build_optimizers, describe
 from tinyx.rundir import RunSummary
 from tinyx.training.checkpointer import Checkpointer
 from tinyx.training.evaluation import Evaluator
-from tinyx.training.resume import check_resumable, find_resume_checkpoint
+from tinyx.training.resume import check_resumable, check_steps_left, find_resume_checkpoint
 from tinyx.training.state import LossCounters, TrainState
 from tinyx.training.step import Trainable
 
@@ -155,6 +155,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     resume = find_resume_checkpoint(cfg.train.resume, run_dir, notes.append) if cfg.train.resume else None
     if resume is not None:
         check_resumable(resume[1], resume[0], cfg_dict["model"], data.tokenizer.to_dict())
+        check_steps_left(resume[1], resume[0], cfg.train.max_steps)
     distributed.barrier(world)  # every rank has read its checkpoint before rank 0 discards later files
 
     trainable = _build_trainable(cfg, hw)
