@@ -181,9 +181,7 @@ class ConsoleLogger:
                  f"  {k:<{width}}  {summary.get(k)}" for k in keys if k in summary]
         if summary.get("status") == "completed":
             lines.extend(self.after_run)
-        self.say("summary
-" + "
-".join(lines))
+        self.say("summary\n" + "\n".join(lines))
 
 
 def _progress_bar(console: Console | None):
