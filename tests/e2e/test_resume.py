@@ -122,6 +122,7 @@ def follow_hint(err: str, same_command: str) -> list[str]:
     return match.group(1).split()
 
 
+@pytest.mark.slow
 def test_the_hint_after_ctrl_c_continues_a_single_run(tmp_path):
     cmd = ["train.py", *SETTINGS]
     err = interrupt(cmd, tmp_path, "step:15")
@@ -134,6 +135,7 @@ def test_the_hint_after_ctrl_c_continues_a_single_run(tmp_path):
     assert run_dirs(tmp_path) == [run_dir] and read_summary(run_dir).step == 30
 
 
+@pytest.mark.slow
 def test_the_hint_after_ctrl_c_continues_a_multirun(tmp_path):
     # Job 0 (10 steps) finishes; job 1 (30 steps) is interrupted at step 20.
     cmd = ["train.py", "-m", *SETTINGS, "train.max_steps=10,30"]
