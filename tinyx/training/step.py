@@ -44,7 +44,7 @@ def train_step(trainable: Trainable, sampler: WindowSampler, counters: LossCount
     A step whose loss or gradients are not finite changes no weight and counts as skipped in
     `counters`; nothing here waits for the device.
     """
-    injected = injected or faults.Faults()
+    injected = injected if injected is not None else faults.Faults()
     t, hw = trainable, trainable.hw
     step_loss = torch.zeros((), device=hw.device)
     for micro_step in range(grad_accum):
