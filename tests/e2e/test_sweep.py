@@ -109,7 +109,10 @@ def test_hyperband_pruner_runs_a_study(tmp_path):
     report = study(tmp_path, n_trials=5, pruner="hyperband")
     rows = trials_csv(report)
     assert len(rows) == 5 and {r["state"] for r in rows} <= {"complete", "pruned"}
-    assert all(int(r["steps_trained"]) < 40 for r in rows if r["state"] == "pruned")
+    # Hyperband prunes (2 of 5 with the default sweep.seed); a pruner that never prunes fails here.
+    pruned = [r for r in rows if r["state"] == "pruned"]
+    assert pruned and report["states"].get("pruned") == len(pruned)
+    assert all(int(r["steps_trained"]) < 40 for r in pruned)
     assert report["best"]["value"] == min(float(r["value"]) for r in rows if r["state"] == "complete")
 
 

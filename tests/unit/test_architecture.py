@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from helpers import compose, micro_config
 
 from tinyx.config import ModelConfig, to_run_config
@@ -40,7 +39,7 @@ def test_preset_parameter_counts(preset, vocab, millions):
     with torch.device("meta"):  # counts only: no memory for gpt2's weights
         n = GPT(cfg).num_params()
     assert n == closed_form_params(cfg)
-    assert round(n / 1e6, 1 if millions < 100 else 1) == pytest.approx(millions, abs=0.06)
+    assert round(n / 1e6, 1) == pytest.approx(millions, abs=0.06)
 
 
 def test_gpt2_preset_is_exactly_gpt2_small():
@@ -221,13 +220,16 @@ def test_speedrun_recipes_compose():
     assert long.optim == short.optim
 
 
-def test_sdpa_matches_reference_for_the_default_block():
+def test_attention_module_matches_reference_for_the_default_block():
+    # tinyx's attention module itself (not torch's SDPA called here) against the written-out attention.
     torch.manual_seed(0)
     attn = GPT(ModelConfig(**MICRO_MODEL)).blocks[0].attn.eval()
     x = torch.randn(1, 16, 32)
     q, k, v = attention_inputs(attn, x)
-    got = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    assert torch.allclose(got, reference_attention(q, k, v), atol=1e-5)
+    expected = attn.proj(reference_attention(q, k, v).transpose(1, 2).reshape(1, 16, 32))
+    with torch.no_grad():
+        got = attn(x, None)
+    assert torch.allclose(got, expected, atol=1e-5)
 
 
 def test_rope_is_a_rotation_and_identity_at_position_zero():

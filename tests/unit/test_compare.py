@@ -183,3 +183,28 @@ def test_runs_from_one_commit_or_without_provenance_give_no_warning(tmp_path):
         write_python_run(tmp_path / str(job), 0.001 * (job + 1), 0, 2.0, commit=commit)
     (tmp_path / "2" / "provenance.json").write_text("not json")  # unreadable provenance: ignored too
     assert compare_runs([str(tmp_path)]).warnings == []
+
+
+def test_groups_take_the_mean_not_the_median_and_rank_by_final_not_best_loss(tmp_path):
+    # Per run: (lr, seed, final val loss, best val loss).
+    #   lr=0.001: final 1.0, 1.1, 1.9 -> mean 1.3333 (median 1.1): asymmetric
+    #   lr=0.002: final 1.2, 1.2      -> mean 1.2  (best 1.2)
+    #   lr=0.003: final 1.5, 1.5      -> mean 1.5, but best 0.5: it overfit after its best evaluation
+    # By mean final loss: 0.002, 0.001, 0.003. By median: 0.001 first. By best loss: 0.003 first.
+    runs = [(0.001, 0, 1.0, 1.0), (0.001, 1, 1.1, 1.1), (0.001, 2, 1.9, 1.9),
+            (0.002, 0, 1.2, 1.2), (0.002, 1, 1.2, 1.2),
+            (0.003, 0, 1.5, 0.5), (0.003, 1, 1.5, 0.5)]
+    for job, (lr, seed, final, best) in enumerate(runs):
+        run = write_python_run(tmp_path / str(job), lr, seed, final)
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
+            {"step": 10, "val/loss": best}, {"step": 20, "val/loss": final}]))
+        summary = json.loads((run / "summary.json").read_text())
+        (run / "summary.json").write_text(json.dumps({**summary, "val/loss_best": best}))
+    comparison = compare_runs([str(tmp_path)])
+    assert [g.values["optim.lr"] for g in comparison.groups] == [0.002, 0.001, 0.003]
+    assert [g.rank for g in comparison.groups] == [1, 2, 3]
+    by_lr = {g.values["optim.lr"]: g for g in comparison.groups}
+    assert by_lr[0.001].final_val_loss.mean == pytest.approx(4.0 / 3, abs=1e-12)
+    assert by_lr[0.001].final_val_loss.std == pytest.approx(((1 / 3) ** 2 + (7 / 30) ** 2 + (17 / 30) ** 2) ** 0.5 / 2 ** 0.5)
+    assert by_lr[0.003].best_val_loss.mean == pytest.approx(0.5) and by_lr[0.003].final_val_loss.mean == 1.5
+    assert [r["optim.lr"] for r in comparison.table()] == [0.002, 0.001, 0.003]

@@ -51,3 +51,30 @@ def test_eval_batches_reproduces_the_logged_val_loss(trained_run, tmp_path, caps
     assert [(s.step, s.val_tokens) for s in scores] == [(20, 2 * 12 * 32), (40, 2 * 12 * 32)]
     for s in scores:
         assert s.val_loss == pytest.approx(logged[s.step], abs=1e-6)
+
+
+def test_probe_logprob_is_the_teacher_forced_sum_of_the_expected_tokens(trained_run):
+    import torch
+
+    from tinyx.evaluate import Probe, score_probe
+    from tinyx.rundir import load_model
+
+    run_dir, _ = trained_run
+    run = load_model(run_dir, "cpu")
+    model, tokenizer = run.model, run.tokenizer
+    for prompt, expected in [("my good ", "lord"), ("First Citizen:\n", "Before we proceed"), ("th", "ou art")]:
+        prompt_ids, expected_ids = tokenizer.encode(prompt), tokenizer.encode(expected)
+        # Independently: the model on prompt + expected; the token at position i is predicted by the logits
+        # at position i - 1, so expected token j (at len(prompt) + j) by the logits at len(prompt) + j - 1.
+        ids = torch.tensor([prompt_ids + expected_ids])
+        with torch.no_grad():
+            logits, _ = model(ids, ids)
+        logp = torch.log_softmax(logits[0].float(), dim=-1)
+        per_token = [logp[len(prompt_ids) + j - 1, t].item() for j, t in enumerate(expected_ids)]
+        want_rank = max(1 + int((logp[len(prompt_ids) + j - 1] > logp[len(prompt_ids) + j - 1, t]).sum())
+                        for j, t in enumerate(expected_ids))
+
+        got = score_probe(model, tokenizer, Probe("p", prompt, expected), top_k=5, device="cpu")
+        assert got.tokens == len(expected_ids)
+        assert got.logprob == pytest.approx(sum(per_token), abs=1e-4), (prompt, expected)
+        assert got.rank == want_rank and got.in_top_k == (want_rank <= 5)

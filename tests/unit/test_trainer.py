@@ -54,6 +54,8 @@ def test_grad_accumulation_equals_one_big_batch(tmp_path):
     acc = train(micro_config(*common, "train.batch_size=4", "train.grad_accum=2"), tmp_path / "acc")
     rows_big = read_jsonl(tmp_path / "big" / "metrics.jsonl")
     rows_acc = read_jsonl(tmp_path / "acc" / "metrics.jsonl")
+    assert len(rows_big) == len(rows_acc) > 0  # zip would stop at the shorter list
+    assert [r["step"] for r in rows_big] == [r["step"] for r in rows_acc]
     for a, b in zip(rows_big, rows_acc):
         for key in ("train/loss", "grad_norm", "val/loss"):
             if key in a:
