@@ -101,3 +101,16 @@ def test_a_killed_run_resumes_on_another_number_of_processes(tmp_path, one_proce
     for resumed in (resumed_on_one, tmp_path / "resumed_on_two"):
         assert json.loads((resumed / "summary.json").read_text())["step"] == 30
         assert max_difference(losses(resumed), uninterrupted) < TOLERANCE
+
+
+@pytest.mark.slow
+def test_two_ranks_with_grad_accumulation_equal_one_process_with_twice_the_batch(tmp_path):
+    # DDP must average the gradients accumulated over every micro-step (no_sync on all but the last).
+    settings = ["train.max_steps=10", "train.eval_every=10", "train.grad_accum=2"]
+    one_process = tmp_path / "one_process"
+    train(micro_config(*SETTINGS, *settings, "train.batch_size=4"), one_process, quiet=True)
+    torchrun(*settings, "train.batch_size=2", f"hydra.run.dir={tmp_path / 'run'}")
+    difference = max_difference(losses(tmp_path / "run"), losses(one_process))
+    print(f"max |loss difference|, 2 ranks x batch 2 x accum 2 vs 1 process x batch 4 x accum 2: {difference:.2e}")
+    assert difference < TOLERANCE
+    assert [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "train/loss" in r] == [5, 10]

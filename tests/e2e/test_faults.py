@@ -231,10 +231,14 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("optim", ["adamw", "muon"])
+# Fused AdamW and tinyx's Muon skip on the device (found_inf); unfused AdamW and torch.optim.Muon take the
+# path of step_unless_nonfinite that reads the skip flag on the host.
+@pytest.mark.parametrize("optim", [["optim=adamw"], ["optim=muon"], ["optim=adamw", "optim.fused=false"],
+                                   ["optim=muon", "optim.muon_impl=torch"]],
+                         ids=["adamw", "muon", "adamw-unfused", "muon-torch"])
 def test_a_nonfinite_step_is_skipped_counted_and_changes_nothing(tmp_path, monkeypatch, optim):
     monkeypatch.setenv(faults.ENV, "nan_loss@12,inf_grad@16")
-    summary = train(micro_config(f"optim={optim}", "train.max_steps=18", "train.eval_every=18",
+    summary = train(micro_config(*optim, "train.max_steps=18", "train.eval_every=18",
                                  "train.ckpt_every=1", "train.keep_checkpoints=100"), tmp_path, quiet=True)
     assert summary.status == "completed" and summary.nonfinite_steps == 2
     state = {s: load_checkpoint(tmp_path / "checkpoints" / f"ckpt_{s:06d}.pt") for s in (11, 12, 13, 15, 16, 17)}

@@ -112,3 +112,18 @@ def test_on_eval_can_stop_a_run_with_its_own_status(tmp_path):
     assert summary.status == "pruned" and summary.step == 20 and summary.val_loss == seen[-1][1]
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "pruned"
     assert max(row["step"] for row in read_jsonl(tmp_path / "metrics.jsonl")) == 20
+
+
+def test_resume_from_a_step_between_log_steps_with_accumulation_logs_exactly_the_uninterrupted_losses(tmp_path):
+    # ckpt_every=7 with log_every=5: checkpoint 7 holds steps 6-7's loss sum, which step 10's mean needs.
+    settings = ["train.max_steps=15", "train.grad_accum=2", "train.log_every=5", "train.ckpt_every=7",
+                "train.eval_every=15", "train.sample_tokens=0", "model.dropout=0.1", "hardware.threads=1"]
+    full = train(micro_config(*settings), tmp_path / "full", quiet=True)
+    checkpoint = tmp_path / "full" / "checkpoints" / "ckpt_000007.pt"
+    assert load_checkpoint(checkpoint)["loss_steps"] == 2  # mid-interval: two steps since the log at 5
+    resumed = train(micro_config(*settings, f"train.resume={checkpoint}"), tmp_path / "resumed", quiet=True)
+    assert resumed.status == "completed" and resumed.step == 15
+    # The new directory carries the history up to the checkpoint (step 5's row) and goes on from it.
+    assert [step for step, _, _ in _losses(tmp_path / "resumed")] == [5, 10, 15, 15]
+    assert _losses(tmp_path / "resumed") == _losses(tmp_path / "full")  # exact, step for step
+    assert resumed.val_loss == full.val_loss

@@ -12,7 +12,7 @@ from helpers import micro_config
 
 from tinyx import faults, hardware
 from tinyx.data import WindowSampler, load_tokens
-from tinyx.errors import TrainingInterrupted
+from tinyx.errors import ConfigError, TrainingInterrupted
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers
 from tinyx.training.interrupts import StopRequest
@@ -145,3 +145,77 @@ def test_resuming_on_fewer_gpus_restores_the_first_ones_rng(parts, monkeypatch):
     state.counters = SimpleNamespace(device=torch.device("cuda"), load_state_dict=lambda s: None)
     state.load_state_dict(saved)
     assert restored == [0, 1]
+
+
+def _step_losses(trainable, state, steps, injected=None) -> list[float]:
+    """Train `steps` steps; each step's loss (nan for a skipped one), read from the counters."""
+    out = []
+    for step in range(1, steps + 1):
+        train_step(trainable, state.sampler, state.counters, step, 1, 1.0, injected)
+        out.append(state.counters.mean_loss().item())
+        state.counters.reset_interval()
+    return out
+
+
+@pytest.mark.slow  # ~15 s on 2 cores
+def test_the_grad_scaler_path_trains_and_skips_overflowing_gradients(parts):
+    # float16 autocast on CPU is refused by the config (tests/e2e/test_bad_inputs.py, train-float16-on-cpu),
+    # so the float16 path is taken here with an enabled CPU GradScaler around float32 compute.
+    cfg, data, _ = parts
+    with pytest.raises(ConfigError, match="float16 is not supported for training on CPU"):
+        hardware.setup(micro_config("hardware.dtype=float16").hardware)
+    hw = hardware.setup(cfg.hardware)
+    trainable, state = _trainable(cfg, data, hw), _state(cfg, data, hw)
+    trainable.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    assert trainable.scaler.is_enabled()
+    weights, scales = [], []
+    for step in range(1, 9):
+        train_step(trainable, state.sampler, state.counters, step, 2, 1.0, faults.parse("inf_grad@4"))
+        weights.append([p.detach().clone() for p in trainable.params])
+        scales.append(trainable.scaler.get_scale())
+    # Step 4's gradients overflowed: the scaler skipped it (no weight changed) and halved its scale.
+    assert all(torch.equal(a, b) for a, b in zip(weights[2], weights[3]))
+    assert scales[3] == scales[2] / 2
+    assert all(torch.isfinite(p).all() for p in trainable.params)
+    for before, after in zip(weights[3:], weights[4:]):  # and training goes on
+        assert any(not torch.equal(a, b) for a, b in zip(before, after))
+    # Only a non-finite loss counts as skipped under the scaler; the overflow is the scaler's to handle.
+    assert state.counters.nonfinite_steps.item() == 0 and state.counters.loss_steps.item() == 8
+    assert math.isfinite(state.counters.mean_loss().item())
+
+
+def test_bfloat16_autocast_on_cpu_trains(parts):
+    cfg, data, _ = parts
+    hw = hardware.setup(micro_config("hardware.dtype=bfloat16").hardware)
+    assert hw.dtype == torch.bfloat16 and hw.device.type == "cpu"
+    bf16 = _step_losses(_trainable(cfg, data, hw), _state(cfg, data, hw), 12)
+    fp32_hw = hardware.setup(cfg.hardware)
+    fp32 = _step_losses(_trainable(cfg, data, fp32_hw), _state(cfg, data, fp32_hw), 1)
+    assert all(math.isfinite(loss) for loss in bf16)
+    assert bf16[0] != fp32[0]  # the same model and batch: autocast did run in bfloat16
+    assert bf16[0] == pytest.approx(fp32[0], abs=0.05)
+    assert sum(bf16[-3:]) / 3 < sum(bf16[:3]) / 3 - 0.1  # it learns
+
+
+@pytest.mark.slow
+def test_compile_on_cpu_trains_as_eager_does(tmp_path):
+    blocker = hardware.compile_blocker()
+    if blocker is not None:
+        pytest.skip(f"torch.compile on CPU (inductor) needs a C compiler: {blocker}")
+    from tinyx.rundir import read_jsonl
+    from tinyx.training import train
+
+    settings = ["train.max_steps=4", "train.log_every=1", "train.eval_every=4", "train.sample_tokens=0",
+                "hardware.threads=1"]
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = train(micro_config(*settings, "hardware.compile=true"), tmp_path / "compiled", quiet=True)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # it did compile
+    eager = train(micro_config(*settings, "hardware.compile=false"), tmp_path / "eager", quiet=True)
+    assert compiled.status == "completed" and compiled.step == 4
+    rows = [read_jsonl(tmp_path / name / "metrics.jsonl") for name in ("compiled", "eager")]
+    assert [r["step"] for r in rows[0] if "train/loss" in r] == [1, 2, 3, 4]
+    for a, b in zip(*rows):
+        for key in ("train/loss", "val/loss"):
+            if key in a:
+                assert math.isfinite(a[key]) and a[key] == pytest.approx(b[key], abs=1e-3), (a["step"], key)
