@@ -212,8 +212,9 @@ def test_compile_on_cpu_trains_as_eager_does(tmp_path):
     compiled = train(micro_config(*settings, "hardware.compile=true"), tmp_path / "compiled", quiet=True)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # it did compile
     eager = train(micro_config(*settings, "hardware.compile=false"), tmp_path / "eager", quiet=True)
-    assert compiled.status == "completed" and compiled.step == 4
+    assert compiled.status == eager.status == "completed" and compiled.step == eager.step == 4
     rows = [read_jsonl(tmp_path / name / "metrics.jsonl") for name in ("compiled", "eager")]
+    assert len(rows[0]) == len(rows[1])
     assert [r["step"] for r in rows[0] if "train/loss" in r] == [1, 2, 3, 4]
     for a, b in zip(*rows):
         for key in ("train/loss", "val/loss"):
