@@ -18,7 +18,7 @@ CONF_DIR = ROOT / "conf"
 
 # Offline: tiktoken reads the shared cache; tinyx's token cache lives in a per-session folder.
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken_cache"))
-os.environ.setdefault("WANDB_MODE", "offline")
+os.environ["WANDB_MODE"] = "offline"  # never online from a test, even with an exported WANDB_MODE=online
 
 # conf/debug/micro.yaml: a model small enough that a test run takes a second or two on 2 cores, no
 # tracker (wandb, the default logger, costs a second per run; its own tests switch it on).
