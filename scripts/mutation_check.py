@@ -5,7 +5,7 @@
 
 Each break is one exact text replacement in one file, applied to a fresh copy of the committed tree (the
 checkout is never touched), followed by the tests named for it (slow ones included). A break is caught
-when those tests fail. Prints a Markdown table and exits 1 if any break was missed.
+when those tests, which pass on the intact copy, fail with it. Prints a Markdown table and exits 1 if any break was missed.
 
 A hand-written list rather than mutmut or cosmic-ray: those generate thousands of operator swaps across the
 whole package, most of them equivalent or caught by anything; these are the breaks a reviewer found the suite
@@ -92,22 +92,31 @@ def _copy_of_head(dest: Path) -> None:
         (dest / "conf" / "local" / "default.yaml").write_text(local.read_text())
 
 
-def run_break(brk: Break, workdir: Path) -> tuple[bool, float]:
-    """Apply `brk` in `workdir`, run its tests, undo it; (caught, seconds)."""
+def _run_tests(workdir: Path, tests: list[str]) -> tuple[bool, float]:
+    """(passed, seconds) of `tests` in `workdir`."""
+    started = time.monotonic()
+    # `python -m pytest` in the copy: its own tinyx comes first on sys.path, not the checkout's.
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "", "-p", "no:cacheprovider", *tests],
+                            cwd=workdir, capture_output=True, text=True, timeout=900)
+    return result.returncode == 0, time.monotonic() - started
+
+
+def run_break(brk: Break, workdir: Path) -> tuple[str, float]:
+    """Run `brk`'s tests on the intact copy (they must pass), then with the break applied (they must fail)."""
     path = workdir / brk.file
     original = path.read_text()
     if original.count(brk.old) != 1:
         raise SystemExit(f"error: break {brk.name}: {brk.old!r} is not found exactly once in {brk.file}: "
                          f"update scripts/mutation_check.py to the code as it is now.")
+    passed, _ = _run_tests(workdir, brk.tests)
+    if not passed:  # a failure here would say nothing about the break
+        return "tests fail without the break", 0.0
     path.write_text(original.replace(brk.old, brk.new))
-    started = time.monotonic()
     try:
-        # `python -m pytest` in the copy: its own tinyx comes first on sys.path, not the checkout's.
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "", "-p", "no:cacheprovider",
-                                 *brk.tests], cwd=workdir, capture_output=True, text=True, timeout=900)
+        passed, seconds = _run_tests(workdir, brk.tests)
     finally:
         path.write_text(original)
-    return result.returncode != 0, time.monotonic() - started
+    return ("missed" if passed else "caught"), seconds
 
 
 def main(argv: list[str]) -> int:
@@ -116,14 +125,15 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     chosen = [b for b in BREAKS if args.only in b.name]
     rows, missed = [], 0
-    with tempfile.TemporaryDirectory(prefix="tinyx-mutation-") as tmp:
+    # Beside the checkout, so that the copy finds ../shared (the corpus, tiktoken's files) as the checkout does.
+    with tempfile.TemporaryDirectory(prefix=".tinyx-mutation-", dir=ROOT.parent) as tmp:
         workdir = Path(tmp)
         _copy_of_head(workdir)
         for brk in chosen:
-            caught, seconds = run_break(brk, workdir)
-            missed += not caught
+            result, seconds = run_break(brk, workdir)
+            missed += result != "caught"
             rows.append(f"| {brk.name} | `{brk.file}` | `{' '.join(brk.tests)}` | "
-                        f"{'caught' if caught else '**missed**'} | {seconds:.0f} |")
+                        f"{result if result == 'caught' else f'**{result}**'} | {seconds:.0f} |")
             print(rows[-1], flush=True)
     print("\n| break | file | tests | result | seconds |\n|---|---|---|---|---|\n" + "\n".join(rows))
     print(f"\n{len(chosen) - missed} of {len(chosen)} breaks caught")
