@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,10 +117,11 @@ def _short_id(tokenizer: dict) -> str:
 
 def _open_or_build(folder: Path, digest: str, label: str, build) -> TokenData:
     """The cache; built first when missing (under torchrun by rank 0 alone, the others waiting)."""
-    from tinyx import distributed
+    ranks_wait = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and _process_group_ready()
+    if ranks_wait:  # torch is imported only under torchrun (a plain start stays fast)
+        from tinyx import distributed
 
-    world = distributed.world_from_env()
-    ranks_wait = world.distributed and _process_group_ready()
+        world = distributed.world_from_env()
     if ranks_wait and not world.is_main:
         distributed.barrier(world)  # rank 0 builds; it passes this barrier once the cache is in place
         found = cache.open_cache(folder, digest)

@@ -145,8 +145,20 @@ class HFTokenizer:
         return self.tok.decode([i for i in ids if 0 <= i < self.vocab_size], skip_special_tokens=False)
 
     def token_byte_lengths(self) -> np.ndarray:
-        return np.array([len(self.tok.decode([i], skip_special_tokens=False).encode("utf-8"))
-                         for i in range(self.vocab_size)], dtype=np.int64)
+        """Byte-level BPE (GPT-2 style) tokens spell their bytes one character each: count those, since a
+        token holding part of a multi-byte character decodes alone to U+FFFD. Other models: decode each id."""
+        byte_level = json.loads(self.json_text).get("decoder") or {}
+        special = {t.content for t in self.tok.get_added_tokens_decoder().values()}
+        lengths = np.zeros(self.vocab_size, dtype=np.int64)
+        for i in range(self.vocab_size):
+            token = self.tok.id_to_token(i)
+            if token is None:
+                continue
+            if byte_level.get("type") == "ByteLevel" and token not in special:
+                lengths[i] = len(token)
+            else:
+                lengths[i] = len(self.tok.decode([i], skip_special_tokens=False).encode("utf-8"))
+        return lengths
 
     def to_dict(self) -> dict:
         return {"kind": "hf", "source": self.source, "json": self.json_text}
