@@ -1,8 +1,9 @@
 """Tokenizing a stream of pieces in parallel worker processes, in order, with bounded memory.
 
 Pieces are grouped into batches of about 4 MB of text; at most two batches per worker are in flight,
-so memory does not grow with the corpus. Workers start with forkserver (never fork: the parent may
-hold torch's threads) and ignore SIGINT, so Ctrl-C reaches the parent alone, which stops them.
+so memory does not grow with the corpus. Workers start with spawn (never fork: the parent may
+hold torch's threads; not forkserver: its server outlives a SIGKILLed parent) and ignore SIGINT, so
+Ctrl-C reaches the parent alone, which stops them; on Linux they also end when the parent dies.
 This module imports neither torch nor the tinyx.data package's heavier parts: workers start fast.
 """
 
@@ -23,9 +24,23 @@ PARALLEL_MIN_BYTES = 16 << 20  # below this, starting workers costs more than it
 _worker_tokenizer = None
 
 
-def _init_worker(description: dict) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Linux: end this worker when its parent (the tinyx process) ends, so a SIGKILLed run leaves no worker
+    tokenizing for nobody; a parent that died while this worker was starting is checked for after."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _init_worker(description: dict, parent: int) -> None:
     global _worker_tokenizer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     from tinyx.data.tokenizers import tokenizer_from_dict
 
     _worker_tokenizer = tokenizer_from_dict(description)
@@ -72,9 +87,9 @@ def encoded_batches(pieces: Iterable, tokenizer, workers: int) -> Iterator[tuple
         for batch in _batches(pieces):
             yield [(p.split, p.starts_doc) for p in batch], encode_texts(tokenizer, [p.text for p in batch])
         return
-    context = multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                               initargs=(tokenizer.to_dict(),))
+                               initargs=(tokenizer.to_dict(), os.getpid()))
     pending: deque = deque()
     try:
         for batch in _batches(pieces):
