@@ -59,7 +59,10 @@ def hf_documents(cfg: DataConfig) -> Iterator[str]:
         raise DataError(f"dataset {cfg.path or cfg.name} has no column data.field={cfg.field!r} (its columns: "
                         f"{', '.join(names)}): set data.field to the column holding the text.")
     rows = dataset.select_columns([cfg.field]) if names is not None else dataset
-    for row in rows:
+    for i, row in enumerate(rows):
         value = row.get(cfg.field)
-        if isinstance(value, str):
+        if not isinstance(value, str) and value is not None:
+            raise DataError(f"row {i} of {cfg.path or cfg.name} has no text in data.field={cfg.field!r} (it has: "
+                            f"{', '.join(row)}): set data.field to the column holding the text.")
+        if value is not None:
             yield value
