@@ -61,7 +61,7 @@ def hf_documents(cfg: DataConfig) -> Iterator[str]:
     rows = dataset.select_columns([cfg.field]) if names is not None else dataset
     for i, row in enumerate(rows):
         value = row.get(cfg.field)
-        if not isinstance(value, str) and value is not None:
+        if cfg.field not in row or not isinstance(value, (str, type(None))):
             raise DataError(f"row {i} of {cfg.path or cfg.name} has no text in data.field={cfg.field!r} (it has: "
                             f"{', '.join(row)}): set data.field to the column holding the text.")
         if value is not None:
