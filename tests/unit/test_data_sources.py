@@ -24,9 +24,11 @@ GPT2 = tiktoken.get_encoding("gpt2")
 
 @pytest.fixture(scope="module")
 def documents() -> list[str]:
-    """40 small documents of Tiny Shakespeare's paragraphs (some with non-ASCII text), in a fixed order."""
+    """40 small documents of Tiny Shakespeare's paragraphs (some with non-ASCII text, one with the literal
+    text of the end-of-text token), in a fixed order."""
     paragraphs = [p.strip("\n") for p in CORPUS.read_text().split("\n\n") if p.strip()][:40]
     paragraphs[3] += " — café ünïcödé ✓"
+    paragraphs[5] += " <|endoftext|> as text"  # text, not the separator: tiktoken encodes it as ordinary text
     return paragraphs
 
 

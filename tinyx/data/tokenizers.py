@@ -80,8 +80,11 @@ class TiktokenTokenizer:
         return np.array(self.enc.encode_ordinary(text), dtype=np.int64)
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
-        # One thread: the cache's parallelism is its worker processes.
-        return [np.array(ids, dtype=np.uint32) for ids in self.enc.encode_ordinary_batch(texts, num_threads=1)]
+        # One thread per process (the cache's parallelism is its workers). encode_to_numpy with no special
+        # tokens allowed or refused is encode_ordinary, without building a list of Python ints.
+        if hasattr(self.enc, "encode_to_numpy"):
+            return [self.enc.encode_to_numpy(t, allowed_special=set(), disallowed_special=()) for t in texts]
+        return [np.array(self.enc.encode_ordinary(t), dtype=np.uint32) for t in texts]
 
     def decode(self, ids) -> str:
         return self.enc.decode([i for i in ids if 0 <= i < self.vocab_size])
