@@ -33,17 +33,35 @@ def _progress(label: str, total: int | None):
 
 
 def _tokenize(writer: cache.CacheWriter, cfg: DataConfig, source: Source, tokenizer, workers: int) -> None:
-    """Every piece of the source, tokenized in order into the writer; data.max_tokens stops at a document start."""
+    """Every piece of the source, tokenized in order into the writer."""
     with _progress(source.label, source.nbytes) as progress:
         task = progress.add_task("", total=source.nbytes, docs=0, tokens=0)
         for marks, (tokens, lengths, nbytes) in encoded_batches(pieces(cfg, source), tokenizer, workers):
-            offsets = np.concatenate([[0], np.cumsum(lengths)])
-            for i, (split, starts_doc) in enumerate(marks):
-                if starts_doc and cfg.max_tokens and sum(writer.tokens.values()) >= cfg.max_tokens:
-                    return
-                writer.add(split, tokens[offsets[i]:offsets[i + 1]], starts_doc, int(nbytes[i]))
+            if cfg.max_tokens and _add_until(writer, cfg.max_tokens, marks, tokens, lengths, nbytes):
+                return
+            if not cfg.max_tokens:
+                _add_batch(writer, marks, tokens, lengths, nbytes)
             progress.update(task, advance=int(nbytes.sum()), docs=sum(writer.documents.values()),
                             tokens=sum(writer.tokens.values()))
+
+
+def _add_batch(writer: cache.CacheWriter, marks: list, tokens, lengths, nbytes) -> None:
+    is_val = np.array([split == "val" for split, _ in marks], dtype=bool)
+    starts = np.array([starts_doc for _, starts_doc in marks], dtype=bool)
+    token_is_val = np.repeat(is_val, lengths)
+    for split, chosen, token_chosen in (("train", ~is_val, ~token_is_val), ("val", is_val, token_is_val)):
+        if chosen.any():
+            writer.add_pieces(split, tokens[token_chosen], lengths[chosen], starts[chosen], nbytes[chosen])
+
+
+def _add_until(writer: cache.CacheWriter, max_tokens: int, marks: list, tokens, lengths, nbytes) -> bool:
+    """Piece by piece, stopping at the first document start once the cache holds max_tokens; True: stopped."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for i, (split, starts_doc) in enumerate(marks):
+        if starts_doc and sum(writer.tokens.values()) >= max_tokens:
+            return True
+        writer.add(split, tokens[offsets[i]:offsets[i + 1]], starts_doc, int(nbytes[i]))
+    return False
 
 
 def char_alphabet(cfg: DataConfig, source: Source) -> list[str]:

@@ -130,6 +130,19 @@ class CacheWriter:
         self._write(split, tokens)
         self.bytes[split] += nbytes
 
+    def add_pieces(self, split: str, tokens: np.ndarray, lengths: np.ndarray, starts_doc: np.ndarray,
+                   nbytes: np.ndarray) -> None:
+        """`add` for many pieces of one split at once (their tokens concatenated), vectorized: the main
+        process must keep up with every worker together."""
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        # A separator before each document start but the split's first (no tokens yet: none were added).
+        eot_at = starts_doc & (self.tokens[split] + offsets > 0) if self.eot is not None else starts_doc & False
+        doc_positions = self.tokens[split] + offsets + np.cumsum(eot_at)
+        self.doc_files[split].write(doc_positions[starts_doc].astype("<i8").tobytes())
+        self.documents[split] += int(starts_doc.sum())
+        self._write(split, np.insert(tokens, offsets[eot_at], self.eot) if eot_at.any() else tokens)
+        self.bytes[split] += int(nbytes.sum())
+
     def _write(self, split: str, tokens: np.ndarray) -> None:
         self.files[split].write(np.asarray(tokens).astype(self.dtype, copy=False).tobytes())
         self.tokens[split] += len(tokens)
