@@ -198,3 +198,20 @@ def test_a_cache_hit_reads_only_the_cache_and_a_changed_file_is_tokenized_again(
     path.touch()  # a new mtime: tokenized again
     rebuilt = load_tokens(cfg(tmp_path, path=str(path)))
     assert not rebuilt.cache_hit and rebuilt.tokenizer.decode(rebuilt.train[:8].tolist()) == "hgfedcba"
+
+
+@pytest.mark.parametrize("data, words", [
+    (dict(source="csv"), "data.source='csv' is not one of text, jsonl, parquet, hf, shards"),
+    (dict(tokenizer="hf"), "data.tokenizer=hf needs data.tokenizer_path"),
+    (dict(source="jsonl"), "data.source=jsonl needs data.path"),
+    (dict(source="hf", name=""), "data=hf needs data.name=<hub dataset> or data.path"),
+    (dict(split_documents="lines"), "data.split_documents='lines' is not one of none, file, paragraph"),
+    (dict(max_tokens=0), "data.max_tokens=0 must be a positive integer or null"),
+], ids=["source", "hf-tokenizer-without-path", "jsonl-without-path", "hf-without-name", "split", "max-tokens"])
+def test_data_keys_are_checked_before_anything_is_read(data, words):
+    from tinyx.config import RunConfig, validate
+    from tinyx.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        validate(RunConfig(data=DataConfig(**data)))
+    assert words in str(e.value)
