@@ -111,7 +111,7 @@ class DataConfig:
     # conf/local/default.yaml (see conf/local/example.yaml) or the command line.
     search_dirs: List[str] = dataclass_field(default_factory=list)
     val_fraction: float = 0.1
-    workers: int = 0  # tokenizer processes; 0: one per CPU core for sources over 16 MB, none below
+    workers: int = 0  # tokenizer processes; 0: one per CPU core for sources over 16 MB, none below; -1: none
 
 
 @dataclass
@@ -351,7 +351,8 @@ def _validate_data(d: DataConfig) -> None:
            "data=hf needs data.name=<hub dataset> or data.path=<folder saved with save_to_disk>: set one.")
     for key, value in (("data.max_documents", d.max_documents), ("data.max_tokens", d.max_tokens)):
         _check(value is None or value >= 1, f"{key}={value} must be a positive integer or null (no cap).")
-    _check(d.workers >= 0, f"data.workers={d.workers} must be >= 0 (0: one per CPU core for large sources).")
+    _check(d.workers >= -1, f"data.workers={d.workers} must be >= -1 (0: one per CPU core for large sources, "
+                            f"-1: none).")
 
 
 def validate(cfg: RunConfig) -> None:

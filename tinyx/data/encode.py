@@ -72,9 +72,10 @@ def _batches(pieces: Iterable) -> Iterator[list]:
 
 
 def worker_count(requested: int, source_bytes: int | None) -> int:
-    """data.workers, or 0 (in this process) for small sources and one per CPU core for large ones."""
+    """data.workers (-1: none, tokenize in this process), or for 0: none for small sources, one per CPU core
+    for large ones."""
     if requested:
-        return requested
+        return max(requested, 0)
     if source_bytes is not None and source_bytes < PARALLEL_MIN_BYTES:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
