@@ -215,3 +215,10 @@ def test_data_keys_are_checked_before_anything_is_read(data, words):
     with pytest.raises(ConfigError) as e:
         validate(RunConfig(data=DataConfig(**data)))
     assert words in str(e.value)
+
+
+def test_hf_tokenizer_name_not_in_the_local_cache(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataError, match="data.tokenizer_path=nobody/no-such-model is neither a folder with "
+                                        "tokenizer.json nor a model .* save_pretrained"):
+        HFTokenizer.from_path("nobody/no-such-model")

@@ -122,12 +122,13 @@ class HFTokenizer:
 
     @classmethod
     def from_path(cls, path: str) -> "HFTokenizer":
+        """A tokenizer.json, a folder holding one, or a model name already in the local Hugging Face cache
+        (through transformers' AutoTokenizer, local files only: nothing is downloaded, no remote code)."""
         file = Path(path).expanduser()
         if file.is_dir():
             file = file / "tokenizer.json"
         if not file.is_file():
-            raise DataError(f"data.tokenizer_path={path} holds no tokenizer.json: pass a folder saved with "
-                            f"save_pretrained (or a tokenizer.json file); tinyx loads tokenizers from local files only.")
+            return cls(_cached_tokenizer_json(path), path)
         try:
             return cls(file.read_text(encoding="utf-8"), str(file))
         except Exception as e:  # tokenizers raises plain Exceptions on a malformed file
@@ -165,6 +166,20 @@ class HFTokenizer:
 
     def to_dict(self) -> dict:
         return {"kind": "hf", "source": self.source, "json": self.json_text}
+
+
+def _cached_tokenizer_json(name: str) -> str:
+    hint = (f"data.tokenizer_path={name} is neither a folder with tokenizer.json nor a model whose fast tokenizer "
+            f"is in the local Hugging Face cache")
+    try:
+        from transformers import AutoTokenizer
+    except ModuleNotFoundError:
+        raise DataError(f"{hint}: pass a local folder (the hf extra adds transformers for names).") from None
+    try:
+        tok = AutoTokenizer.from_pretrained(name, local_files_only=True)  # no trust_remote_code: never runs code
+        return tok.backend_tokenizer.to_str()
+    except Exception:  # not cached, not a fast tokenizer, a bad name: transformers raises many types
+        raise DataError(f"{hint}: save it once with save_pretrained and pass that folder.") from None
 
 
 Tokenizer = CharTokenizer | TiktokenTokenizer | HFTokenizer
