@@ -126,3 +126,17 @@ def test_jsonl_run_killed_mid_step_resumes_exactly(tmp_path, jsonl_corpus):
     assert summary["val/loss"] == json.loads((tmp_path / "killed" / "summary.json").read_text())["val/loss"]
     data = load_tokens(DataConfig(source="jsonl", path=str(jsonl_corpus), tokenizer="tiktoken"))
     assert data.eot == 50256 and len(data.doc_starts) == 1800 and np.count_nonzero(data.val == 50256) == 199
+
+
+@pytest.mark.slow
+def test_under_torchrun_rank_0_tokenizes_and_the_other_rank_waits(tmp_path, jsonl_corpus):
+    from helpers import run_cli
+
+    result = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", *MICRO,
+                     "data=jsonl", f"data.path={jsonl_corpus}", f"data.cache_dir={tmp_path / 'cache'}",
+                     "hardware.threads=1", "train.max_steps=10", "train.eval_every=10", "train.sample_tokens=0",
+                     f"hydra.run.dir={tmp_path / 'run'}", timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert output.count("tokenized ") == 1, output[-3000:]  # one build, logged by the rank that made it
+    assert [p.name.startswith("jsonl-") for p in (tmp_path / "cache" / "tokens").iterdir()] == [True]
