@@ -48,7 +48,7 @@ def assert_tokens(data, expected: dict[str, list[int]]) -> None:
 
 
 def cfg(tmp_path, **kw) -> DataConfig:
-    return DataConfig(cache_dir=str(tmp_path / "cache"), **kw)
+    return DataConfig(**{"cache_dir": str(tmp_path / "cache"), **kw})
 
 
 def test_text_folder_a_document_per_file(tmp_path, documents):
@@ -222,3 +222,16 @@ def test_hf_tokenizer_name_not_in_the_local_cache(monkeypatch):
     with pytest.raises(DataError, match="data.tokenizer_path=nobody/no-such-model is neither a folder with "
                                         "tokenizer.json nor a model .* save_pretrained"):
         HFTokenizer.from_path("nobody/no-such-model")
+
+
+@pytest.mark.slow  # load_dataset's builders: seconds each
+@pytest.mark.parametrize("streaming", [True, False])
+def test_hf_load_dataset_streaming_or_prepared(tmp_path, documents, streaming):
+    # data.name goes to datasets.load_dataset: here a local folder of JSONL files (what a hub dataset is to
+    # load_dataset once cached), read offline, streamed or prepared as Arrow files.
+    folder = tmp_path / "hub_like"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in documents))
+    data = load_tokens(cfg(tmp_path, source="hf", name=str(folder), split="train", streaming=streaming,
+                           tokenizer="tiktoken", max_documents=30, cache_dir=str(tmp_path / f"cache{streaming}")))
+    assert_tokens(data, reference(documents[:30], GPT2.encode_ordinary, GPT2.eot_token))
