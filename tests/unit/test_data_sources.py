@@ -217,6 +217,7 @@ def test_data_keys_are_checked_before_anything_is_read(data, words):
     assert words in str(e.value)
 
 
+@pytest.mark.slow  # imports transformers (seconds)
 def test_hf_tokenizer_name_not_in_the_local_cache(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DataError, match="data.tokenizer_path=nobody/no-such-model is neither a folder with "
