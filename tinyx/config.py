@@ -94,6 +94,9 @@ class DataConfig:
     # conf/local/default.yaml (see conf/local/example.yaml) or the command line.
     search_dirs: List[str] = field(default_factory=list)
     val_fraction: float = 0.1
+    # Where training windows start: random (any token) | document (a document's first token, for sources
+    # that have documents; tinyx/sampling.py).
+    window_start: str = "random"
 
 
 @dataclass
@@ -374,6 +377,7 @@ def validate(cfg: RunConfig) -> None:
     _check(0 <= o.min_lr_ratio <= 1, f"optim.min_lr_ratio={o.min_lr_ratio} must be in [0, 1].")
     _choice("data.tokenizer", d.tokenizer, ("char", "tiktoken"))
     _check(0 < d.val_fraction < 1, f"data.val_fraction={d.val_fraction} must be in (0, 1).")
+    _choice("data.window_start", d.window_start, ("random", "document"))
     _check(h.device in ("auto", "cpu", "mps", "cuda") or h.device.startswith("cuda:"),
            f"hardware.device={h.device!r} is not one of auto, cpu, cuda, cuda:N, mps.")
     _choice("hardware.dtype", h.dtype, ("auto", "float32", "bfloat16", "float16"))

@@ -58,6 +58,10 @@ class CharTokenizer:
     def to_dict(self) -> dict:
         return {"kind": "char", "chars": self.chars}
 
+    def token_byte_lengths(self) -> np.ndarray:
+        """UTF-8 bytes each token id decodes to (bits per byte divides by their sum)."""
+        return np.array([len(c.encode("utf-8")) for c in self.chars], dtype=np.int64)
+
 
 class TiktokenTokenizer:
     def __init__(self, encoding: str):
@@ -86,6 +90,19 @@ class TiktokenTokenizer:
 
     def to_dict(self) -> dict:
         return {"kind": "tiktoken", "encoding": self.encoding}
+
+    def token_byte_lengths(self) -> np.ndarray:
+        """UTF-8 bytes each token id decodes to; 0 for special tokens (<|endoftext|> stands for no text)
+        and for ids the encoding leaves unused."""
+        special = {self.enc.encode_single_token(t) for t in self.enc.special_tokens_set}
+        lengths = np.zeros(self.vocab_size, dtype=np.int64)
+        for i in range(self.vocab_size):
+            if i not in special:
+                try:
+                    lengths[i] = len(self.enc.decode_single_token_bytes(i))
+                except KeyError:
+                    pass
+        return lengths
 
 
 Tokenizer = CharTokenizer | TiktokenTokenizer
@@ -244,6 +261,15 @@ class TokenData:
     corpus_path: Path
     cache_dir: Path
     cache_hit: bool
+    # Token offsets in `train` where documents start (None: one unbroken text, as Tiny Shakespeare), and the
+    # separator token between documents. The sources of issue 17 fill them in.
+    doc_starts: np.ndarray | None = None
+    eot: int | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """What identifies these tokens: the corpus' sha256 prefix, the tokenizer and the split (the cache's name)."""
+        return self.cache_dir.name
 
 
 def _token_dtype(vocab_size: int) -> np.dtype:

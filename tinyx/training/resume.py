@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from tinyx.checkpoint import find_checkpoint, load_checkpoint, load_latest_good
+from tinyx.datarecord import data_settings, tokenizer_mismatch
 from tinyx.errors import CheckpointError
 from tinyx.rundir import CKPT_DIR, LAST, resolve_last
 
@@ -43,9 +44,10 @@ def check_resumable(state: dict, path: Path, model_cfg: dict, tokenizer: dict) -
         fix = " ".join(f"model.{k}={trained.get(k)}" for k in differing)
         raise CheckpointError(f"checkpoint {path} was trained with {diffs}: resume with the same model "
                               f"settings (add: {fix}).")
-    if state.get("tokenizer") != tokenizer:
-        raise CheckpointError(f"checkpoint {path} was trained with another tokenizer or corpus: resume with its data "
-                              f"settings ({state['config'].get('data', {}).get('name')}).")
+    mismatch = tokenizer_mismatch(state.get("tokenizer") or {}, tokenizer)
+    if mismatch:
+        raise CheckpointError(f"checkpoint {path} was trained with {mismatch}: resume with the data it was "
+                              f"trained on ({data_settings(state['config'])}).")
 
 
 def check_steps_left(state: dict, path: Path, max_steps: int) -> None:
