@@ -49,8 +49,10 @@ def tokenizer_mismatch(trained: dict[str, Any], current: dict[str, Any]) -> str 
 def data_settings(config: dict[str, Any]) -> str:
     """The data keys of a run's config that choose its tokens, as overrides to pass again."""
     data = config.get("data") or {}
-    keys = ["name", "tokenizer"] + (["encoding"] if data.get("tokenizer") == "tiktoken" else []) + ["path"]
-    return " ".join(f"data.{k}={data[k]}" for k in keys if data.get(k) is not None)
+    keys = ["tokenizer"] + (["encoding"] if data.get("tokenizer") == "tiktoken" else []) + ["path"]
+    # data.name is the data group's option (conf/data/<name>.yaml): passed as data=<name>.
+    group = [f"data={data['name']}"] if data.get("name") else []
+    return " ".join(group + [f"data.{k}={data[k]}" for k in keys if data.get(k) is not None])
 
 
 def data_record(data) -> dict[str, Any]:

@@ -181,7 +181,7 @@ def evaluate_checkpoints(checkpoints: list[Path], probes: list[Probe] = (), top_
         data = datasets[key]
         mismatch = tokenizer_mismatch(run.state["tokenizer"], data.tokenizer.to_dict())
         if mismatch:
-            raise EvaluateError(f"checkpoint {ckpt} was trained with {mismatch} ({data.corpus_path}): pass "
+            raise EvaluateError(f"checkpoint {ckpt} was trained with {mismatch}, from {data.corpus_path}: pass "
                                 f"--data-path with the corpus it was trained on.")
         train_cfg = run.config.get("train", {})
         # --eval-batches reproduces training's batches, so it takes training's batch size.
