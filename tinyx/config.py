@@ -192,7 +192,9 @@ class SweepConfig:
     pruner_startup_trials: int = 3  # median: never prune before this many trials finished
     pruner_warmup_steps: int = 0  # median: never prune at or before this training step
     direction: str = "minimize"  # minimize | maximize
-    metric: str = "val/loss"  # a summary.json figure: val/loss, val/loss_best, train/loss, tokens_per_second
+    # A summary.json figure: val/loss, val/loss_best, val/bpb, val/bpb_best (bits per byte: across tokenizers),
+    # train/loss, tokens_per_second.
+    metric: str = "val/loss"
     report_only: bool = False  # print the report and write its files, train nothing
     write_experiment: bool = False  # write <experiment_dir>/best_<study>.yaml for the best trial
     experiment_dir: str = "conf/experiment"
