@@ -73,8 +73,8 @@ class JsonlLogger:
 
 def _fmt(metrics: dict[str, float]) -> str:
     parts = []
-    for key, fmt in [("train/loss", "loss {:.4f}"), ("val/loss", "val {:.4f}"), ("val/bpb", "bpb {:.4f}"), ("lr", "lr {:.2e}"),
-                     ("grad_norm", "gnorm {:.2f}"), ("step_ms", "{:.1f} ms"),
+    for key, fmt in [("train/loss", "loss {:.4f}"), ("val/loss", "val {:.4f}"), ("val/bpb", "bpb {:.4f}"),
+                     ("lr", "lr {:.2e}"), ("grad_norm", "gnorm {:.2f}"), ("step_ms", "{:.1f} ms"),
                      ("tokens_per_second", "{:,.0f} tok/s"), ("mfu", "mfu {:.1%}")]:
         if metrics.get(key) is not None:
             parts.append(fmt.format(metrics[key]))

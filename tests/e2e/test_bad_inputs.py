@@ -152,7 +152,8 @@ CASES = {
                                     ["{tmp}/pickled_object.pt holds Python objects", "load only checkpoints"]),
     "evaluate-another-corpus": Case("evaluate", ["{ckpt}", "--data-path", "{tmp}/other_corpus.txt"],
                                     ["trained with tokenizer char (65 characters), but this data gives char "
-                                     "(18 characters)", "from {tmp}/other_corpus.txt: pass --data-path with the corpus"]),
+                                     "(18 characters)",
+                                     "from {tmp}/other_corpus.txt: pass --data-path with the corpus"]),
     "evaluate-probe-no-expected": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_no_expected.yaml"],
                                        ["probe 1 (lord) has no `expected` field", "add expected:"]),
     "evaluate-probe-unknown-field": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_typo.yaml"],

@@ -52,7 +52,8 @@ def test_a_train_state_checkpoint_resumes_the_same_windows():
     ids, starts = _documents()
 
     def state(seed: int) -> TrainState:
-        return TrainState(DocumentWindowSampler(ids, starts, BATCH, BLOCK, seed=seed), LossCounters(torch.device("cpu")))
+        sampler = DocumentWindowSampler(ids, starts, BATCH, BLOCK, seed=seed)
+        return TrainState(sampler, LossCounters(torch.device("cpu")))
 
     running = state(seed=5)
     _batches(running.sampler, 7)

@@ -35,9 +35,10 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
 
     The config is validated here, however it was built. `on_eval(step, value)` is called after every
     evaluation with that evaluation's `on_eval_metric` (val/loss or val/bpb); a string it returns (e.g.
-    "pruned", from a sweep's pruner) ends the run there with that status. A run whose loss or gradients are non-finite for `train.max_nonfinite_steps` steps in a row
-    ends with status "diverged". SIGINT and SIGTERM (handled while this runs, in the main thread) finish
-    the current step, save a checkpoint and summary.json (status "interrupted"), then raise
+    "pruned", from a sweep's pruner) ends the run there with that status. A run whose loss or gradients are
+    non-finite for `train.max_nonfinite_steps` steps in a row ends with status "diverged". SIGINT and SIGTERM
+    (handled while this runs, in the main thread) finish the current step, save a checkpoint and summary.json
+    (status "interrupted"), then raise
     tinyx.errors.TrainingInterrupted.
     """
     cfg = to_run_config(cfg)
