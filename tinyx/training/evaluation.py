@@ -89,7 +89,8 @@ class Evaluator:
         self.model, self.eval_model, self.tokenizer, self.hw, self.is_main = model, eval_model, tokenizer, hw, is_main
         self.windows = fixed_eval_windows(val_ids, tc.eval_batches, tc.eval_batch_size, cfg.model.block_size)
         self.target_bytes = target_byte_counts(self.windows, tokenizer.token_byte_lengths())
-        self.prompt_ids = tokenizer.encode(tc.sample_prompt) or [0]
+        # Encoded only when sampling: a corpus without the prompt's characters (no "\n") trains with no samples.
+        self.prompt_ids = (tokenizer.encode(tc.sample_prompt) or [0]) if tc.sample_tokens else []
         self.sample_tokens, self.seed = tc.sample_tokens, cfg.seed
 
     def run(self, step: int) -> tuple[ValScore, dict[str, float], str | None, float]:
