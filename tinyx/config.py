@@ -112,6 +112,9 @@ class DataConfig:
     search_dirs: List[str] = dataclass_field(default_factory=list)
     val_fraction: float = 0.1
     workers: int = 0  # tokenizer processes; 0: one per CPU core for sources over 16 MB, none below; -1: none
+    # Where training windows start: random (any token) | document (a document's first token, for sources
+    # that have documents; tinyx/data/windows.py).
+    window_start: str = "random"
 
 
 @dataclass
@@ -207,7 +210,9 @@ class SweepConfig:
     pruner_startup_trials: int = 3  # median: never prune before this many trials finished
     pruner_warmup_steps: int = 0  # median: never prune at or before this training step
     direction: str = "minimize"  # minimize | maximize
-    metric: str = "val/loss"  # a summary.json figure: val/loss, val/loss_best, train/loss, tokens_per_second
+    # A summary.json figure: val/loss, val/loss_best, val/bpb, val/bpb_best (bits per byte: across tokenizers),
+    # train/loss, tokens_per_second.
+    metric: str = "val/loss"
     report_only: bool = False  # print the report and write its files, train nothing
     write_experiment: bool = False  # write <experiment_dir>/best_<study>.yaml for the best trial
     experiment_dir: str = "conf/experiment"
@@ -342,6 +347,7 @@ def _validate_data(d: DataConfig) -> None:
     _choice("data.source", d.source, ("text", "jsonl", "parquet", "hf", "shards"))
     _choice("data.tokenizer", d.tokenizer, ("char", "tiktoken", "hf"))
     _choice("data.split_documents", d.split_documents, ("none", "file", "paragraph"))
+    _choice("data.window_start", d.window_start, ("random", "document"))
     _check(0 < d.val_fraction < 1, f"data.val_fraction={d.val_fraction} must be in (0, 1).")
     _check(d.tokenizer != "hf" or bool(d.tokenizer_path),
            "data.tokenizer=hf needs data.tokenizer_path=<folder with tokenizer.json>: set it.")

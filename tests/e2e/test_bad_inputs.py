@@ -68,6 +68,11 @@ CASES = {
                                    needs="no-cuda"),
     "train-unknown-encoding": Case("train", ["data=shakespeare_bpe", "data.encoding=gpt3_not_real"],
                                    ["data.encoding='gpt3_not_real'", "gpt2"]),
+    "train-window-start-unknown": Case("train", ["data.window_start=docs"],
+                                       ["data.window_start='docs' is not one of random, document"]),
+    "train-window-start-without-documents": Case("train", ["data.window_start=document"],
+                                                 ["data.window_start=document needs a source split into documents",
+                                                  "data.name=shakespeare_char", "use data.window_start=random"]),
     # ---- train.py: files
     "train-corpus-missing": Case("train", ["data.path={tmp}/nope.txt"],
                                  ["data.path={tmp}/nope.txt does not exist", "UTF-8 text file"]),
@@ -85,6 +90,14 @@ CASES = {
                                         "a run directory that saved one"]),
     "train-resume-other-shape": Case("train", ["train.resume={run}", "model.d_model=64"],
                                      ["model.d_model=32 (this run: 64)", "add: model.d_model=32"]),
+    "train-resume-other-tokenizer": Case("train", ["train.resume={run}", "data=shakespeare_bpe"],
+                                         ["trained with tokenizer char (65 characters), but this data gives tiktoken "
+                                          "gpt2", "resume with the data it was trained on",
+                                          "data=shakespeare_char data.tokenizer=char"]),
+    "train-resume-other-corpus": Case("train", ["train.resume={run}", "data.path={tmp}/other_corpus.txt"],
+                                      ["trained with tokenizer char (65 characters), but this data gives char "
+                                       "(18 characters)", "only in the checkpoint's",
+                                       "resume with the data it was trained on"]),
     "train-resume-truncated": Case("train", ["train.resume={tmp}/truncated.pt"],
                                    ["{tmp}/truncated.pt is corrupt, truncated or not a checkpoint", "use another one"]),
     "train-resume-pickled-object": Case("train", ["train.resume={tmp}/pickled_object.pt"],
@@ -175,8 +188,9 @@ CASES = {
     "evaluate-pickled-object": Case("evaluate", ["{tmp}/pickled_object.pt"],
                                     ["{tmp}/pickled_object.pt holds Python objects", "load only checkpoints"]),
     "evaluate-another-corpus": Case("evaluate", ["{ckpt}", "--data-path", "{tmp}/other_corpus.txt"],
-                                    ["another tokenizer than {tmp}/other_corpus.txt",
-                                     "pass --data-path with the corpus"]),
+                                    ["trained with tokenizer char (65 characters), but this data gives char "
+                                     "(18 characters)",
+                                     "from {tmp}/other_corpus.txt: pass --data-path with the corpus"]),
     "evaluate-probe-no-expected": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_no_expected.yaml"],
                                        ["probe 1 (lord) has no `expected` field", "add expected:"]),
     "evaluate-probe-unknown-field": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_typo.yaml"],

@@ -77,6 +77,26 @@ def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
     assert again.val_loss == best["value"]
 
 
+@pytest.mark.slow
+def test_a_study_can_optimise_bits_per_byte_and_its_pruner_sees_them(tmp_path):
+    import optuna
+
+    from tinyx.rundir import read_jsonl
+
+    report = study(tmp_path, overrides=without("train.max_steps") + ["train.max_steps=20"], n_trials=2,
+                   metric="val/bpb", pruner_startup_trials=1)
+    rows = trials_csv(report)
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'sweeps' / 's' / 'study.db'}").trials
+    for row, trial in zip(rows, trials):
+        run_dir = Path(row["run_dir"])
+        summary = json.loads((run_dir / "summary.json").read_text())
+        logged = {r["step"]: r["val/bpb"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/bpb" in r}
+        assert trial.intermediate_values == logged and logged  # the pruner compares bits per byte
+        if row["state"] == "complete":
+            assert float(row["value"]) == summary["val/bpb"] != summary["val/loss"] and len(logged) == 2
+    assert report["best"]["value"] == min(float(r["value"]) for r in rows if r["state"] == "complete")
+
+
 def test_best_trial_experiment_file_reproduces_its_config(tmp_path):
     space = {"optim": {"type": "categorical", "choices": ["adamw", "muon"]},
              "muon_lr": {"key": "optim.lr", "type": "float", "low": 5e-3, "high": 5e-2, "log": True,

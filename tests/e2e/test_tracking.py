@@ -63,13 +63,16 @@ def test_offline_wandb_runs_hold_config_history_and_summary(tracked_multirun):
         summary = summary_view["summary"]
         assert summary["val/loss"]["min"] == min(h["val/loss"] for h in val_rows) == local_summary["val/loss_best"]
         assert summary["val/loss"]["last"] == local_summary["val/loss"]
+        assert [h["val/bpb"] for h in val_rows] == [m["val/bpb"] for m in metrics if "val/bpb" in m]
+        assert summary["val/bpb"]["min"] == local_summary["val/bpb_best"]
+        assert summary["val/bpb"]["last"] == local_summary["val/bpb"]
         assert summary["status"] == "completed" and summary["params"] == local_summary["params"]
         assert summary["samples"]["nrows"] == 2
         run_ids.append(summary_view["run_id"])
     assert run_ids[0] != run_ids[1]
 
 
-def test_tensorboard_event_files_hold_loss_val_loss_lr_grad_norm(tracked_multirun):
+def test_tensorboard_event_files_hold_loss_val_loss_bpb_lr_grad_norm(tracked_multirun):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     sweep, _ = tracked_multirun
@@ -77,7 +80,7 @@ def test_tensorboard_event_files_hold_loss_val_loss_lr_grad_norm(tracked_multiru
         assert len(list((sweep / job).glob("events.out.tfevents.*"))) == 1
         events = EventAccumulator(str(sweep / job)).Reload()
         metrics = read_jsonl(sweep / job / "metrics.jsonl")
-        for tag in ("train/loss", "val/loss", "lr", "grad_norm"):
+        for tag in ("train/loss", "val/loss", "val/bpb", "lr", "grad_norm"):
             logged = [(m["step"], m[tag]) for m in metrics if tag in m]
             read_back = [(e.step, e.value) for e in events.Scalars(tag)]
             assert [s for s, _ in read_back] == [s for s, _ in logged], tag

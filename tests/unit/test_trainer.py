@@ -23,7 +23,8 @@ def test_run_directory_contract(trained_run):
     run_dir, summary = trained_run
     saved = json.loads((run_dir / "summary.json").read_text())
     assert saved["status"] == "completed" and saved["step"] == 40
-    for key in ["val/loss", "val/loss_best", "val/ppl", "params", "tokens_per_second", "wall_seconds"]:
+    for key in ["val/loss", "val/loss_best", "val/ppl", "val/bpb", "val/bpb_best", "params", "tokens_per_second",
+                "wall_seconds"]:
         assert isinstance(saved[key], (int, float)), key
     assert saved["val/ppl"] == pytest.approx(math.exp(saved["val/loss"]))
     assert saved["val/loss_best"] <= saved["val/loss"]

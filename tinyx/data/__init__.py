@@ -2,7 +2,8 @@
 
 Modules: sources.py and hub.py (where documents come from), shards.py (llm.c / nanoGPT token files),
 tokenizers.py, encode.py (parallel tokenizing), cache.py and build.py (the on-disk token cache),
-load.py (`load_tokens` -> `TokenData`), sampling.py (batches), download.py (the named corpus).
+load.py (`load_tokens` -> `TokenData`), sampling.py (batches), windows.py (where training windows start),
+download.py (the named corpus).
 The names below are re-exported lazily, so `import tinyx.data.tokenizers` (the tokenizing workers)
 does not import torch.
 """
@@ -17,6 +18,7 @@ _EXPORTS = {
     "Tokenizer": "tokenizers", "tokenizer_from_dict": "tokenizers",
     "WindowSampler": "sampling", "sample_windows": "sampling", "to_device": "sampling",
     "fixed_eval_windows": "sampling", "sequential_windows": "sampling",
+    "DocumentWindowSampler": "windows", "make_sampler": "windows",
     "cache_root": "download", "download": "download", "redact_url": "download", "resolve_corpus": "download",
 }
 

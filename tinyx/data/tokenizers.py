@@ -90,8 +90,13 @@ class TiktokenTokenizer:
         return self.enc.decode([i for i in ids if 0 <= i < self.vocab_size])
 
     def token_byte_lengths(self) -> np.ndarray:
+        """UTF-8 bytes each token id decodes to (bits per byte divides by their sum); 0 for special tokens
+        (<|endoftext|> between documents stands for no text)."""
+        special = {self.enc.encode_single_token(t) for t in self.enc.special_tokens_set}
         lengths = np.zeros(self.vocab_size, dtype=np.int64)
         for i in range(self.vocab_size):
+            if i in special:
+                continue
             try:
                 lengths[i] = len(self.enc.decode_single_token_bytes(i))
             except KeyError:  # a hole in the id range (some encodings have them)
@@ -150,15 +155,16 @@ class HFTokenizer:
 
     def token_byte_lengths(self) -> np.ndarray:
         """Byte-level BPE (GPT-2 style) tokens spell their bytes one character each: count those, since a
-        token holding part of a multi-byte character decodes alone to U+FFFD. Other models: decode each id."""
+        token holding part of a multi-byte character decodes alone to U+FFFD. Other models: decode each id.
+        Special tokens (separators) count 0 bytes: they stand for no text."""
         byte_level = json.loads(self.json_text).get("decoder") or {}
         special = {t.content for t in self.tok.get_added_tokens_decoder().values()}
         lengths = np.zeros(self.vocab_size, dtype=np.int64)
         for i in range(self.vocab_size):
             token = self.tok.id_to_token(i)
-            if token is None:
+            if token is None or token in special:
                 continue
-            if byte_level.get("type") == "ByteLevel" and token not in special:
+            if byte_level.get("type") == "ByteLevel":
                 lengths[i] = len(token)
             else:
                 lengths[i] = len(self.tok.decode([i], skip_special_tokens=False).encode("utf-8"))

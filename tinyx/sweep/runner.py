@@ -24,7 +24,8 @@ from tinyx.sweep.storage import (
 )
 
 # The summary.json figures a study may optimise.
-METRICS = ("val/loss", "val/loss_best", "train/loss", "tokens_per_second")
+# val/bpb (bits per byte) compares trials whose tokenizers differ (data.tokenizer or data.encoding searched).
+METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", "train/loss", "tokens_per_second")
 
 
 def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,
@@ -74,7 +75,7 @@ def validate_sweep(sweep: SweepConfig) -> None:
     if sweep.timeout is not None and sweep.timeout <= 0:
         raise ConfigError(f"sweep.timeout={sweep.timeout} must be > 0 seconds, or null for none.")
     if sweep.pruner != "none" and not sweep.metric.startswith("val/"):
-        raise ConfigError(f"sweep.pruner={sweep.pruner} prunes on the validation loss, but sweep.metric="
+        raise ConfigError(f"sweep.pruner={sweep.pruner} prunes on a validation figure, but sweep.metric="
                           f"{sweep.metric}: use a val/ metric or sweep.pruner=none.")
     if sweep.study_name is not None and not re.fullmatch(r"[\w.-]+", sweep.study_name):
         raise ConfigError(f"sweep.study_name={sweep.study_name!r} may hold only letters, digits, '_', '-' and '.' "
