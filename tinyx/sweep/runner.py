@@ -75,8 +75,8 @@ def validate_sweep(sweep: SweepConfig) -> None:
         raise ConfigError(f"sweep.heartbeat_interval={sweep.heartbeat_interval} must be >= 1 second.")
     if sweep.heartbeat_grace <= sweep.heartbeat_interval:
         raise ConfigError(f"sweep.heartbeat_grace={sweep.heartbeat_grace} must be greater than "
-                          f"sweep.heartbeat_interval={sweep.heartbeat_interval}: a live worker's trial would be "
-                          f"marked failed between two heartbeats; raise sweep.heartbeat_grace (e.g. 3 x the interval).")
+                          f"sweep.heartbeat_interval={sweep.heartbeat_interval} (a live worker's trial would be "
+                          f"failed between two heartbeats): raise it, e.g. to 3 x the interval.")
     if sweep.timeout is not None and sweep.timeout <= 0:
         raise ConfigError(f"sweep.timeout={sweep.timeout} must be > 0 seconds, or null for none.")
     if sweep.pruner != "none" and not sweep.metric.startswith("val/"):
