@@ -336,6 +336,31 @@ def test_a_killed_workers_trial_is_failed_after_the_grace_and_retried_once_by_an
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")  # ask()
+def test_a_stale_trial_is_retried_only_once(tmp_path):
+    """The retry of a killed worker's trial, killed in turn, is failed and not retried again (a trial that
+    kills its worker, e.g. out of memory, must not take every worker down one after another)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from tinyx.sweep import open_storage
+
+    grace = 1
+    study_ = optuna.create_study(study_name="s", storage=open_storage(None, tmp_path, 1, grace))
+    for _ in range(2):  # the original, then its retry: each "killed" (its heartbeat stops) while running
+        trial = study_.ask()
+        trial.suggest_float("optim.lr", 1e-4, 1e-2, log=True)
+        study_._storage.record_heartbeat(trial._trial_id)
+        time.sleep(grace + 1.1)  # past the grace; SQLite's clock counts whole seconds
+        optuna.storages.fail_stale_trials(study_)
+    trials = study_.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert trials[1].params == trials[0].params
+    assert optuna.storages.RetryFailedTrialCallback.retried_trial_number(trials[1]) == 0
+
+
+@pytest.mark.slow
 def test_a_sweep_stopped_by_sigterm_exits_143_and_the_rerun_continues_it(tmp_path):
     from optuna.trial import TrialState
 
