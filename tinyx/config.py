@@ -216,6 +216,11 @@ class SweepConfig:
     report_only: bool = False  # print the report and write its files, train nothing
     write_experiment: bool = False  # write <experiment_dir>/best_<study>.yaml for the best trial
     experiment_dir: str = "conf/experiment"
+    # SQLite/PostgreSQL/MySQL: a worker records a heartbeat for its trial every heartbeat_interval seconds;
+    # a trial without one for heartbeat_grace seconds (its worker was killed) is marked failed by the next
+    # worker that starts a trial, and retried once. Integers: Optuna's heartbeat counts whole seconds.
+    heartbeat_interval: int = 60
+    heartbeat_grace: int = 180
 
 
 @dataclass

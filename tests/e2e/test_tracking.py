@@ -119,6 +119,20 @@ def test_wandb_disabled_turns_it_off(tmp_path, monkeypatch):
     assert not (tmp_path / "wandb").exists()
 
 
+def wandb_history(run_dir) -> list[dict]:
+    """The history rows wandb's own reader finds in a run directory's wandb folders, oldest attempt first.
+
+    A run resumed in place writes one offline-run-* folder per attempt, all with one run id: wandb
+    uploads them as one run, so their rows together are what the user's dashboard shows."""
+    folders = sorted((run_dir / "wandb").glob("offline-run-*"), key=lambda p: p.stat().st_mtime)
+    return [r["history"]["item"] for folder in folders for r in map(json.loads, leet(str(folder)).splitlines())
+            if r["type"] == "history"]
+
+
+def logged(rows: list[dict], key: str) -> list[tuple[int, float]]:
+    return [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+
+
 def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -127,13 +141,18 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
     first = tmp_path / "first"
     train(micro_config(*common, "train.max_steps=10"), first, quiet=True)
     run_id = (first / "wandb" / "run_id").read_text().strip()
-    train(micro_config(*common, "train.max_steps=15", f"train.resume={first}"), first, quiet=True)  # in place
+    train(micro_config(*common, "train.max_steps=15", "train.resume=auto"), first, quiet=True)  # in place
     assert (first / "wandb" / "run_id").read_text().strip() == run_id
     # wandb names its folders offline-run-<date>_<time>-<run id> (plus -1 for a second one within the same
     # second): both attempts wrote to the same run id.
     folder_ids = {re.match(r"offline-run-\d+_\d+-([^-]+)", p.name).group(1)
                   for p in (first / "wandb").glob("offline-run-*")}
     assert folder_ids == {run_id}
+    # The wandb run holds every step once: the resumed attempt adds step 15 and re-logs nothing.
+    metrics = read_jsonl(first / "metrics.jsonl")
+    history = wandb_history(first)
+    for key in ("train/loss", "val/loss"):
+        assert logged(history, key) == logged(metrics, key) and [s for s, _ in logged(metrics, key)] == [5, 10, 15]
     events = EventAccumulator(str(first)).Reload()
     assert [e.step for e in events.Scalars("train/loss")] == [5, 10, 15]  # no step twice
 
@@ -141,6 +160,10 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
     train(micro_config(*common, "train.max_steps=15", f"train.resume={first / 'checkpoints' / 'ckpt_000010.pt'}"),
           elsewhere, quiet=True)
     assert (elsewhere / "wandb" / "run_id").read_text().strip() != run_id
+    assert len(list((elsewhere / "wandb").glob("offline-run-*"))) == 1
+    history = wandb_history(elsewhere)  # the history carried over (steps 5 and 10), then step 15, each once
+    for key in ("train/loss", "val/loss"):
+        assert logged(history, key) == logged(read_jsonl(elsewhere / "metrics.jsonl"), key) == logged(metrics, key)
     events = EventAccumulator(str(elsewhere)).Reload()
     assert [e.step for e in events.Scalars("val/loss")] == [5, 10, 15]
 

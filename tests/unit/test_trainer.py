@@ -78,9 +78,13 @@ def test_sigkill_then_resume_logs_exactly_the_uninterrupted_losses(tmp_path):
     deadline = time.time() + 120
     # Kill once `latest` names the second checkpoint (it is moved after the file is complete).
     pointer = killed_dir / "checkpoints" / "latest"
-    while proc.poll() is None and time.time() < deadline and not (
-            pointer.is_file() and pointer.read_text().strip() >= "ckpt_000040.pt"):
+    def second_checkpoint_named():
+        return pointer.is_file() and pointer.read_text().strip() >= "ckpt_000040.pt"
+
+    while proc.poll() is None and time.time() < deadline and not second_checkpoint_named():
         time.sleep(0.01)
+    # The state the kill is meant for, not whatever the run reached by the deadline.
+    assert proc.poll() is None and second_checkpoint_named(), proc.stderr.read().decode()[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
