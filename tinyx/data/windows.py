@@ -48,7 +48,7 @@ def make_sampler(data: TokenData, cfg: RunConfig, rank: int = 0, world_size: int
     batch_size, block_size = cfg.train.batch_size, cfg.model.block_size
     if cfg.data.window_start == "random":
         return WindowSampler(data.train, batch_size, block_size, cfg.seed, rank, world_size)
-    if data.doc_starts is None:
+    if data.doc_starts is None or len(data.doc_starts) < 2:  # one document: every window would start at 0
         raise DataError(f"data.window_start=document needs a source split into documents, but data.name="
                         f"{cfg.data.name} is one unbroken text: use data.window_start=random, or a source with "
                         f"documents (data=text, jsonl, parquet, hf).")
