@@ -426,8 +426,12 @@ def judge(arms: list[Arm], alpha: float, min_effect: float) -> None:
 
 def _no_observation(name: str, excluded: list[Excluded], at: str | None) -> CompareError:
     whys = "; ".join(f"{e.run.path.name}: {e.why}" for e in excluded[:3]) + ("; ..." if len(excluded) > 3 else "")
-    fix = (f"choose an earlier {at} that every arm reached" if at else
-           "finish its runs (train.resume=auto), pass --include-incomplete, or leave its runs out")
+    if at:
+        fix = f"choose an earlier {at} that every arm reached"
+    elif all(" logged" in e.why or "target" in e.why for e in excluded):
+        fix = "evaluate during training (train.eval_every), or choose another --metric"
+    else:
+        fix = "finish its runs (train.resume=auto), pass --include-incomplete, or leave its runs out"
     return CompareError(f"arm {name!r} has no run to compare ({whys}): {fix}.")
 
 

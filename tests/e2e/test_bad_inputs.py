@@ -164,7 +164,26 @@ CASES = {
     "compare-glob-matches-nothing": Case("compare", ["{tmp}/nothing_here*"],
                                          ["'{tmp}/nothing_here*' matches nothing", "check it"]),
     "compare-run-without-val-loss": Case("compare", ["{tmp}/run_without_val"],
-                                         ["run_without_val has a validation loss yet", "train.eval_every"]),
+                                         ["run_without_val: incomplete at step 5", "--include-incomplete"]),
+    "compare-completed-run-without-val-loss": Case("compare", ["{tmp}/completed_without_val"],
+                                                   ["completed_without_val: no val/loss logged", "train.eval_every"]),
+    "compare-baseline-matches-no-arm": Case("compare", ["{tmp}/ablation", "--baseline", "gelu"],
+                                            ["--baseline='gelu' matches no arm", "pass one of 'model.norm=layernorm'"]),
+    "compare-baseline-matches-two-arms": Case("compare", ["{tmp}/ablation", "--baseline", "norm"],
+                                              ["--baseline='norm' matches 2 arms", "pass one of"]),
+    "compare-arm-without-completed-run": Case("compare", ["{tmp}/arm_interrupted"],
+                                              ["arm 'model.norm=rmsnorm' has no run to compare",
+                                               "interrupted at step 20", "--include-incomplete"]),
+    "compare-at-step-beyond-runs": Case("compare", ["{tmp}/ablation", "--at-step", "1000"],
+                                        ["stopped at step 20, before step 1000", "choose an earlier --at-step=1000"]),
+    "compare-at-step-zero": Case("compare", ["{tmp}/ablation", "--at-step", "0"],
+                                 ["--at-step=0", "positive integer"]),
+    "compare-at-step-and-at-tokens": Case("compare", ["{tmp}/ablation", "--at-step", "10", "--at-tokens", "100"],
+                                          ["--at-step and --at-tokens", "pass one of them"]),
+    "compare-unknown-metric": Case("compare", ["{tmp}/ablation", "--metric", "val/acc"],
+                                   ["--metric='val/acc'", "val/loss, val/loss_best, val/bpb"]),
+    "compare-time-to-target-without-target": Case("compare", ["{tmp}/ablation", "--metric", "time_to_target"],
+                                                  ["--metric=time_to_target", "--target LOSS"]),
     "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
@@ -222,12 +241,36 @@ def bad_files(tmp_path_factory, trained_run):
     shutil.copytree(tmp / "run_without_val", tmp / "run_with_val")
     (tmp / "run_with_val" / "metrics.jsonl").write_text('{"step": 5, "train/loss": 4.1}\n'
                                                         '{"step": 5, "val/loss": 4.2}\n')
+    _write_ablation(tmp)
     (tmp / "mount").mkdir()
     (tmp / "read_only_dir").mkdir()
     (tmp / "read_only_dir").chmod(0o555)
     yield tmp
     (tmp / "read_only_dir").chmod(0o755)
     assert not (tmp / "unpickled").exists(), "a load unpickled an object it should have refused"
+
+
+def _write_ablation(tmp: Path) -> None:
+    """Finished micro runs for compare's cases: `ablation` (2 arms x 2 seeds), `arm_interrupted` (its second arm
+    only interrupted), `completed_without_val`; run_with_val completes too."""
+    from dataclasses import asdict
+
+    from tinyx import rundir
+    from tinyx.config import to_run_config
+
+    def run(path: Path, seed: int, norm: str, status: str = "completed", val: float | None = 2.0) -> None:
+        path.mkdir(parents=True)
+        rundir.write_config(path, asdict(to_run_config(compose(MICRO + [f"model.norm={norm}", f"seed={seed}"]))))
+        (path / "metrics.jsonl").write_text(f'{{"step": 20, "val/loss": {val}}}\n' if val else '{"step": 20}\n')
+        rundir.write_summary(path, rundir.RunSummary(status=status, step=20, val_loss=val))
+
+    for seed in (0, 1):
+        run(tmp / "ablation" / f"ln{seed}", seed, "layernorm", val=2.0 + seed / 10)
+        run(tmp / "ablation" / f"rms{seed}", seed, "rmsnorm", val=1.9 + seed / 10)
+        run(tmp / "arm_interrupted" / f"ln{seed}", seed, "layernorm")
+        run(tmp / "arm_interrupted" / f"rms{seed}", seed, "rmsnorm", status="interrupted")
+    run(tmp / "completed_without_val", 0, "layernorm", val=None)
+    rundir.write_summary(tmp / "run_with_val", rundir.RunSummary(status="completed", step=5, val_loss=4.2))
 
 
 def _files(*roots: Path) -> dict[Path, tuple[int, int]]:
@@ -313,7 +356,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(name, bad_files, traine
     written = {p for p in after if before.get(p) != after[p]}
     hydra_own = {p for p in written if ".hydra" in p.parts or p.name == "train.log"}
     assert written == hydra_own, f"written or changed: {sorted(map(str, written - hydra_own))}"
-    assert not list(bad_files.rglob("summary.json"))
+    assert not [p for p in bad_files.rglob("summary.json") if p not in before]  # compare's own runs have one
 
 
 def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):
