@@ -106,7 +106,8 @@ class ArmSpec:
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9._=,+-]+", "_", self.name)
+        # A directory name Hydra's override grammar takes as a plain value: no '=', ',', quotes or spaces.
+        return re.sub(r"[^A-Za-z0-9._+-]+", "_", self.name.replace("=", "-"))
 
 
 def parse_arm(text: str) -> ArmSpec:

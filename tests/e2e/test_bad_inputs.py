@@ -8,7 +8,7 @@ file written or changed (Hydra's own `.hydra/` and `train.log` aside).
 Adding a case is one line in CASES. Placeholders in args: {tmp} (the case's folder, holding the bad
 files made by `bad_files`), {run} (a trained micro run), {ckpt} (its latest checkpoint), {corpus}.
 Tools: "train" (tinyx.cli.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
-picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare" (their
+picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate" (their
 main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
 """
 
@@ -187,6 +187,18 @@ CASES = {
     "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
+    # ---- tinyx.ablate (before any run starts)
+    "ablate-one-arm": Case("ablate", ["baseline", "--out", "{tmp}/ablation_out"],
+                           ["one arm (experiment=baseline)", "at least one variant"]),
+    "ablate-round-of-one-seed": Case("ablate", ["baseline", "llama_tiny", "--round-seeds", "1"],
+                                     ["--round-seeds=1", "pass 2 or more"]),
+    "ablate-max-below-round": Case("ablate", ["baseline", "llama_tiny", "--round-seeds", "4", "--max-seeds", "3"],
+                                   ["--max-seeds=3", "raise it"]),
+    "ablate-arm-sets-seed": Case("ablate", ["baseline", "model.norm=rmsnorm seed=3"],
+                                 ["'model.norm=rmsnorm seed=3' sets the seed", "leave seed= out"]),
+    "ablate-unknown-metric": Case("ablate", ["baseline", "llama_tiny", "--metric", "val/acc"],
+                                  ["--metric='val/acc'", "val/loss, val/loss_best"]),
+    "ablate-same-arm-twice": Case("ablate", ["baseline", "baseline"], ["two arms are the same", "each arm once"]),
     # ---- sweep.py (more search-space and storage cases, in-process: tests/test_sweep.py)
     "sweep-key-typo": Case("script", ["sweep.py", "sweep.n_trialz=3", "sweep.root={tmp}/sweeps"],
                            ["unknown config key 'sweep.n_trialz'", "did you mean sweep.n_trials?"]),

@@ -66,4 +66,4 @@ def test_schedule_and_arm_parsing():
     assert schedule(2, 10) == [2, 4, 6, 8, 10] and schedule(3, 10) == [3, 6, 9, 10]
     assert parse_arm("llama_tiny").overrides == ["experiment=llama_tiny"]
     arm = parse_arm("model.norm=rmsnorm model.pos=rope")
-    assert arm.overrides == ["model.norm=rmsnorm", "model.pos=rope"] and arm.slug == "model.norm=rmsnorm_model.pos=rope"
+    assert arm.overrides == ["model.norm=rmsnorm", "model.pos=rope"] and arm.slug == "model.norm-rmsnorm_model.pos-rope"
