@@ -24,7 +24,7 @@ import re
 import statistics
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -391,7 +391,14 @@ def against_baseline(baseline: Arm, variant: Arm, alpha: float) -> stats.Differe
         return stats.difference(baseline.observations, variant.observations, False, note, 1 - alpha)
     by_seed = {_comparable(r.seed): v for r, v in zip(baseline.runs, baseline.observations)}
     paired_baseline = [by_seed[_comparable(r.seed)] for r in variant.runs]
-    return stats.difference(paired_baseline, variant.observations, True, "paired over seeds", 1 - alpha)
+    paired = stats.difference(paired_baseline, variant.observations, True, "paired over seeds", 1 - alpha)
+    welch = stats.difference(baseline.observations, variant.observations, False, "", 1 - alpha)
+    if paired.ci_low is not None and welch.ci_low is not None:  # what pairing bought: the figure users ask for
+        width, unpaired = paired.ci_high - paired.ci_low, welch.ci_high - welch.ci_low
+        ratio = f", {unpaired / width:.1f}x narrower" if width > 0 else ""
+        paired = replace(paired, note=f"paired over seeds; CI width {width:.4g} against {unpaired:.4g} unpaired "
+                                      f"(Welch, p {welch.p:.4g}){ratio}")
+    return paired
 
 
 def find_baseline(arms: list[Arm], name: str | None) -> Arm:

@@ -79,6 +79,11 @@ def test_estimates_paired_and_welch_tests_equal_scipy(ablation):
     assert rms.difference.p == pytest.approx(paired.pvalue, rel=1e-12)
     ci = paired.confidence_interval(0.95)
     assert (rms.difference.ci_low, rms.difference.ci_high) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    unpaired = sps.ttest_ind(RMS, BASE, equal_var=False).confidence_interval(0.95)
+    width, welch_width = ci.high - ci.low, unpaired.high - unpaired.low
+    assert rms.difference.note == (f"paired over seeds; CI width {width:.4g} against {welch_width:.4g} unpaired "
+                                   f"(Welch, p {sps.ttest_ind(RMS, BASE, equal_var=False).pvalue:.4g}), "
+                                   f"{welch_width / width:.1f}x narrower")
     # Seeds 0-3 against 0-4: Welch, and the note says why.
     welch = sps.ttest_ind(ROPE, BASE, equal_var=False)
     assert rope.difference.test == stats.WELCH and "seeds differ" in rope.difference.note
