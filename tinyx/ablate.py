@@ -281,13 +281,14 @@ def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
     parser.add_argument("--min-effect", type=float, help="the smallest difference that matters (default 0.5%% of "
                                                          "the baseline's mean)")
     args = parser.parse_args(argv[:cut])
+    args.extra = argv[cut + 1:]
     arms = [parse_arm(a) for a in args.arms]
     _check(args, arms)
     from tinyx.rundir import outputs_root
 
     out = Path(args.out) if args.out else outputs_root() / "ablations" / "_vs_".join(a.slug for a in arms)
     return arms, Options(out=out, round_seeds=args.round_seeds, max_seeds=args.max_seeds, metric=args.metric,
-                         alpha=args.alpha, min_effect=args.min_effect, extra=argv[cut + 1:])
+                         alpha=args.alpha, min_effect=args.min_effect, extra=args.extra)
 
 
 def _check(args: argparse.Namespace, arms: list[ArmSpec]) -> None:
@@ -301,13 +302,41 @@ def _check(args: argparse.Namespace, arms: list[ArmSpec]) -> None:
         raise AblateError(f"--max-seeds={args.max_seeds} is below --round-seeds={args.round_seeds}: raise it.")
     if args.metric not in ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best"):
         raise AblateError(f"--metric={args.metric!r}: choose val/loss, val/loss_best, val/bpb or val/bpb_best.")
+    reserved = [o for o in args.extra if o.split("=", 1)[0].lstrip("+~") in ("seed", "hydra.sweep.dir",
+                                                                          "hydra.sweep.subdir", "train.resume")]
+    if reserved:
+        raise AblateError(f"{reserved[0]} after --: ablate sets the seeds, the run directories and resuming itself; "
+                          f"leave it out.")
     if not 0 < args.alpha < 1:
         raise AblateError(f"--alpha={args.alpha} must be between 0 and 1, e.g. 0.05.")
+
+
+PLAN_FILE = "ablation.json"
+
+
+def check_same_runs(arms: list[ArmSpec], opts: Options) -> None:
+    """A rerun must train what the first run trained: the overrides after `--` and the baseline stay the same
+    (variants may be added). Recorded in <out>/ablation.json on the first start."""
+    import json
+
+    from tinyx.files import atomic_write_json
+
+    plan = {"baseline": arms[0].name, "overrides": opts.extra}
+    path = opts.out / PLAN_FILE
+    if path.is_file():
+        before = json.loads(path.read_text())
+        if before.get("baseline") != plan["baseline"] or before.get("overrides") != plan["overrides"]:
+            raise AblateError(f"{opts.out} holds an ablation of baseline {before.get('baseline')!r} with overrides "
+                              f"{' '.join(before.get('overrides', []))!r}: rerun it with those, or pass another --out.")
+        return
+    opts.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, plan)
 
 
 @exit_on_user_error
 def main(argv: list[str]) -> dict[str, str]:
     arms, opts = parse_args(argv)
+    check_same_runs(arms, opts)
     print(f"ablate: {len(arms)} arms in {opts.out}, rounds of {opts.round_seeds} seeds up to {opts.max_seeds}",
           flush=True)
     try:

@@ -541,7 +541,11 @@ def main(argv: list[str]) -> Comparison:
     if args.wandb:
         from tinyx.compare_wandb import log_comparison
 
-        print(log_comparison(comparison, out_dir), flush=True)
+        try:
+            print(log_comparison(comparison, out_dir), flush=True)
+        except Exception as e:  # wandb raises many types (network, auth, disk): the reports are written already
+            print(f"warning: wandb failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the "
+                  f"comparison is in {out_dir}", file=sys.stderr, flush=True)
     return comparison
 
 

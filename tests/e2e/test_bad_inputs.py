@@ -198,6 +198,12 @@ CASES = {
                                  ["'model.norm=rmsnorm seed=3' sets the seed", "leave seed= out"]),
     "ablate-unknown-metric": Case("ablate", ["baseline", "llama_tiny", "--metric", "val/acc"],
                                   ["--metric='val/acc'", "val/loss, val/loss_best"]),
+    "ablate-sets-seed-for-all": Case("ablate", ["baseline", "llama_tiny", "--", "debug=micro", "seed=3"],
+                                     ["seed=3 after --", "leave it out"]),
+    "ablate-other-overrides-in-same-out": Case("ablate", ["baseline", "llama_tiny", "--out", "{tmp}/ablate_out", "--",
+                                                          "train.max_steps=50"],
+                                               ["holds an ablation of baseline 'experiment=baseline' with overrides "
+                                                "'train.max_steps=20'", "pass another --out"]),
     "ablate-same-arm-twice": Case("ablate", ["baseline", "baseline"], ["two arms are the same", "each arm once"]),
     # ---- sweep.py (more search-space and storage cases, in-process: tests/test_sweep.py)
     "sweep-key-typo": Case("script", ["sweep.py", "sweep.n_trialz=3", "sweep.root={tmp}/sweeps"],
@@ -265,6 +271,7 @@ def bad_files(tmp_path_factory, trained_run):
 def _write_ablation(tmp: Path) -> None:
     """Finished micro runs for compare's cases: `ablation` (2 arms x 2 seeds), `arm_interrupted` (its second arm
     only interrupted), `completed_without_val`; run_with_val completes too."""
+    import json
     from dataclasses import asdict
 
     from tinyx import rundir
@@ -282,6 +289,9 @@ def _write_ablation(tmp: Path) -> None:
         run(tmp / "arm_interrupted" / f"ln{seed}", seed, "layernorm")
         run(tmp / "arm_interrupted" / f"rms{seed}", seed, "rmsnorm", status="interrupted")
     run(tmp / "completed_without_val", 0, "layernorm", val=None)
+    (tmp / "ablate_out").mkdir()
+    (tmp / "ablate_out" / "ablation.json").write_text(json.dumps({"baseline": "experiment=baseline",
+                                                                  "overrides": ["train.max_steps=20"]}))
     rundir.write_summary(tmp / "run_with_val", rundir.RunSummary(status="completed", step=5, val_loss=4.2))
 
 
