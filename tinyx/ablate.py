@@ -33,7 +33,7 @@ from pathlib import Path
 from tinyx import stats
 from tinyx.errors import AblateError, CompareError, exit_on_user_error
 
-ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py and conf/
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
 STATE_COMPLETED, STATE_FAILED, STATE_TODO = "completed", "failed", "todo"
 TERMINAL = ("diverged", "failed", "pruned")  # a rerun would do the same: the seed is spent, without a value
 
@@ -154,7 +154,7 @@ def run_seeds(out: Path, arm: ArmSpec, n: int, extra: list[str], metric: str, sa
     if not todo:
         return
     say(f"{arm.name}: seeds {','.join(map(str, todo))}")
-    result = subprocess.run(train_command(out, arm, todo, extra), cwd=ROOT)
+    result = subprocess.run(train_command(out, arm, todo, extra))  # from the user's directory: their paths hold
     if result.returncode != 0:
         if result.returncode in (130, 143):  # the user stopped it: rerunning the same command continues
             raise KeyboardInterrupt
@@ -286,7 +286,7 @@ def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
     _check(args, arms)
     from tinyx.rundir import outputs_root
 
-    out = Path(args.out) if args.out else outputs_root() / "ablations" / "_vs_".join(a.slug for a in arms)
+    out = (Path(args.out) if args.out else outputs_root() / "ablations" / "_vs_".join(a.slug for a in arms)).resolve()
     return arms, Options(out=out, round_seeds=args.round_seeds, max_seeds=args.max_seeds, metric=args.metric,
                          alpha=args.alpha, min_effect=args.min_effect, extra=args.extra)
 
