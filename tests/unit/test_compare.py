@@ -144,7 +144,7 @@ def test_incomplete_runs_are_left_out_and_listed_unless_asked(tmp_path, capsys):
     assert f"- {tmp_path / 'b2'}: diverged at step 1000 (--include-incomplete counts it)" in out
     assert "Left out (2 runs):" in out
 
-    everything = compare_runs([tmp_path], include_incomplete=True).arms[1]
+    everything = main([str(tmp_path), "--include-incomplete"]).arms[1]
     assert everything.n == 4 and everything.estimate.mean == pytest.approx((1.45 + 1.46 + 1.69 + 2.25) / 4)
 
 
