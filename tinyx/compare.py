@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import statistics
 import sys
 from collections import Counter
@@ -325,10 +324,6 @@ def group_arms(runs: list[RunResult]) -> tuple[list[str], list[tuple[str, dict, 
 
 
 # ---------------------------------------------------------------- observations: which runs enter
-def _where(run: RunResult) -> str:
-    return f"{run.path} ({run.status} at step {run.step})"
-
-
 def select_observations(runs: list[RunResult], metric: str, at_step: int | None, include_incomplete: bool,
                         at_tokens: int | None = None) -> tuple[list[RunResult], list[float], list[Excluded]]:
     """One observation per seed, and the runs left out with why.

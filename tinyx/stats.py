@@ -14,7 +14,7 @@ import math
 import statistics
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 ALPHA = 0.05  # the false-positive rate of one comparison (two-sided)
 POWER = 0.8  # the power the seeds-needed figure plans for
