@@ -390,7 +390,9 @@ def against_baseline(baseline: Arm, variant: Arm, alpha: float) -> stats.Differe
     welch = stats.difference(baseline.observations, variant.observations, False, "", 1 - alpha)
     if paired.ci_low is not None and welch.ci_low is not None:  # what pairing bought: the figure users ask for
         width, unpaired = paired.ci_high - paired.ci_low, welch.ci_high - welch.ci_low
-        ratio = f", {unpaired / width:.1f}x narrower" if width > 0 else ""
+        ratio = ("" if width == 0 or unpaired == 0 else f", {unpaired / width:.1f}x narrower" if unpaired >= width
+                 else f", {width / unpaired:.1f}x wider: the arms share little seed noise, and pairing halves the "
+                      f"degrees of freedom")
         paired = replace(paired, note=f"paired over seeds; CI width {width:.4g} against {unpaired:.4g} unpaired "
                                       f"(Welch, p {welch.p:.4g}){ratio}")
     return paired

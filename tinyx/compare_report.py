@@ -73,7 +73,7 @@ def notes(c: Comparison) -> list[str]:
                      f"seeds (seed=0,1,2 ...).")
     lines += ["", "Tests:", *tests] if tests else []
     if c.excluded:
-        lines += ["", f"Left out ({len(c.excluded)} runs):", *(f"- {e.run.path}: {e.why}" for e in c.excluded)]
+        lines += ["", f"Left out ({len(c.excluded)} run{'s' if len(c.excluded) > 1 else ''}):", *(f"- {e.run.path}: {e.why}" for e in c.excluded)]
     if c.warnings:
         lines += ["", "Warnings:", *(f"- {w}" for w in c.warnings)]
     return lines
