@@ -181,5 +181,7 @@ def run_labels_from_hydra(hydra_cfg):
         if swept:  # a multirun of one job (nothing swept) keeps all its overrides in the name
             overrides = [o for o in overrides if _override_key(o) in swept]
     name = ",".join(overrides) or experiment or "defaults"
+    arm = ",".join(o for o in overrides if _override_key(o) != "seed") or experiment or "defaults"
+    dashboard = {"arm": arm[:128], **({"experiment": experiment} if experiment else {})}
     return RunLabels(name=name[:128], group=group[:128] if group else None,
-                     tags=[f"{k}={v}"[:64] for k, v in sorted(choices.items())])
+                     tags=[f"{k}={v}"[:64] for k, v in sorted(choices.items())], dashboard=dashboard)

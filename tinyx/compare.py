@@ -1,41 +1,45 @@
-"""Compare runs: which variant of an ablation is better, and is the difference more than seed noise?
+"""Compare runs: which arm of an ablation is better than the baseline, and is the difference more than seed noise?
 
     uv run python -m tinyx.compare outputs/multirun/2026-11-21/01-04-15
-    uv run python -m tinyx.compare 'outputs/runs/2026-11-21/*' outputs/runs/2026-11-22/09-00-00 --out reports/
+    uv run python -m tinyx.compare outputs/multirun/2026-11-21/01-04-15 --baseline experiment=baseline --at-step 400
+    uv run python -m tinyx.compare 'outputs/runs/2026-11-21/*' --metric val/loss_best --out reports/ --wandb
 
-Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance).
-The config keys that differ between runs become the table's columns; runs that differ only
-by `seed` form one group, reported as mean ± std (sample standard deviation, n-1) over its seeds.
-Writes comparison.md, comparison.csv and comparison.png into the directory compared (or --out).
-Runs whose provenance names different git commits are compared, with one warning listing them.
+Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance). Runs that
+differ only by `seed` form one arm. Per arm: n, mean and its 95% confidence interval; against the baseline arm
+(the first, or --baseline): the difference, its 95% CI, the p-value of a paired t-test (same seeds, same batch
+size and context length: the same data order) or else Welch's t-test, Holm-adjusted over the variants, a
+verdict, and the seeds per arm the observed difference would need (tinyx.stats). Only completed runs enter by
+default; a seed run twice counts once (the newest completed run is kept). Writes comparison.md, comparison.csv
+and comparison.png into the directory compared (or --out); --wandb logs the comparison as a wandb run.
 
-Other code calls `compare_runs(paths)` and reads `Comparison.groups` / `Comparison.table()`.
+Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Comparison.table()`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import glob
 import json
 import math
-import os
 import statistics
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tinyx import rundir
+from tinyx import rundir, stats
 from tinyx.config import is_hyperparameter
 from tinyx.errors import CompareError, exit_on_user_error
-from tinyx.files import check_writable
 from tinyx.rundir import METRICS_FILE, SUMMARY_FILE, find_runs
 
 SEED_KEY = "seed"
-# Keys that say where files are or how a run is logged, not what was trained: never columns.
-REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png")
+COMPLETED = "completed"
+TIME_TO_TARGET = "time_to_target"
+# The metrics an arm can be judged by: final or best of each validation curve, or the wall time to a target.
+METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", TIME_TO_TARGET)
+# What must be equal for a seed to draw the same training windows in two arms (the paired test's premise).
+DATA_ORDER_KEYS = ("train.batch_size", "train.grad_accum", "model.block_size")
+DEFAULT_MIN_EFFECT = 0.005  # relative to the baseline's mean, when --min-effect is not given
 
 
 @dataclass
@@ -44,20 +48,50 @@ class RunResult:
 
     path: Path
     config: dict[str, Any]  # flat `a.b.c` keys
-    status: str
-    final_val_loss: float
-    best_val_loss: float
+    status: str  # summary.json's, or "incomplete" without one (killed, or still running)
+    step: int  # the last step it logged
+    summary: dict[str, Any]  # summary.json as written ({} without one)
+    curves: dict[str, list[tuple[int, float]]]  # per validation metric: (step, value) of every evaluation
     tokens_per_second: float | None
     params: float | None
     wall_seconds: float | None
-    val_curve: list[tuple[int, float]]  # (step, val/loss) of every evaluation
     seconds_to_target: float | None = None  # wall time at the first evaluation <= the target, if reached
     commit: str | None = None  # the git commit of the code that trained it (provenance.json), if known
+    overrides: list[str] | None = None  # the command line's overrides (.hydra/overrides.yaml), if any
+    finished_at: float = 0.0  # when summary.json was written (its mtime): the newest completed run is kept
+
+    @property
+    def seed(self):
+        return self.config.get(SEED_KEY)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == COMPLETED
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens one optimizer step trains on, per process (batch_size x grad_accum x block_size)."""
+        c = self.config
+        return int(c.get("train.batch_size", 1)) * int(c.get("train.grad_accum", 1)) * int(c.get("model.block_size", 1))
+
+    def value(self, metric: str, at_step: int | None) -> float | None:
+        """The metric of this run (at `at_step`: from the evaluations up to that step); None if it has none."""
+        if metric == TIME_TO_TARGET:
+            return self.seconds_to_target
+        name, best = metric.removesuffix("_best"), metric.endswith("_best")
+        curve = self.curves.get(name, [])
+        if at_step is not None:
+            curve = [(s, v) for s, v in curve if s <= at_step]
+            return (min(v for _, v in curve) if best else curve[-1][1]) if curve else None
+        written = _finite(self.summary.get(metric))  # summary.json's own figure, when the run wrote one
+        if written is not None and self.completed:
+            return written
+        return (min(v for _, v in curve) if best else curve[-1][1]) if curve else None
 
 
 @dataclass
 class Stat:
-    """Mean and sample standard deviation (None for a single value) of one figure over a group's runs."""
+    """Mean and sample standard deviation (None for a single value) of a secondary figure (tokens/s, wall s)."""
 
     mean: float | None
     std: float | None
@@ -71,64 +105,82 @@ class Stat:
 
 
 @dataclass
-class Group:
-    """Runs that differ only by seed: one variant of the ablation."""
+class Excluded:
+    run: RunResult
+    why: str
 
-    values: dict[str, Any]  # the differing config keys (seed excluded) and this group's values
-    runs: list[RunResult]
-    final_val_loss: Stat
-    best_val_loss: Stat
-    tokens_per_second: Stat
-    params: Stat
-    wall_seconds: Stat
-    seconds_to_target: Stat = field(default_factory=lambda: Stat(None, None))
-    reached_target: int = 0  # runs whose validation loss reached the target
-    rank: int = 0  # 1 = lowest mean final validation loss
-    overlaps: list[int] = field(default_factory=list)  # ranks of groups whose seed intervals overlap this one's
+
+@dataclass
+class Arm:
+    """Runs that differ only by seed: one arm of the ablation, and its statistics against the baseline."""
+
+    name: str
+    values: dict[str, Any]  # the differing config keys (seed excluded) and this arm's values
+    runs: list[RunResult]  # the observations: one run per seed
+    observations: list[float]  # the metric of each run, in the order of `runs`
+    excluded: list[Excluded] = field(default_factory=list)
+    estimate: stats.Estimate | None = None
+    difference: stats.Difference | None = None  # None for the baseline itself
+    p_adjusted: float | None = None
+    verdict: str = ""
+    seeds_needed: int | None = None
+    rank: int = 0  # 1 = the lowest mean
+    is_baseline: bool = False
 
     @property
     def n(self) -> int:
         return len(self.runs)
 
     @property
-    def is_best(self) -> bool:
-        return self.rank == 1
+    def seeds(self) -> list:
+        return [r.seed for r in self.runs]
 
-    @property
-    def label(self) -> str:
-        return ", ".join(f"{k}={_show(v)}" for k, v in self.values.items()) or "all runs"
-
-    def interval(self) -> tuple[float, float]:
-        """mean ± std of the final validation loss (a point for a single seed)."""
-        spread = self.final_val_loss.std or 0.0
-        return self.final_val_loss.mean - spread, self.final_val_loss.mean + spread
+    def stat(self, attribute: str) -> Stat:
+        return Stat.of([getattr(r, attribute) for r in self.runs])
 
 
 @dataclass
 class Comparison:
-    keys: list[str]  # the config keys that differ between groups: the table's columns
-    groups: list[Group]  # best first
+    keys: list[str]  # the config keys that differ between arms
+    arms: list[Arm]  # the baseline first, then the variants in the order they were found
+    metric: str
     warnings: list[str]
+    alpha: float = stats.ALPHA
+    min_effect: float = 0.0
+    at_step: int | None = None
+    at_tokens: int | None = None
     target: float | None = None  # a validation loss whose time to reach is reported
 
+    @property
+    def baseline(self) -> Arm:
+        return self.arms[0]
+
+    @property
+    def variants(self) -> list[Arm]:
+        return self.arms[1:]
+
+    @property
+    def excluded(self) -> list[Excluded]:
+        return [e for a in self.arms for e in a.excluded]
+
     def table(self) -> list[dict[str, Any]]:
-        """One row per group (best first), the numbers unrounded: what comparison.csv holds."""
+        """One row per arm (the baseline first), the numbers unrounded: what comparison.csv holds."""
         rows = []
-        for g in self.groups:
-            row: dict[str, Any] = {"rank": g.rank, "best": g.is_best}
-            row.update({k: g.values.get(k) for k in self.keys})
-            row.update({"n": g.n,
-                        "val_loss_mean": g.final_val_loss.mean, "val_loss_std": g.final_val_loss.std,
-                        "val_loss_best_mean": g.best_val_loss.mean, "val_loss_best_std": g.best_val_loss.std,
-                        "tokens_per_second_mean": g.tokens_per_second.mean,
-                        "tokens_per_second_std": g.tokens_per_second.std,
-                        "params": _whole(g.params.mean), "wall_seconds_mean": g.wall_seconds.mean,
-                        "wall_seconds_std": g.wall_seconds.std,
-                        "overlaps_with_ranks": ";".join(map(str, g.overlaps)),
-                        **({"target_val_loss": self.target, "reached_target": g.reached_target,
-                            "seconds_to_target_mean": g.seconds_to_target.mean,
-                            "seconds_to_target_std": g.seconds_to_target.std} if self.target is not None else {}),
-                        "runs": ";".join(str(r.path) for r in g.runs)})
+        for a in self.arms:
+            e, d = a.estimate, a.difference
+            row: dict[str, Any] = {"arm": a.name, "baseline": a.is_baseline, "rank": a.rank}
+            row.update({k: a.values.get(k) for k in self.keys})
+            row.update({"metric": self.metric, "n": a.n, "mean": e.mean, "sd": e.sd, "ci_low": e.ci_low,
+                        "ci_high": e.ci_high, "delta": d.delta if d else None, "delta_ci_low": d.ci_low if d else None,
+                        "delta_ci_high": d.ci_high if d else None, "p": d.p if d else None,
+                        "p_adjusted": a.p_adjusted, "test": d.test if d else None, "verdict": a.verdict,
+                        "seeds_needed": a.seeds_needed,
+                        "tokens_per_second_mean": a.stat("tokens_per_second").mean,
+                        "params": _whole(a.stat("params").mean), "wall_seconds_mean": a.stat("wall_seconds").mean,
+                        **({"target_val_loss": self.target, "seconds_to_target_mean": a.stat("seconds_to_target").mean,
+                            "reached_target": sum(r.seconds_to_target is not None for r in a.runs)}
+                           if self.target is not None else {}),
+                        "seeds": ";".join(map(str, a.seeds)), "runs": ";".join(str(r.path) for r in a.runs)})
             rows.append(row)
         return rows
 
@@ -138,12 +190,6 @@ def _whole(value: float | None) -> float | int | None:
 
 
 # ---------------------------------------------------------------- reading runs
-def _read_config(path: Path) -> dict[str, Any]:
-    from tinyx.config import flatten_config
-
-    return flatten_config(rundir.read_config(path))
-
-
 def _finite(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
@@ -152,63 +198,71 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-def _read_summary(path: Path, rows: list[dict], warn) -> rundir.RunSummary | None:
-    summary = rundir.read_summary(path)
-    if summary is None and (path / SUMMARY_FILE).is_file():
+def _read_overrides(path: Path) -> list[str] | None:
+    try:
+        from omegaconf import OmegaConf
+
+        overrides = OmegaConf.to_container(OmegaConf.load(path / ".hydra" / "overrides.yaml"))
+    except Exception:  # a run started from Python has none; a broken file names nothing
+        return None
+    return [str(o) for o in overrides] if isinstance(overrides, list) else None
+
+
+def _read_summary(path: Path, rows: list[dict], warn) -> dict[str, Any]:
+    try:
+        data = json.loads((path / SUMMARY_FILE).read_text())
+    except OSError:
+        return {}
+    except ValueError:
         warn(f"{path / SUMMARY_FILE} is not valid JSON: figures taken from {METRICS_FILE}.")
-    elif summary is None:
-        last = rows[-1]["step"] if rows and "step" in rows[-1] else 0
-        warn(f"{path} has no {SUMMARY_FILE} (still running, or killed): figures from {METRICS_FILE} up to "
-             f"step {last}.")
-    elif not summary.completed:
-        warn(f"{path} ended with status {summary.status!r}.")
-    return summary
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
-    """A run's figures from its summary, falling back to its metrics for a run that did not finish."""
+    """A run's figures from its summary and metrics (every evaluation, for --at-step and the curves)."""
+    from tinyx.config import flatten_config
+
     try:
-        config = _read_config(path)
+        config = flatten_config(rundir.read_config(path))
     except Exception as e:
         warn(f"{rundir.config_path(path)} is unreadable ({type(e).__name__}): run skipped.")
         return None
     rows = rundir.read_metrics(path, on_bad_line=lambda number, line: warn(
         f"{path / METRICS_FILE} line {number} is not a JSON object ({line[:40]!r}...): line skipped."))
-    curve = [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get("val/loss"))) is not None]
-    # A run without a summary (killed, or still running) is read from its metrics alone.
-    summary = _read_summary(path, rows, warn) or rundir.RunSummary(status="incomplete")
-    final = _first(_finite(summary.val_loss), curve[-1][1] if curve else None)
-    if final is None:
-        warn(f"{path} has no finite validation loss yet: run skipped.")
-        return None
-    best = _first(_finite(summary.val_loss_best), min(v for _, v in curve) if curve else None, final)
+    curves = {name: [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get(name))) is not None]
+              for name in ("val/loss", "val/bpb")}
+    summary = _read_summary(path, rows, warn)
     throughput = [v for r in rows if (v := _finite(r.get("tokens_per_second"))) is not None]
-    tokens_per_second = _first(_finite(summary.tokens_per_second),
-                               statistics.median(throughput) if throughput else None)
     seconds_to_target = None
     if target is not None:
         seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
                                   if (v := _finite(r.get("val/loss"))) is not None and v <= target), None)
-    return RunResult(path=path, config=config, status=summary.status, final_val_loss=final, best_val_loss=best,
-                     tokens_per_second=tokens_per_second, params=_finite(summary.params),
-                     wall_seconds=_finite(summary.wall_seconds), val_curve=curve,
-                     seconds_to_target=seconds_to_target, commit=rundir.git_commit(path))
+    last_step = max((int(r["step"]) for r in rows if isinstance(r.get("step"), int)), default=0)
+    return RunResult(
+        path=path, config=config, status=str(summary.get("status", "incomplete")),
+        step=max(last_step, int(summary.get("step") or 0)), summary=summary, curves=curves,
+        tokens_per_second=_first(_finite(summary.get("tokens_per_second")),
+                                 statistics.median(throughput) if throughput else None),
+        params=_finite(summary.get("params")), wall_seconds=_finite(summary.get("wall_seconds")),
+        seconds_to_target=seconds_to_target, commit=rundir.git_commit(path), overrides=_read_overrides(path),
+        finished_at=(path / SUMMARY_FILE).stat().st_mtime if summary else 0.0)
 
 
 def commit_warning(runs: list[RunResult]) -> str | None:
     """One warning when the runs' code came from different git commits (runs without provenance not counted).
 
-    A difference between groups is then not only the config's: the code changed under them too.
+    A difference between arms is then not only the config's: the code changed under them too.
     """
     commits = Counter(r.commit for r in runs if r.commit is not None)
     if len(commits) < 2:
         return None
     listed = ", ".join(f"{c[:12]} ({n} run{'s' if n > 1 else ''})" for c, n in commits.most_common())
     return (f"the runs come from {len(commits)} git commits: {listed}. Differences may come from code changes, "
-            f"not only from the config: rerun the groups on one commit to compare like with like.")
+            f"not only from the config: rerun the arms on one commit to compare like with like.")
 
 
-# ---------------------------------------------------------------- grouping
+# ---------------------------------------------------------------- arms
 def _comparable(value) -> str:
     return json.dumps(value, sort_keys=True)
 
@@ -225,167 +279,254 @@ def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
     return keys
 
 
-def group_runs(runs: list[RunResult]) -> tuple[list[str], list[Group]]:
-    """Groups of runs that differ only by seed, ranked by mean final validation loss, with their overlaps."""
-    keys = [k for k in differing_keys([r.config for r in runs]) if k != SEED_KEY]
-    by_values: dict[tuple, list[RunResult]] = {}
-    for run in runs:
-        by_values.setdefault(tuple(_comparable(run.config.get(k)) for k in keys), []).append(run)
-    groups = []
-    for members in by_values.values():
-        members.sort(key=lambda r: (str(r.config.get(SEED_KEY)), str(r.path)))
-        groups.append(Group(
-            values={k: members[0].config.get(k) for k in keys}, runs=members,
-            final_val_loss=Stat.of([r.final_val_loss for r in members]),
-            best_val_loss=Stat.of([r.best_val_loss for r in members]),
-            tokens_per_second=Stat.of([r.tokens_per_second for r in members]),
-            params=Stat.of([r.params for r in members]), wall_seconds=Stat.of([r.wall_seconds for r in members]),
-            seconds_to_target=Stat.of([r.seconds_to_target for r in members]),
-            reached_target=sum(r.seconds_to_target is not None for r in members)))
-    groups.sort(key=lambda g: g.final_val_loss.mean)
-    for rank, g in enumerate(groups, start=1):
-        g.rank = rank
-    for g in groups:
-        lo, hi = g.interval()
-        g.overlaps = [o.rank for o in groups if o is not g and o.interval()[0] <= hi and lo <= o.interval()[1]]
-    return keys, groups
+def _natural(path: Path) -> tuple:
+    """Job 10 after job 2: the order a multirun's jobs ran in, so the first arm is the first one swept."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts)
 
 
-def compare_runs(paths: list[str | Path], target: float | None = None) -> Comparison:
-    """The grouped comparison of the runs named by paths (run dirs, multirun dirs, globs).
-
-    With `target`, each group also reports the wall time its runs took to first evaluate at or below it.
-    """
-    warnings: list[str] = []
-    runs = [r for p in find_runs(paths) if (r := read_run(p, warnings.append, target)) is not None]
-    if not runs:
-        raise CompareError(f"none of the runs in {' '.join(map(str, paths))} has a validation loss yet: "
-                           f"compare runs that reached their first evaluation (train.eval_every).")
-    if (mixed := commit_warning(runs)) is not None:
-        warnings.append(mixed)
-    keys, groups = group_runs(runs)
-    return Comparison(keys=keys, groups=groups, warnings=warnings, target=target)
-
-
-# ---------------------------------------------------------------- reports
 def _show(value) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) or value is None else str(value)
 
 
-def _pm(stat: Stat, digits: int, thousands: bool = False) -> str:
-    if stat.mean is None:
-        return "-"
-    fmt = f"{{:,.{digits}f}}" if thousands else f"{{:.{digits}f}}"
-    return fmt.format(stat.mean) + (f" ± {fmt.format(stat.std)}" if stat.std is not None else "")
+def _override_names(runs: list[RunResult], groups: list[list[RunResult]]) -> list[str] | None:
+    """Arm names from the command lines (e.g. `experiment=llama_tiny`): the hyperparameter overrides not shared
+    by every run; None unless every run has them and they name each arm once."""
+    if any(r.overrides is None for r in runs):
+        return None
+
+    def key(o: str) -> str:
+        return o.split("=", 1)[0].lstrip("+~")
+
+    kept = [[o for o in r.overrides if key(o) != SEED_KEY and is_hyperparameter(key(o))] for r in runs]
+    common = set.intersection(*(set(k) for k in kept))
+    by_run = {id(r): " ".join(o for o in k if o not in common) for r, k in zip(runs, kept)}
+    names = []
+    for members in groups:
+        own = {by_run[id(r)] for r in members}
+        if len(own) != 1 or not next(iter(own)):
+            return None
+        names.append(own.pop())
+    return names if len(set(names)) == len(names) else None
 
 
-def _noise(g: Group) -> str:
-    if g.overlaps:
-        return "overlaps " + ", ".join(f"#{r}" for r in g.overlaps)
-    return "separated" if g.n > 1 else "n=1, no interval"
+def group_arms(runs: list[RunResult]) -> tuple[list[str], list[tuple[str, dict, list[RunResult]]]]:
+    """(differing keys, [(name, values, runs)]): runs that differ only by seed, in the order first found."""
+    runs = sorted(runs, key=lambda r: _natural(r.path))
+    keys = [k for k in differing_keys([r.config for r in runs]) if k != SEED_KEY]
+    by_values: dict[tuple, list[RunResult]] = {}
+    for run in runs:
+        by_values.setdefault(tuple(_comparable(run.config.get(k)) for k in keys), []).append(run)
+    groups = list(by_values.values())
+    values = [{k: g[0].config.get(k) for k in keys} for g in groups]
+    names = _override_names(runs, groups) or [
+        " ".join(f"{k}={_show(v)}" for k, v in vals.items()) or "all runs" for vals in values]
+    return keys, list(zip(names, values, groups))
 
 
-def to_markdown(comparison: Comparison) -> str:
-    header = ["rank", *comparison.keys, "n", "val loss (final)", "val loss (best)", "tokens/s", "params",
-              "wall s", "seed noise"]
-    if comparison.target is not None:
-        header.insert(-1, f"s to val <= {comparison.target:g} (reached)")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for g in comparison.groups:
-        cells = [f"{g.rank} best" if g.is_best else str(g.rank), *(_show(g.values[k]) for k in comparison.keys),
-                 str(g.n), _pm(g.final_val_loss, 4), _pm(g.best_val_loss, 4), _pm(g.tokens_per_second, 0, True),
-                 f"{g.params.mean:,.0f}" if g.params.mean is not None else "-", _pm(g.wall_seconds, 1),
-                 _noise(g)]
-        if comparison.target is not None:
-            cells.insert(-1, f"{_pm(g.seconds_to_target, 1)} ({g.reached_target}/{g.n})")
-        lines.append("| " + " | ".join(cells) + " |")
-    notes = ["", "val loss: mean ± std (sample standard deviation) over the seeds of each group; ranked by the "
-             "final validation loss. Seed noise: groups whose intervals (mean ± std of the final validation "
-             "loss) overlap do not separate from seed noise."]
-    best = comparison.groups[0]
-    if len(comparison.groups) > 1:
-        if best.overlaps:
-            notes.append(f"The best group (#1) is within seed noise of #{', #'.join(map(str, best.overlaps))}: "
-                         f"more seeds, or a larger difference, are needed to call it better.")
-        elif best.n > 1:
-            notes.append("The best group (#1) separates from every other group's seed interval.")
-    if comparison.warnings:
-        notes += ["", "Warnings:", *(f"- {w}" for w in comparison.warnings)]
-    return "\n".join(lines + notes) + "\n"
+# ---------------------------------------------------------------- observations: which runs enter
+def select_observations(runs: list[RunResult], metric: str, at_step: int | None, include_incomplete: bool,
+                        at_tokens: int | None = None) -> tuple[list[RunResult], list[float], list[Excluded]]:
+    """One observation per seed, and the runs left out with why.
 
-
-def write_csv(comparison: Comparison, path: Path) -> None:
-    rows = comparison.table()
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _show(v) if isinstance(v, (list, dict)) else ("" if v is None else v)
-                             for k, v in row.items()})
-
-
-def plot_val_curves(comparison: Comparison, path: Path) -> None:
-    """Validation loss against step: one line per group (mean over seeds) and a ± std band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for g in comparison.groups:
-        curves = [dict(r.val_curve) for r in g.runs if r.val_curve]
-        if not curves:
+    Left out: runs that did not complete (unless include_incomplete); of the runs of one seed (a rerun, a
+    copy of a resumed run) all but the newest completed one; runs without the metric (never evaluated,
+    did not reach the step, never reached the target).
+    """
+    excluded: list[Excluded] = []
+    eligible = []
+    for run in runs:
+        if run.completed or include_incomplete:
+            eligible.append(run)
+        else:
+            excluded.append(Excluded(run, f"{run.status} at step {run.step} (--include-incomplete counts it)"))
+    by_seed: dict[str, list[RunResult]] = {}
+    for run in eligible:
+        by_seed.setdefault(_comparable(run.seed), []).append(run)
+    kept_runs, values = [], []
+    for same_seed in by_seed.values():
+        same_seed.sort(key=lambda r: (r.completed, r.finished_at, str(r.path)), reverse=True)
+        kept, *dropped = same_seed
+        excluded += [Excluded(r, f"seed {r.seed} again: one observation per seed, {kept.path} kept "
+                                 f"(the newest completed)") for r in dropped]
+        step = at_tokens // kept.tokens_per_step if at_tokens is not None else at_step
+        if step is not None and kept.step < step:
+            excluded.append(Excluded(kept, f"stopped at step {kept.step}, before step {step}"))
             continue
-        steps = sorted(set.intersection(*(set(c) for c in curves)))  # steps every seed evaluated at
-        means = [statistics.fmean(c[s] for c in curves) for s in steps]
-        label = f"#{g.rank} {g.label} (n={g.n})"
-        (line,) = ax.plot(steps, means, marker="o" if len(steps) < 20 else None, markersize=3, label=label)
-        if len(curves) > 1:
-            stds = [statistics.stdev(c[s] for c in curves) for s in steps]
-            ax.fill_between(steps, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)],
-                            color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel("step")
-    ax.set_ylabel("validation loss (mean ± std over seeds)")
-    ax.set_title("validation loss by group")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        value = kept.value(metric, step)
+        if value is None:
+            why = ("never reached the target" if metric == TIME_TO_TARGET else f"no {metric.removesuffix('_best')} "
+                   f"logged{f' by step {step}' if step is not None else ''}")
+            excluded.append(Excluded(kept, why))
+            continue
+        kept_runs.append(kept)
+        values.append(value)
+    order = sorted(range(len(kept_runs)), key=lambda i: (str(kept_runs[i].seed), str(kept_runs[i].path)))
+    return [kept_runs[i] for i in order], [values[i] for i in order], excluded
 
 
+def data_order_differs(a: Arm, b: Arm) -> list[str]:
+    """The keys that make one seed draw different training windows in the two arms."""
+    return [k for k in DATA_ORDER_KEYS + tuple(sorted({k for r in a.runs + b.runs for k in r.config
+                                                        if k.startswith("data.") and is_hyperparameter(k)}))
+            if _comparable(a.runs[0].config.get(k)) != _comparable(b.runs[0].config.get(k))]
+
+
+def _seed_range(arm: Arm) -> str:
+    return ",".join(map(str, arm.seeds))
+
+
+def against_baseline(baseline: Arm, variant: Arm, alpha: float) -> stats.Difference:
+    """The paired t-test when both arms ran the same seeds with the same data order, else Welch's, saying why."""
+    differs = data_order_differs(baseline, variant)
+    if differs:
+        note = f"unpaired: {', '.join(differs)} differ, so a seed does not give both arms the same batches"
+        return stats.difference(baseline.observations, variant.observations, False, note, 1 - alpha)
+    if sorted(map(_comparable, baseline.seeds)) != sorted(map(_comparable, variant.seeds)):
+        note = f"unpaired: seeds differ (baseline {_seed_range(baseline)}; this arm {_seed_range(variant)})"
+        return stats.difference(baseline.observations, variant.observations, False, note, 1 - alpha)
+    by_seed = {_comparable(r.seed): v for r, v in zip(baseline.runs, baseline.observations)}
+    paired_baseline = [by_seed[_comparable(r.seed)] for r in variant.runs]
+    paired = stats.difference(paired_baseline, variant.observations, True, "paired over seeds", 1 - alpha)
+    welch = stats.difference(baseline.observations, variant.observations, False, "", 1 - alpha)
+    if paired.ci_low is not None and welch.ci_low is not None:  # what pairing bought: the figure users ask for
+        width, unpaired = paired.ci_high - paired.ci_low, welch.ci_high - welch.ci_low
+        ratio = ("" if width == 0 or unpaired == 0 else f", {unpaired / width:.1f}x narrower" if unpaired >= width
+                 else f", {width / unpaired:.1f}x wider: the arms share little seed noise, and pairing halves the "
+                      f"degrees of freedom")
+        paired = replace(paired, note=f"paired over seeds; CI width {width:.4g} against {unpaired:.4g} unpaired "
+                                      f"(Welch, p {welch.p:.4g}){ratio}")
+    return paired
+
+
+def find_baseline(arms: list[Arm], name: str | None) -> Arm:
+    """The arm --baseline names: its exact name, else the one arm whose name contains it; default the first."""
+    if name is None:
+        return arms[0]
+    exact = [a for a in arms if a.name == name]
+    matches = exact or [a for a in arms if name in a.name]
+    if len(matches) == 1:
+        return matches[0]
+    listed = "; ".join(repr(a.name) for a in arms)
+    how = "matches no arm" if not matches else f"matches {len(matches)} arms"
+    raise CompareError(f"--baseline={name!r} {how}: pass one of {listed}.")
+
+
+def judge(arms: list[Arm], alpha: float, min_effect: float) -> None:
+    """Per arm its estimate; per variant the test against the baseline (arms[0]), Holm-adjusted, and a verdict."""
+    baseline = arms[0]
+    baseline.is_baseline = True
+    for arm in arms:
+        arm.estimate = stats.estimate(arm.observations, 1 - alpha)
+    for arm in arms[1:]:
+        arm.difference = against_baseline(baseline, arm, alpha)
+        arm.seeds_needed = stats.seeds_needed(arm.difference.delta, arm.difference.sd,
+                                              arm.difference.test == stats.PAIRED, alpha)
+    for arm, p in zip(arms[1:], stats.holm([a.difference.p for a in arms[1:]])):
+        arm.p_adjusted = p
+        arm.verdict = stats.verdict(arm.difference, p, alpha, min_effect)
+    for rank, arm in enumerate(sorted(arms, key=lambda a: a.estimate.mean), start=1):
+        arm.rank = rank
+
+
+def _no_observation(name: str, excluded: list[Excluded], at: str | None) -> CompareError:
+    whys = "; ".join(f"{e.run.path.name}: {e.why}" for e in excluded[:3]) + ("; ..." if len(excluded) > 3 else "")
+    if at:
+        fix = f"choose an earlier {at} that every arm reached"
+    elif all(" logged" in e.why or "target" in e.why for e in excluded):
+        fix = "evaluate during training (train.eval_every), or choose another --metric"
+    else:
+        fix = "finish its runs (train.resume=auto), pass --include-incomplete, or leave its runs out"
+    return CompareError(f"arm {name!r} has no run to compare ({whys}): {fix}.")
+
+
+def check_options(metric: str, target: float | None, at_step: int | None, at_tokens: int | None) -> None:
+    if metric not in METRICS:
+        raise CompareError(f"--metric={metric!r} is not a metric compare knows: choose one of {', '.join(METRICS)}.")
+    if metric == TIME_TO_TARGET and target is None:
+        raise CompareError(f"--metric={TIME_TO_TARGET} needs the validation loss to reach: pass --target LOSS.")
+    if at_step is not None and at_tokens is not None:
+        raise CompareError("--at-step and --at-tokens both given: pass one of them.")
+    for flag, value in (("--at-step", at_step), ("--at-tokens", at_tokens)):
+        if value is not None and value < 1:
+            raise CompareError(f"{flag}={value} must be a positive integer.")
+
+
+def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: str | None = None,
+                 at_step: int | None = None, at_tokens: int | None = None, include_incomplete: bool = False,
+                 target: float | None = None, min_effect: float | None = None,
+                 alpha: float = stats.ALPHA) -> Comparison:
+    """The comparison of the arms found in paths (run dirs, multirun dirs, globs) against the baseline arm."""
+    check_options(metric, target, at_step, at_tokens)
+    warnings: list[str] = []
+    runs = [r for p in find_runs(paths) if (r := read_run(p, warnings.append, target)) is not None]
+    if not runs:
+        raise CompareError(f"none of the runs in {' '.join(map(str, paths))} can be read: check their config.json.")
+    if (mixed := commit_warning(runs)) is not None:
+        warnings.append(mixed)
+    keys, groups = group_arms(runs)
+    at = f"--at-step={at_step}" if at_step is not None else f"--at-tokens={at_tokens}" if at_tokens else None
+    arms = []
+    for name, values, members in groups:
+        kept, observations, excluded = select_observations(members, metric, at_step, include_incomplete, at_tokens)
+        if not kept:
+            raise _no_observation(name, excluded, at)
+        arms.append(Arm(name=name, values=values, runs=kept, observations=observations, excluded=excluded))
+    first = find_baseline(arms, baseline)
+    arms = [first] + [a for a in arms if a is not first]
+    if min_effect is None:
+        min_effect = DEFAULT_MIN_EFFECT * abs(statistics.fmean(first.observations))
+    judge(arms, alpha, min_effect)
+    return Comparison(keys=keys, arms=arms, metric=metric, warnings=warnings, alpha=alpha, min_effect=min_effect,
+                      at_step=at_step, at_tokens=at_tokens, target=target)
+
+
+# ---------------------------------------------------------------- command line
 def default_out_dir(paths: list[str], run_dirs: list[Path]) -> Path:
     """The directory compared: the one directory given, else the runs' common parent."""
+    import glob
+    import os
+
     if len(paths) == 1 and not glob.has_magic(str(paths[0])) and Path(paths[0]).is_dir():
         return Path(paths[0])
     return Path(os.path.commonpath([str(p) for p in run_dirs]))
 
 
-def write_reports(comparison: Comparison, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md, csv_path, png = (out_dir / name for name in REPORT_FILES)
-    md.write_text(to_markdown(comparison))
-    write_csv(comparison, csv_path)
-    plot_val_curves(comparison, png)
-    return [md, csv_path, png]
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tinyx.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", help="run directories, multirun directories, or globs of them")
-    parser.add_argument("--out", help="directory for comparison.{md,csv,png} (default: the directory compared)")
-    parser.add_argument("--target", type=float, help="also report the wall seconds each group took to reach "
+    parser.add_argument("--baseline", help="the arm the others are tested against: its name, or a part of it that "
+                                           "names one arm (default: the first arm)")
+    parser.add_argument("--metric", default="val/loss", help=f"what arms are judged by: {', '.join(METRICS)} "
+                                                             f"(default val/loss, the final evaluation)")
+    parser.add_argument("--at-step", type=int, help="judge every run at this step (its evaluations up to it)")
+    parser.add_argument("--at-tokens", type=int, help="judge every run at this many training tokens "
+                                                      "(step = tokens / (batch_size x grad_accum x block_size))")
+    parser.add_argument("--include-incomplete", action="store_true",
+                        help="also count runs that did not complete (interrupted, diverged, killed), "
+                             "on their last evaluation")
+    parser.add_argument("--min-effect", type=float, help="the smallest difference that matters, for the verdict "
+                                                         "'no detectable difference' (default: 0.5%% of the "
+                                                         "baseline's mean)")
+    parser.add_argument("--target", type=float, help="also report the wall seconds each arm took to reach "
                                                      "this validation loss (first evaluation at or below it)")
+    parser.add_argument("--out", help="directory for comparison.{md,csv,png} (default: the directory compared)")
+    parser.add_argument("--wandb", action="store_true", help="also log the comparison as a wandb run "
+                                                             "(job type compare, in the runs' group)")
     return parser.parse_args(argv)
 
 
 @exit_on_user_error
 def main(argv: list[str]) -> Comparison:
+    from tinyx.compare_report import to_markdown, write_reports
+    from tinyx.files import check_writable
+
     args = parse_args(argv)
-    comparison = compare_runs(args.paths, target=args.target)
+    comparison = compare_runs(args.paths, metric=args.metric, baseline=args.baseline, at_step=args.at_step,
+                              at_tokens=args.at_tokens, include_incomplete=args.include_incomplete,
+                              target=args.target, min_effect=args.min_effect)
     for w in comparison.warnings:
         print(f"warning: {w}", file=sys.stderr, flush=True)
-    run_dirs = [r.path for g in comparison.groups for r in g.runs]
+    run_dirs = [r.path for a in comparison.arms for r in a.runs]
     out_dir = Path(args.out) if args.out else default_out_dir(args.paths, run_dirs)
     check_writable(out_dir, "--out")  # so that a full disk leaves no half of the reports
     try:
@@ -394,6 +535,14 @@ def main(argv: list[str]) -> Comparison:
         raise CompareError(f"cannot write the reports to {out_dir} ({e.strerror}): pass --out DIR.") from None
     print(to_markdown(comparison), end="")
     print(f"\nwrote {', '.join(p.name for p in written)} to {out_dir}", flush=True)
+    if args.wandb:
+        from tinyx.compare_wandb import log_comparison
+
+        try:
+            print(log_comparison(comparison, out_dir), flush=True)
+        except Exception as e:  # wandb raises many types (network, auth, disk): the reports are written already
+            print(f"warning: wandb failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the "
+                  f"comparison is in {out_dir}", file=sys.stderr, flush=True)
     return comparison
 
 

@@ -35,6 +35,10 @@ class CompareError(TinyxError):
     """Nothing to compare: no run directories, or none with a finite validation loss."""
 
 
+class AblateError(TinyxError):
+    """Bad arms or options for tinyx.ablate, or a training run of it that failed."""
+
+
 class EvaluateError(TinyxError):
     """Bad arguments or checkpoints for tinyx.evaluate."""
 

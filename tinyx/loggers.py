@@ -217,6 +217,9 @@ class RunLabels:
     name: str | None = None  # e.g. "optim.lr=0.003,seed=1": the overrides that differ
     group: str | None = None  # the experiment, or the multirun sweep directory
     tags: list[str] = field(default_factory=list)  # e.g. "model=tiny": the config groups chosen
+    # Keys a dashboard groups runs by, added to the tracker's config: `arm` (the differing overrides but the
+    # seed, e.g. "experiment=llama_tiny": the seeds of one arm share it) and `experiment` (the one chosen).
+    dashboard: dict[str, str] = field(default_factory=dict)
     # Config keys whose value came from the environment, with their source text (`${oc.env:...}`):
     # never sent to a tracker, and checkpoints store the source instead of the value. A list of
     # keys alone is accepted too.
@@ -354,7 +357,7 @@ class WandbLogger:
                 entity=wcfg.entity or os.environ.get("WANDB_ENTITY") or None,
                 group=wcfg.group or labels.group, name=wcfg.name or labels.name, job_type=wcfg.job_type,
                 tags=_unique([*wcfg.tags, *labels.tags]), notes=wcfg.notes,
-                config=tracked_config(cfg, labels.private_keys),
+                config={**tracked_config(cfg, labels.private_keys), **labels.dashboard},
                 dir=str(run_dir), id=resume_id, resume="allow" if resume_id else None,
                 mode="offline" if offline_reason else None,
                 # Our own loggers of different runs of one process (multirun) must never share a run.

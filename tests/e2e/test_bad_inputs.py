@@ -8,7 +8,7 @@ file written or changed (Hydra's own `.hydra/` and `train.log` aside).
 Adding a case is one line in CASES. Placeholders in args: {tmp} (the case's folder, holding the bad
 files made by `bad_files`), {run} (a trained micro run), {ckpt} (its latest checkpoint), {corpus}.
 Tools: "train" (tinyx.cli.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
-picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare" (their
+picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate" (their
 main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
 """
 
@@ -218,10 +218,47 @@ CASES = {
     "compare-glob-matches-nothing": Case("compare", ["{tmp}/nothing_here*"],
                                          ["'{tmp}/nothing_here*' matches nothing", "check it"]),
     "compare-run-without-val-loss": Case("compare", ["{tmp}/run_without_val"],
-                                         ["run_without_val has a validation loss yet", "train.eval_every"]),
+                                         ["run_without_val: incomplete at step 5", "--include-incomplete"]),
+    "compare-completed-run-without-val-loss": Case("compare", ["{tmp}/completed_without_val"],
+                                                   ["completed_without_val: no val/loss logged", "train.eval_every"]),
+    "compare-baseline-matches-no-arm": Case("compare", ["{tmp}/ablation", "--baseline", "gelu"],
+                                            ["--baseline='gelu' matches no arm", "pass one of 'model.norm=layernorm'"]),
+    "compare-baseline-matches-two-arms": Case("compare", ["{tmp}/ablation", "--baseline", "norm"],
+                                              ["--baseline='norm' matches 2 arms", "pass one of"]),
+    "compare-arm-without-completed-run": Case("compare", ["{tmp}/arm_interrupted"],
+                                              ["arm 'model.norm=rmsnorm' has no run to compare",
+                                               "interrupted at step 20", "--include-incomplete"]),
+    "compare-at-step-beyond-runs": Case("compare", ["{tmp}/ablation", "--at-step", "1000"],
+                                        ["stopped at step 20, before step 1000", "choose an earlier --at-step=1000"]),
+    "compare-at-step-zero": Case("compare", ["{tmp}/ablation", "--at-step", "0"],
+                                 ["--at-step=0", "positive integer"]),
+    "compare-at-step-and-at-tokens": Case("compare", ["{tmp}/ablation", "--at-step", "10", "--at-tokens", "100"],
+                                          ["--at-step and --at-tokens", "pass one of them"]),
+    "compare-unknown-metric": Case("compare", ["{tmp}/ablation", "--metric", "val/acc"],
+                                   ["--metric='val/acc'", "val/loss, val/loss_best, val/bpb"]),
+    "compare-time-to-target-without-target": Case("compare", ["{tmp}/ablation", "--metric", "time_to_target"],
+                                                  ["--metric=time_to_target", "--target LOSS"]),
     "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
+    # ---- tinyx.ablate (before any run starts)
+    "ablate-one-arm": Case("ablate", ["baseline", "--out", "{tmp}/ablation_out"],
+                           ["one arm (experiment=baseline)", "at least one variant"]),
+    "ablate-round-of-one-seed": Case("ablate", ["baseline", "llama_tiny", "--round-seeds", "1"],
+                                     ["--round-seeds=1", "pass 2 or more"]),
+    "ablate-max-below-round": Case("ablate", ["baseline", "llama_tiny", "--round-seeds", "4", "--max-seeds", "3"],
+                                   ["--max-seeds=3", "raise it"]),
+    "ablate-arm-sets-seed": Case("ablate", ["baseline", "model.norm=rmsnorm seed=3"],
+                                 ["'model.norm=rmsnorm seed=3' sets the seed", "leave seed= out"]),
+    "ablate-unknown-metric": Case("ablate", ["baseline", "llama_tiny", "--metric", "val/acc"],
+                                  ["--metric='val/acc'", "val/loss, val/loss_best"]),
+    "ablate-sets-seed-for-all": Case("ablate", ["baseline", "llama_tiny", "--", "debug=micro", "seed=3"],
+                                     ["seed=3 after --", "leave it out"]),
+    "ablate-other-overrides-in-same-out": Case("ablate", ["baseline", "llama_tiny", "--out", "{tmp}/ablate_out", "--",
+                                                          "train.max_steps=50"],
+                                               ["holds an ablation of baseline 'experiment=baseline' with overrides "
+                                                "'train.max_steps=20'", "pass another --out"]),
+    "ablate-same-arm-twice": Case("ablate", ["baseline", "baseline"], ["two arms are the same", "each arm once"]),
     # ---- sweep.py (more search-space and storage cases, in-process: tests/test_sweep.py)
     "sweep-key-typo": Case("script", ["sweep.py", "sweep.n_trialz=3", "sweep.root={tmp}/sweeps"],
                            ["unknown config key 'sweep.n_trialz'", "did you mean sweep.n_trials?"]),
@@ -277,6 +314,7 @@ def bad_files(tmp_path_factory, trained_run):
     (tmp / "run_with_val" / "metrics.jsonl").write_text('{"step": 5, "train/loss": 4.1}\n'
                                                         '{"step": 5, "val/loss": 4.2}\n')
     _make_bad_data(tmp)
+    _write_ablation(tmp)
     (tmp / "mount").mkdir()
     (tmp / "read_only_dir").mkdir()
     (tmp / "read_only_dir").chmod(0o555)
@@ -324,6 +362,33 @@ def _make_bad_data(tmp: Path) -> None:
         (tmp / "nanogpt_char" / f"{split}.bin").write_bytes(bytes(4000))
     with open(tmp / "nanogpt_char" / "meta.pkl", "wb") as f:
         pickle.dump({"vocab_size": 2, "itos": {0: "a", 1: "b"}, "stoi": {"a": 0, "b": 1}}, f)
+
+
+def _write_ablation(tmp: Path) -> None:
+    """Finished micro runs for compare's cases: `ablation` (2 arms x 2 seeds), `arm_interrupted` (its second arm
+    only interrupted), `completed_without_val`; run_with_val completes too."""
+    import json
+    from dataclasses import asdict
+
+    from tinyx import rundir
+    from tinyx.config import to_run_config
+
+    def run(path: Path, seed: int, norm: str, status: str = "completed", val: float | None = 2.0) -> None:
+        path.mkdir(parents=True)
+        rundir.write_config(path, asdict(to_run_config(compose(MICRO + [f"model.norm={norm}", f"seed={seed}"]))))
+        (path / "metrics.jsonl").write_text(f'{{"step": 20, "val/loss": {val}}}\n' if val else '{"step": 20}\n')
+        rundir.write_summary(path, rundir.RunSummary(status=status, step=20, val_loss=val))
+
+    for seed in (0, 1):
+        run(tmp / "ablation" / f"ln{seed}", seed, "layernorm", val=2.0 + seed / 10)
+        run(tmp / "ablation" / f"rms{seed}", seed, "rmsnorm", val=1.9 + seed / 10)
+        run(tmp / "arm_interrupted" / f"ln{seed}", seed, "layernorm")
+        run(tmp / "arm_interrupted" / f"rms{seed}", seed, "rmsnorm", status="interrupted")
+    run(tmp / "completed_without_val", 0, "layernorm", val=None)
+    (tmp / "ablate_out").mkdir()
+    (tmp / "ablate_out" / "ablation.json").write_text(json.dumps({"baseline": "experiment=baseline",
+                                                                  "overrides": ["train.max_steps=20"]}))
+    rundir.write_summary(tmp / "run_with_val", rundir.RunSummary(status="completed", step=5, val_loss=4.2))
 
 
 def _files(*roots: Path) -> dict[Path, tuple[int, int]]:
@@ -409,7 +474,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(name, bad_files, traine
     written = {p for p in after if before.get(p) != after[p]}
     hydra_own = {p for p in written if ".hydra" in p.parts or p.name == "train.log"}
     assert written == hydra_own, f"written or changed: {sorted(map(str, written - hydra_own))}"
-    assert not list(bad_files.rglob("summary.json"))
+    assert not [p for p in bad_files.rglob("summary.json") if p not in before]  # compare's own runs have one
 
 
 def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):

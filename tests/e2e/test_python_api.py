@@ -48,7 +48,7 @@ def test_a_run_from_python_is_found_by_compare_evaluate_and_generate(tmp_path, c
     assert provenance["data"]["train_tokens"] > 900_000
 
     comparison = compare.compare_runs([run_dir])
-    assert [r.final_val_loss for g in comparison.groups for r in g.runs] == [summary.val_loss]
+    assert [v for a in comparison.arms for v in a.observations] == [summary.val_loss]
     scores = evaluate.main([str(run_dir), "--eval-batches", "2", "--out", str(tmp_path / "eval")])
     assert scores[0].step == 10 and scores[0].val_loss == pytest.approx(summary.val_loss, abs=1e-6)
     capsys.readouterr()

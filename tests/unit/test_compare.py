@@ -1,210 +1,269 @@
-"""tinyx.compare: the grouped table an ablation is judged by, on run directories with known metrics."""
+"""tinyx.compare: the statistics an ablation is judged by, checked against scipy.stats on hand-made run directories."""
 
 import csv
 import json
+import os
 from dataclasses import asdict
 
 import pytest
-from helpers import MICRO, compose
-from omegaconf import OmegaConf
+from helpers import micro_config
+from scipy import stats as sps
 
+from tinyx import rundir, stats
 from tinyx.compare import compare_runs, main
+from tinyx.errors import CompareError
 
-# lr -> per seed: (final val loss, best val loss, tokens/s, wall seconds). Groups by lr:
-#   lr=0.001: final 2.0, 2.2, 2.4 -> 2.2 ± 0.2          (separated from the others)
-#   lr=0.003: final 1.5, 1.6, 1.7 -> 1.6 ± 0.1          (best; overlaps lr=0.002)
-#   lr=0.002: final 1.65, 1.75    -> 1.7 ± 0.0707...    (its second seed never wrote summary.json)
-KNOWN = {
-    0.001: [(2.0, 1.9, 1000.0, 10.0), (2.2, 2.1, 1100.0, 12.0), (2.4, 2.3, 1200.0, 14.0)],
-    0.003: [(1.5, 1.5, 900.0, 20.0), (1.6, 1.6, 950.0, 22.0), (1.7, 1.7, 1000.0, 24.0)],
-    0.002: [(1.65, 1.65, 800.0, 30.0), (1.75, 1.75, 800.0, None)],
-}
+_CONFIGS: dict[tuple, dict] = {}
 
 
-def write_run(run_dir, lr, seed, final, best, tokens_per_second, wall_seconds, corrupt_line=False):
-    """A well-formed run directory as train.py leaves it (config composed by Hydra), with chosen figures."""
-    (run_dir / ".hydra").mkdir(parents=True)
-    OmegaConf.save(compose(MICRO + [f"optim.lr={lr}", f"seed={seed}"]), run_dir / ".hydra" / "config.yaml")
-    rows = [{"step": 10, "train/loss": 3.0, "tokens_per_second": tokens_per_second},
-            {"step": 10, "val/loss": final + 0.3, "val/ppl": 1.0},
-            {"step": 20, "train/loss": 2.5, "tokens_per_second": tokens_per_second},
-            {"step": 20, "val/loss": final, "val/ppl": 1.0}]
-    lines = [json.dumps(r) for r in rows]
-    if corrupt_line:
-        lines.insert(2, '{"step": 15, "train/lo')  # a line cut short
-    (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-    if wall_seconds is not None:
-        (run_dir / "summary.json").write_text(json.dumps({
-            "status": "completed", "step": 20, "val/loss": final, "val/loss_best": best, "params": 27840,
-            "tokens_per_second": tokens_per_second, "wall_seconds": wall_seconds}))
+def config_of(*overrides: str) -> dict:
+    """The nested config train.py writes for the micro preset plus overrides (composed once per set)."""
+    if overrides not in _CONFIGS:
+        _CONFIGS[overrides] = asdict(micro_config(*overrides))
+    return json.loads(json.dumps(_CONFIGS[overrides]))
 
 
-@pytest.fixture
-def known_runs(tmp_path):
-    sweep = tmp_path / "sweep"
-    job = 0
-    for lr, seeds in KNOWN.items():
-        for seed, figures in enumerate(seeds):
-            write_run(sweep / str(job), lr, seed, *figures, corrupt_line=(lr == 0.001 and seed == 1))
-            job += 1
-    return sweep
-
-
-def test_groups_seeds_and_reports_mean_std_best_and_noise(known_runs, capsys):
-    comparison = main([str(known_runs)])
-    out, err = capsys.readouterr()
-
-    assert comparison.keys == ["optim.lr"]  # seed differs too, but it is what groups are made of
-    best, middle, worst = comparison.groups
-    assert [g.values["optim.lr"] for g in comparison.groups] == [0.003, 0.002, 0.001]
-    assert [g.n for g in comparison.groups] == [3, 2, 3]
-    assert best.is_best and best.rank == 1
-    assert best.final_val_loss.mean == pytest.approx(1.6) and best.final_val_loss.std == pytest.approx(0.1)
-    assert middle.final_val_loss.mean == pytest.approx(1.7) and middle.final_val_loss.std == pytest.approx(0.1 / 2 ** 0.5)
-    assert worst.final_val_loss.mean == pytest.approx(2.2) and worst.final_val_loss.std == pytest.approx(0.2)
-    assert worst.best_val_loss.mean == pytest.approx(2.1) and worst.best_val_loss.std == pytest.approx(0.2)
-    assert worst.tokens_per_second.mean == pytest.approx(1100) and worst.tokens_per_second.std == pytest.approx(100)
-    assert worst.wall_seconds.mean == pytest.approx(12) and worst.wall_seconds.std == pytest.approx(2)
-    assert worst.params.mean == 27840
-    # The run without summary.json: final and best from metrics.jsonl, tokens/s its median, no wall time.
-    assert middle.best_val_loss.mean == pytest.approx(1.7) and middle.wall_seconds.mean == pytest.approx(30)
-    assert (best.overlaps, middle.overlaps, worst.overlaps) == ([2], [1], [])
-
-    assert ("| 1 best | 0.003 | 3 | 1.6000 ± 0.1000 | 1.6000 ± 0.1000 | 950 ± 50 | 27,840 | 22.0 ± 2.0 "
-            "| overlaps #2 |") in out
-    assert ("| 3 | 0.001 | 3 | 2.2000 ± 0.2000 | 2.1000 ± 0.2000 | 1,100 ± 100 | 27,840 | 12.0 ± 2.0 "
-            "| separated |") in out
-    assert "within seed noise of #2" in out
-    assert f"{known_runs / '1' / 'metrics.jsonl'} line 3 is not a JSON object" in err
-    assert f"{known_runs / '7'} has no summary.json" in err
-
-    with open(known_runs / "comparison.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["optim.lr"] for r in rows] == ["0.003", "0.002", "0.001"]
-    assert [r["best"] for r in rows] == ["True", "False", "False"]
-    assert float(rows[2]["val_loss_mean"]) == pytest.approx(2.2) and float(rows[2]["val_loss_std"]) == pytest.approx(0.2)
-    assert rows[0]["overlaps_with_ranks"] == "2" and rows[2]["overlaps_with_ranks"] == ""
-    assert len(rows[0]["runs"].split(";")) == 3
-    assert (known_runs / "comparison.md").read_text().startswith("| rank | optim.lr | n |")
-    png = (known_runs / "comparison.png").read_bytes()
-    assert png.startswith(b"\x89PNG") and len(png) > 10_000
-
-
-def test_globs_and_out_dir(known_runs, tmp_path):
-    comparison = compare_runs([str(known_runs / "[0-2]")])  # the lr=0.001 seeds only
-    assert comparison.keys == [] and len(comparison.groups) == 1 and comparison.groups[0].n == 3
-    main([str(known_runs / "[0-2]"), str(known_runs / "3"), "--out", str(tmp_path / "report")])
-    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["comparison.csv", "comparison.md",
-                                                                      "comparison.png"]
-
-
-def test_real_multirun(tracked_multirun, tmp_path, capsys):
-    sweep, _ = tracked_multirun
-    comparison = main([str(sweep), "--out", str(tmp_path)])
-    assert comparison.keys == ["optim.lr"]
-    finals = {g.values["optim.lr"]: g.final_val_loss.mean for g in comparison.groups}
-    for job, lr in [("0", 0.001), ("1", 0.003)]:
-        assert finals[lr] == json.loads((sweep / job / "summary.json").read_text())["val/loss"]
-    assert comparison.groups[0].final_val_loss.mean < comparison.groups[1].final_val_loss.mean
-    assert "n=1, no interval" in capsys.readouterr().out
-
-
-def test_time_to_target(tmp_path, capsys):
-    # Per run: (val/loss, wall_seconds) at each evaluation; target 1.8.
-    curves = {(0.001, 0): [(2.0, 5.0), (1.7, 9.0)], (0.001, 1): [(1.9, 6.0), (1.8, 11.0)],
-              (0.003, 0): [(1.75, 4.0), (1.5, 8.0)], (0.003, 1): [(2.1, 4.5), (1.9, 8.5)]}
-    for job, ((lr, seed), curve) in enumerate(curves.items()):
-        run = tmp_path / str(job)
-        (run / ".hydra").mkdir(parents=True)
-        OmegaConf.save(compose(MICRO + [f"optim.lr={lr}", f"seed={seed}"]), run / ".hydra" / "config.yaml")
-        rows = [{"step": 10 * (i + 1), "val/loss": v, "wall_seconds": w} for i, (v, w) in enumerate(curve)]
-        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    comparison = main([str(tmp_path), "--target", "1.8"])
-    by_lr = {g.values["optim.lr"]: g for g in comparison.groups}
-    assert by_lr[0.001].reached_target == 2 and by_lr[0.001].seconds_to_target.mean == pytest.approx(10.0)
-    assert by_lr[0.003].reached_target == 1 and by_lr[0.003].seconds_to_target.mean == pytest.approx(4.0)
-    out = capsys.readouterr().out
-    assert "s to val <= 1.8 (reached)" in out and "| 10.0 ± 1.4 (2/2) |" in out and "| 4.0 (1/2) |" in out
-
-
-def write_python_run(run_dir, lr, seed, final, commit=None):
-    """A run started from Python (train(cfg, run_dir)), written by hand: config.json and no .hydra/."""
-    from tinyx.config import to_run_config
-
+def make_run(run_dir, seed, curve, *overrides, status="completed", summary=True, mtime=None, hydra_overrides=None):
+    """A run directory as train.py leaves it: config.json, metrics.jsonl with one evaluation per (step, loss) of
+    `curve`, and summary.json (status, last step, final and best loss) unless `summary=False` (a killed run)."""
     run_dir.mkdir(parents=True)
-    config = asdict(to_run_config(compose(MICRO + [f"optim.lr={lr}", f"seed={seed}"])))
-    (run_dir / "config.json").write_text(json.dumps(config))
-    rows = [{"step": 10, "val/loss": final + 0.3}, {"step": 20, "val/loss": final, "tokens_per_second": 500.0}]
+    config = config_of(*overrides)
+    config["seed"] = seed
+    rundir.write_config(run_dir, config)
+    rows = [{"step": s, "val/loss": v, "wall_seconds": float(s), "tokens_per_second": 1000.0} for s, v in curve]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (run_dir / "summary.json").write_text(json.dumps({
-        "status": "completed", "step": 20, "val/loss": final, "val/loss_best": final, "params": 27840,
-        "tokens_per_second": 500.0, "wall_seconds": 5.0}))
-    if commit is not None:
-        (run_dir / "provenance.json").write_text(json.dumps({"git": {"commit": commit, "dirty": False}}))
+    if summary:
+        rundir.write_summary(run_dir, rundir.RunSummary(
+            status=status, step=curve[-1][0], params=27840, val_loss=curve[-1][1],
+            val_loss_best=min(v for _, v in curve), tokens_per_second=1000.0, wall_seconds=float(curve[-1][0])))
+        if mtime is not None:
+            os.utime(run_dir / "summary.json", (mtime, mtime))
+    if hydra_overrides is not None:
+        (run_dir / ".hydra").mkdir()
+        (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in hydra_overrides))
     return run_dir
 
 
-def test_run_started_from_python_has_config_json_and_no_hydra(tmp_path, capsys):
-    runs = [write_python_run(tmp_path / "runs" / f"lr{lr}_s{seed}", lr, seed, final)
-            for lr, seed, final in [(0.001, 0, 2.0), (0.001, 1, 2.2), (0.003, 0, 1.5)]]
-    assert not any((r / ".hydra").exists() for r in runs)
-    comparison = main([str(tmp_path / "runs")])
-    assert comparison.keys == ["optim.lr"]
-    assert [(g.values["optim.lr"], g.n) for g in comparison.groups] == [(0.003, 1), (0.001, 2)]
-    assert comparison.groups[1].final_val_loss.mean == pytest.approx(2.1)
-    assert comparison.groups[0].params.mean == 27840 and comparison.groups[0].wall_seconds.mean == 5.0
-    assert comparison.warnings == []
-    assert "| 1 best | 0.003 | 1 | 1.5000 |" in capsys.readouterr().out
+def make_arm(root, name, finals, *overrides, seeds=None):
+    for seed, final in zip(seeds or range(len(finals)), finals):
+        make_run(root / f"{name}_s{seed}", seed, [(10, final + 0.5), (20, final)], *overrides)
 
 
-def test_runs_with_config_json_and_hydra_runs_compare_together(known_runs, tmp_path):
-    write_python_run(known_runs / "from_python", 0.003, 7, 1.55)
-    comparison = compare_runs([str(known_runs)])
-    assert {g.values["optim.lr"]: g.n for g in comparison.groups} == {0.003: 4, 0.002: 2, 0.001: 3}
+BASE = [1.50, 1.53, 1.49, 1.55, 1.52]
+RMS = [1.485, 1.512, 1.468, 1.532, 1.505]  # the same seeds, each lower by 0.015-0.022: a paired difference
+ROPE = [1.56, 1.49, 1.58, 1.50]  # seeds 0-3 only
+
+
+@pytest.fixture
+def ablation(tmp_path):
+    make_arm(tmp_path, "a_base", BASE)
+    make_arm(tmp_path, "b_rms", RMS, "model.norm=rmsnorm")
+    make_arm(tmp_path, "c_rope", ROPE, "model.pos=rope")
+    return tmp_path
+
+
+def test_estimates_paired_and_welch_tests_equal_scipy(ablation):
+    c = compare_runs([ablation])
+    base, rms, rope = c.arms
+    assert (base.name, rms.name, rope.name) == ("model.norm=layernorm model.pos=learned",
+                                                "model.norm=rmsnorm model.pos=learned",
+                                                "model.norm=layernorm model.pos=rope")
+    assert base.is_baseline and [a.n for a in c.arms] == [5, 5, 4]
+    low, high = sps.t.interval(0.95, 4, loc=sps.tmean(BASE), scale=sps.sem(BASE))
+    assert (base.estimate.ci_low, base.estimate.ci_high) == pytest.approx((low, high), abs=1e-12)
+    assert base.estimate.mean == pytest.approx(sum(BASE) / 5, abs=1e-12)
+
+    # Same seeds, same batch size and context length: paired.
+    paired = sps.ttest_rel(RMS, BASE)
+    assert rms.difference.test == stats.PAIRED
+    assert rms.difference.p == pytest.approx(paired.pvalue, rel=1e-12)
+    ci = paired.confidence_interval(0.95)
+    assert (rms.difference.ci_low, rms.difference.ci_high) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    unpaired = sps.ttest_ind(RMS, BASE, equal_var=False).confidence_interval(0.95)
+    width, welch_width = ci.high - ci.low, unpaired.high - unpaired.low
+    assert rms.difference.note == (f"paired over seeds; CI width {width:.4g} against {welch_width:.4g} unpaired "
+                                   f"(Welch, p {sps.ttest_ind(RMS, BASE, equal_var=False).pvalue:.4g}), "
+                                   f"{welch_width / width:.1f}x narrower")
+    # Seeds 0-3 against 0-4: Welch, and the note says why.
+    welch = sps.ttest_ind(ROPE, BASE, equal_var=False)
+    assert rope.difference.test == stats.WELCH and "seeds differ" in rope.difference.note
+    assert rope.difference.p == pytest.approx(welch.pvalue, rel=1e-12)
+    ci = welch.confidence_interval(0.95)
+    assert (rope.difference.ci_low, rope.difference.ci_high) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert rope.difference.delta == pytest.approx(sum(ROPE) / 4 - sum(BASE) / 5, abs=1e-12)
+    # Holm over the two variants: the smaller p doubled, the larger kept (if not below the first's).
+    p_small, p_large = sorted([paired.pvalue, welch.pvalue])
+    assert sorted([rms.p_adjusted, rope.p_adjusted]) == pytest.approx([2 * p_small, max(2 * p_small, p_large)])
+    assert rms.verdict == stats.BETTER and rope.verdict == stats.UNDECIDED
+    assert [a.rank for a in c.arms] == [2, 1, 3]
+
+
+def test_the_paired_test_is_narrower_on_paired_data_and_welch_where_batches_differ(tmp_path):
+    make_arm(tmp_path, "a", BASE)
+    make_arm(tmp_path, "b", RMS, "train.batch_size=8")
+    variant = compare_runs([tmp_path]).arms[1]
+    assert variant.difference.test == stats.WELCH
+    assert "train.batch_size differ" in variant.difference.note
+    assert variant.difference.p == pytest.approx(sps.ttest_ind(RMS, BASE, equal_var=False).pvalue, rel=1e-12)
+    # On these numbers (seed effects shared by both arms) pairing is what makes the difference detectable.
+    assert variant.difference.p > 0.05 > sps.ttest_rel(RMS, BASE).pvalue
+
+
+def test_seeds_needed_is_the_smallest_n_with_80_percent_power(ablation):
+    rope = compare_runs([ablation]).arms[2]
+    d = rope.difference
+    n = rope.seeds_needed
+    effect = abs(d.delta) / d.sd
+
+    def power(n):
+        df, ncp = 2 * n - 2, effect * (n / 2) ** 0.5
+        crit = sps.t.ppf(0.975, df)
+        return sps.nct.sf(crit, df, ncp) + sps.nct.cdf(-crit, df, ncp)
+
+    assert power(n) >= 0.8 > power(n - 1)
+    assert stats.seeds_needed(1.0, 1.0, paired=False) == 17  # Cohen's table: d = 1, two-sided 0.05, 80%
+    assert stats.seeds_needed(0.5, 1.0, paired=False) == 64
+    assert stats.seeds_needed(0.0, 1.0, paired=False) is None
+
+
+def test_incomplete_runs_are_left_out_and_listed_unless_asked(tmp_path, capsys):
+    # The issue's example: the better arm has two finished seeds (1.45, 1.46), one that diverged at step 1000
+    # (1.69) and one killed at step 500 (2.25, no summary.json); averaged together it ranked last.
+    for seed, final in enumerate([1.50, 1.51]):
+        make_run(tmp_path / f"a{seed}", seed, [(500, 2.2), (1000, 1.9), (2000, final)])
+    make_run(tmp_path / "b0", 0, [(500, 2.1), (1000, 1.6), (2000, 1.45)], "model.norm=rmsnorm")
+    make_run(tmp_path / "b1", 1, [(500, 2.1), (1000, 1.6), (2000, 1.46)], "model.norm=rmsnorm")
+    make_run(tmp_path / "b2", 2, [(500, 2.0), (1000, 1.69)], "model.norm=rmsnorm", status="diverged")
+    make_run(tmp_path / "b3", 3, [(500, 2.25)], "model.norm=rmsnorm", summary=False)
+    c = main([str(tmp_path)])
+    out = capsys.readouterr().out
+    b = c.arms[1]
+    assert b.n == 2 and b.estimate.mean == pytest.approx(1.455) and b.rank == 1
+    assert {(e.run.path.name, e.why.split(" (")[0]) for e in c.excluded} == {
+        ("b2", "diverged at step 1000"), ("b3", "incomplete at step 500")}
+    assert f"- {tmp_path / 'b2'}: diverged at step 1000 (--include-incomplete counts it)" in out
+    assert "Left out (2 runs):" in out
+
+    everything = main([str(tmp_path), "--include-incomplete"]).arms[1]
+    assert everything.n == 4 and everything.estimate.mean == pytest.approx((1.45 + 1.46 + 1.69 + 2.25) / 4)
+
+
+def test_a_seed_run_twice_is_one_observation_the_newest_completed(tmp_path):
+    make_arm(tmp_path, "base", [1.5, 1.6])
+    make_run(tmp_path / "x_first", 7, [(10, 2.0), (20, 1.9)], "model.norm=rmsnorm", mtime=1_000_000)
+    make_run(tmp_path / "x_rerun", 7, [(10, 2.0), (20, 1.7)], "model.norm=rmsnorm", mtime=2_000_000)
+    make_run(tmp_path / "x_killed", 7, [(10, 2.0)], "model.norm=rmsnorm", summary=False)
+    make_run(tmp_path / "x_other", 8, [(10, 2.0), (20, 1.8)], "model.norm=rmsnorm", mtime=1_500_000)
+    variant = compare_runs([tmp_path]).arms[1]
+    assert variant.n == 2 and sorted(variant.observations) == [1.7, 1.8]
+    assert [r.path.name for r in variant.runs] == ["x_rerun", "x_other"]
+    whys = {e.run.path.name: e.why for e in variant.excluded}
+    assert whys["x_first"] == f"seed 7 again: one observation per seed, {tmp_path / 'x_rerun'} kept (the newest completed)"
+    assert whys["x_killed"].startswith("incomplete at step 10")
+    # With incomplete runs counted, a completed run still wins over a killed one of the same seed.
+    counted = compare_runs([tmp_path], include_incomplete=True).arms[1]
+    assert sorted(counted.observations) == [1.7, 1.8]
+
+
+def test_at_step_reads_the_curves_of_runs_of_different_lengths(tmp_path):
+    for seed, (a20, a40) in enumerate([(2.0, 1.6), (2.1, 1.7), (2.2, 1.8)]):
+        make_run(tmp_path / f"long{seed}", seed, [(20, a20), (40, a40)])
+    for seed, b20 in enumerate([1.9, 2.0, 2.05]):
+        make_run(tmp_path / f"short{seed}", seed, [(10, 2.5), (20, b20)], "model.norm=rmsnorm")
+    make_run(tmp_path / "short3", 3, [(10, 2.5), (20, 2.0)], "model.norm=rmsnorm")
+    c = compare_runs([tmp_path], at_step=20)
+    assert c.arms[0].observations == [2.0, 2.1, 2.2] and c.arms[1].observations == [1.9, 2.0, 2.05, 2.0]
+    assert c.arms[1].difference.test == stats.WELCH  # seeds 0-3 against 0-2
+    at_best = compare_runs([tmp_path], at_step=20, metric="val/loss_best", baseline="rmsnorm")
+    assert at_best.baseline.name.startswith("model.norm=rmsnorm") and at_best.arms[1].observations == [2.0, 2.1, 2.2]
+    with pytest.raises(CompareError, match=r"arm 'model.norm=rmsnorm' has no run to compare \(short0: stopped at "
+                                           r"step 20, before step 30.*choose an earlier --at-step=30"):
+        compare_runs([tmp_path], at_step=30)
+    # --at-tokens: micro's batch 4 x context 32 = 128 tokens per step; 2560 tokens = step 20.
+    assert compare_runs([tmp_path], at_tokens=2560).arms[0].observations == [2.0, 2.1, 2.2]
+
+
+def test_one_seed_per_arm_gives_no_interval_and_says_so(tmp_path, capsys):
+    make_arm(tmp_path, "a", [1.5])
+    make_arm(tmp_path, "b", [1.4], "model.norm=rmsnorm")
+    c = main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert c.arms[1].difference.test is None and c.arms[1].verdict == stats.UNDECIDED
+    assert "| 1.5000 (n=1) | baseline |" in out and "| -0.1000 (no CI) | - | none | undecided | - |" in out
+    assert "one seed only" in out and "no confidence interval or test is possible" in out
+
+
+def test_arms_are_named_by_the_overrides_that_differ_and_the_baseline_is_chosen_by_name(tmp_path, capsys):
+    for arm, extra, finals in [("baseline", (), BASE), ("llama_tiny", ("model.norm=rmsnorm",), RMS)]:
+        for seed, final in enumerate(finals):
+            make_run(tmp_path / f"{arm}{seed}", seed, [(20, final)], *extra,
+                     hydra_overrides=[f"experiment={arm}", f"seed={seed}", "train.max_steps=20", "hardware.threads=1"])
+    c = main([str(tmp_path), "--baseline", "llama"])
+    assert [a.name for a in c.arms] == ["experiment=llama_tiny", "experiment=baseline"]
+    assert c.arms[1].verdict == stats.WORSE and c.arms[1].difference.delta > 0
+    out = capsys.readouterr().out
+    assert "| 1 | experiment=llama_tiny | 5 |" in out and "Δ = arm - baseline (experiment=llama_tiny)" in out
+    with open(tmp_path / "comparison.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["arm"] for r in rows] == ["experiment=llama_tiny", "experiment=baseline"]
+    assert float(rows[1]["p"]) == pytest.approx(sps.ttest_rel(BASE, RMS).pvalue, rel=1e-9)
+    assert rows[1]["seeds"] == "0;1;2;3;4" and rows[1]["verdict"] == "worse"
+    png = (tmp_path / "comparison.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_no_detectable_difference_needs_a_narrow_interval(tmp_path):
+    make_arm(tmp_path, "a", [1.500, 1.510, 1.520, 1.530])
+    make_arm(tmp_path, "b", [1.501, 1.509, 1.521, 1.531], "model.norm=rmsnorm")
+    tight = compare_runs([tmp_path], min_effect=0.01).arms[1]
+    assert tight.verdict == stats.NO_DIFFERENCE and -0.01 < tight.difference.ci_low < tight.difference.ci_high < 0.01
+    assert compare_runs([tmp_path], min_effect=0.0001).arms[1].verdict == stats.UNDECIDED
+
+
+def test_real_multirun(tracked_multirun, tmp_path):
+    sweep, _ = tracked_multirun
+    c = compare_runs([sweep])
+    finals = {a.values["optim.lr"]: a.estimate.mean for a in c.arms}
+    for job, lr in [("0", 0.001), ("1", 0.003)]:
+        assert finals[lr] == json.loads((sweep / job / "summary.json").read_text())["val/loss"]
+    assert [a.name for a in c.arms] == ["optim.lr=0.001", "optim.lr=0.003"]  # job order: the first arm is job 0
+
+
+def test_time_to_target_is_a_metric(tmp_path):
+    # wall_seconds = step in make_run: the first evaluation at or below 1.8 is the time.
+    for seed, curve in enumerate([[(10, 2.0), (20, 1.7)], [(10, 1.9), (30, 1.8)], [(10, 1.75), (20, 1.5)]]):
+        make_run(tmp_path / f"a{seed}", seed, curve)
+    for seed, curve in enumerate([[(10, 1.75), (20, 1.5)], [(10, 1.79), (20, 1.6)], [(10, 2.1), (20, 1.9)]]):
+        make_run(tmp_path / f"b{seed}", seed, curve, "model.norm=rmsnorm")
+    c = compare_runs([tmp_path], metric="time_to_target", target=1.8)
+    assert c.arms[0].observations == [20.0, 30.0, 10.0] and c.arms[1].observations == [10.0, 10.0]
+    assert [e.why for e in c.arms[1].excluded] == ["never reached the target"]
 
 
 def test_runs_from_different_git_commits_give_one_warning(tmp_path, capsys):
     a, b = "a" * 40, "b" * 40
-    for job, (lr, seed, commit) in enumerate([(0.001, 0, a), (0.001, 1, a), (0.003, 0, b), (0.003, 1, None)]):
-        write_python_run(tmp_path / str(job), lr, seed, 2.0 - job / 10, commit=commit)
-    comparison = main([str(tmp_path)])
-    err = capsys.readouterr().err
-    mixed = [w for w in comparison.warnings if "git commits" in w]
-    # The run without provenance.json is not counted.
+    for job, (norm, seed, commit) in enumerate([("layernorm", 0, a), ("layernorm", 1, a), ("rmsnorm", 0, b),
+                                                ("rmsnorm", 1, None)]):
+        run = make_run(tmp_path / str(job), seed, [(20, 2.0 - job / 10)], f"model.norm={norm}")
+        if commit:
+            (run / "provenance.json").write_text(json.dumps({"git": {"commit": commit, "dirty": False}}))
+    c = main([str(tmp_path)])
+    mixed = [w for w in c.warnings if "git commits" in w]
     assert mixed == [f"the runs come from 2 git commits: {a[:12]} (2 runs), {b[:12]} (1 run). Differences may "
-                     f"come from code changes, not only from the config: rerun the groups on one commit to "
+                     f"come from code changes, not only from the config: rerun the arms on one commit to "
                      f"compare like with like."]
-    assert err.count("git commits") == 1
+    assert capsys.readouterr().err.count("git commits") == 1
     assert "git commits" in (tmp_path / "comparison.md").read_text()
 
 
-def test_runs_from_one_commit_or_without_provenance_give_no_warning(tmp_path):
-    for job, commit in enumerate(["c" * 40, "c" * 40, None]):
-        write_python_run(tmp_path / str(job), 0.001 * (job + 1), 0, 2.0, commit=commit)
-    (tmp_path / "2" / "provenance.json").write_text("not json")  # unreadable provenance: ignored too
-    assert compare_runs([str(tmp_path)]).warnings == []
-
-
-def test_groups_take_the_mean_not_the_median_and_rank_by_final_not_best_loss(tmp_path):
-    # Per run: (lr, seed, final val loss, best val loss).
-    #   lr=0.001: final 1.0, 1.1, 1.9 -> mean 1.3333 (median 1.1): asymmetric
-    #   lr=0.002: final 1.2, 1.2      -> mean 1.2  (best 1.2)
-    #   lr=0.003: final 1.5, 1.5      -> mean 1.5, but best 0.5: it overfit after its best evaluation
-    # By mean final loss: 0.002, 0.001, 0.003. By median: 0.001 first. By best loss: 0.003 first.
-    runs = [(0.001, 0, 1.0, 1.0), (0.001, 1, 1.1, 1.1), (0.001, 2, 1.9, 1.9),
-            (0.002, 0, 1.2, 1.2), (0.002, 1, 1.2, 1.2),
-            (0.003, 0, 1.5, 0.5), (0.003, 1, 1.5, 0.5)]
-    for job, (lr, seed, final, best) in enumerate(runs):
-        run = write_python_run(tmp_path / str(job), lr, seed, final)
-        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-            {"step": 10, "val/loss": best}, {"step": 20, "val/loss": final}]))
-        summary = json.loads((run / "summary.json").read_text())
-        (run / "summary.json").write_text(json.dumps({**summary, "val/loss_best": best}))
-    comparison = compare_runs([str(tmp_path)])
-    assert [g.values["optim.lr"] for g in comparison.groups] == [0.002, 0.001, 0.003]
-    assert [g.rank for g in comparison.groups] == [1, 2, 3]
-    by_lr = {g.values["optim.lr"]: g for g in comparison.groups}
-    assert by_lr[0.001].final_val_loss.mean == pytest.approx(4.0 / 3, abs=1e-12)
-    assert by_lr[0.001].final_val_loss.std == pytest.approx(((1 / 3) ** 2 + (7 / 30) ** 2 + (17 / 30) ** 2) ** 0.5 / 2 ** 0.5)
-    assert by_lr[0.003].best_val_loss.mean == pytest.approx(0.5) and by_lr[0.003].final_val_loss.mean == 1.5
-    assert [r["optim.lr"] for r in comparison.table()] == [0.002, 0.001, 0.003]
+def test_arms_take_the_mean_not_the_median_and_rank_by_the_metric_chosen(tmp_path):
+    # final 1.0, 1.1, 1.9 -> mean 1.3333 (median 1.1); final 1.2, 1.2; final 1.5, 1.5 but best 0.5.
+    make_arm(tmp_path, "a", [1.0, 1.1, 1.9])
+    make_arm(tmp_path, "b", [1.2, 1.2], "model.norm=rmsnorm")
+    for seed in range(2):
+        make_run(tmp_path / f"c{seed}", seed, [(10, 0.5), (20, 1.5)], "model.pos=rope")
+    c = compare_runs([tmp_path])
+    assert c.arms[0].estimate.mean == pytest.approx(4.0 / 3, abs=1e-12)
+    assert [a.rank for a in c.arms] == [2, 1, 3]
+    best = compare_runs([tmp_path], metric="val/loss_best")
+    assert [a.rank for a in best.arms] == [3, 2, 1]

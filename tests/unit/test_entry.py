@@ -2,7 +2,7 @@
 
 import pytest
 
-from tinyx import bench, compare, evaluate, generate
+from tinyx import ablate, bench, compare, evaluate, generate
 from tinyx.compose import known_config_keys, suggest_keys, unknown_key_message
 
 
@@ -54,7 +54,8 @@ def test_unknown_key_message_names_key_suggestion_and_docs():
     (generate, ["python -m tinyx.generate", "run=", "max_new_tokens=300"]),
     (bench, ["python -m tinyx.bench", "bench.steps=200", "bench.reference=False"]),
     (evaluate, ["python -m tinyx.evaluate", "--probes"]),
-    (compare, ["python -m tinyx.compare", "--target"]),
+    (compare, ["python -m tinyx.compare", "--target", "--baseline", "--at-step"]),
+    (ablate, ["python -m tinyx.ablate", "--round-seeds", "--max-seeds"]),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_tools_print_usage_on_help(tool, words, flag, capsys):

@@ -137,7 +137,7 @@ def test_tools_take_last_for_the_newest_run(trained_run, tmp_path, monkeypatch, 
     scores = evaluate.main(["last", "--eval-batches", "1"])
     assert [s.checkpoint for s in scores] == [(newest / CKPT_DIR / "ckpt_000040.pt").resolve()]
     comparison = compare.main(["last"])
-    assert [r.path for g in comparison.groups for r in g.runs] == [newest.resolve()]
+    assert [r.path for a in comparison.arms for r in a.runs] == [newest.resolve()]
     assert (newest / "comparison.md").is_file()
 
 

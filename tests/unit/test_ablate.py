@@ -1,0 +1,69 @@
+"""tinyx.ablate's sequential rule: thousands of simulated A/A comparisons through the command's own decision
+function keep the false-positive rate at α over all looks; the naive rule (α at every look) does not."""
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from tinyx import stats
+from tinyx.ablate import ArmSpec, decide, look, parse_arm, schedule, sequential
+
+SIMULATIONS = 4000
+ALPHA = 0.05
+# Three standard errors of a share near α over SIMULATIONS comparisons: "within sampling error".
+TOLERANCE = 3 * (ALPHA * (1 - ALPHA) / SIMULATIONS) ** 0.5
+
+
+def false_positive_rate(paired: bool, alpha: float, round_seeds=2, max_seeds=10, min_effect=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (SIMULATIONS, max_seeds)
+    seed_effect = rng.normal(0, 1, shape) if paired else 0  # what a seed does to both arms alike
+    baseline = 3.0 + seed_effect + rng.normal(0, 0.5, shape)
+    variant = 3.0 + seed_effect + rng.normal(0, 0.5, shape)  # A/A: no true difference
+    verdicts, used = sequential(baseline, variant, schedule(round_seeds, max_seeds), paired, alpha, min_effect)
+    return np.isin(verdicts, [stats.BETTER, stats.WORSE]).mean(), verdicts, used
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_aa_comparisons_are_declared_different_at_most_alpha_of_the_time(paired):
+    # min_effect 0: no arm ever stops for "no detectable difference", the strictest case for false positives.
+    rate, verdicts, used = false_positive_rate(paired, ALPHA)
+    print(f"A/A false-positive rate over {SIMULATIONS} comparisons, 5 looks, paired={paired}: {rate:.4f}")
+    assert rate <= ALPHA + TOLERANCE
+    # With a smallest difference that matters, A/A arms also stop early as "no detectable difference".
+    rate, verdicts, used = false_positive_rate(paired, ALPHA, min_effect=1.0)
+    assert rate <= ALPHA + TOLERANCE
+    assert (verdicts == stats.NO_DIFFERENCE).mean() > 0.5 and (used < 10).mean() > 0.5
+
+
+def test_the_naive_rule_alpha_at_every_look_inflates_false_positives():
+    # alpha x 5 looks spread over 5 looks = alpha at each look: what looking without a correction does.
+    rate, _, _ = false_positive_rate(False, ALPHA * 5, min_effect=0.0)
+    assert rate > ALPHA + 3 * TOLERANCE  # ~0.1 or more: why the correction is there
+
+
+def test_a_real_difference_is_found_and_stops_early():
+    rng = np.random.default_rng(1)
+    baseline = rng.normal(3.0, 0.05, (500, 10))
+    variant = rng.normal(2.9, 0.05, (500, 10))  # better by 2 sd
+    verdicts, used = sequential(baseline, variant, schedule(2, 10), False, ALPHA, 0.01)
+    assert (verdicts == stats.BETTER).mean() > 0.9 and np.median(used) <= 6
+
+
+def test_one_look_matches_scipy_at_the_corrected_level():
+    a, b = [3.00, 3.05, 2.98, 3.02], [2.96, 3.03, 2.93, 3.00]
+    p = sps.ttest_rel(b, a).pvalue
+    assert 0.01 < p < 0.05
+    assert decide(a, b, paired=True, looks=1).item() == stats.BETTER  # p < 0.05
+    assert decide(a, b, paired=True, looks=5).item() == stats.UNDECIDED  # p >= 0.01
+    arm_a, arm_b = ArmSpec("a", []), ArmSpec("b", [])
+    arm_a.seeds_done, arm_b.seeds_done = dict(enumerate(a)), dict(enumerate(b))
+    result = look(arm_a, arm_b, 4, 5, ALPHA, 0.0, paired=True)
+    assert result.verdict == stats.UNDECIDED and result.difference.p == pytest.approx(p)
+
+
+def test_schedule_and_arm_parsing():
+    assert schedule(2, 10) == [2, 4, 6, 8, 10] and schedule(3, 10) == [3, 6, 9, 10]
+    assert parse_arm("llama_tiny").overrides == ["experiment=llama_tiny"]
+    arm = parse_arm("model.norm=rmsnorm model.pos=rope")
+    assert arm.overrides == ["model.norm=rmsnorm", "model.pos=rope"] and arm.slug == "model.norm-rmsnorm_model.pos-rope"
