@@ -52,6 +52,9 @@ def _gpu_list(gpus: Any, visible: int) -> list[int]:
         raise ConfigError(f"hydra.launcher.gpus={gpus!r} is not a GPU count, a list of GPU indices, auto or none: "
                           f"e.g. hydra.launcher.gpus=2 or 'hydra.launcher.gpus=[0,2]'.")
     wanted = list(range(gpus)) if isinstance(gpus, int) else [int(g) for g in gpus]
+    if wanted and not visible:
+        raise ConfigError(f"hydra.launcher.gpus={gpus!r} but this machine has no visible CUDA GPU: "
+                          f"use hydra.launcher.gpus=none (or auto) to run the jobs on CPU.")
     if wanted and (min(wanted) < 0 or max(wanted) >= visible or len(wanted) > visible or len(set(wanted)) < len(wanted)):
         raise ConfigError(f"hydra.launcher.gpus={gpus!r} asks for GPUs this machine does not have (it sees {visible}: "
                           f"indices 0..{visible - 1}): ask for at most {visible}, or hydra.launcher.gpus=auto.")

@@ -61,7 +61,28 @@ class ParallelLauncher(Launcher):
         self.task_function: TaskFunction | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        from tinyx.errors import exit_on_user_error
+
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        # Checked before any job or file: a bad setting leaves nothing behind (the sweep directory that
+        # on_multirun_start has just made, still empty, is removed).
+        self.slots = exit_on_user_error(self._plan_slots)()
+
+    def _plan_slots(self) -> list:
+        import os
+
+        from tinyx.errors import ConfigError
+        from tinyx.launcher import plan_slots, visible_gpu_count
+        from tinyx.rundir import claimed_by_this_process
+
+        try:
+            return plan_slots(self.max_jobs, self.threads_per_job, self.gpus, self.jobs_per_gpu,
+                              os.cpu_count() or 1, visible_gpu_count())
+        except ConfigError:
+            sweep_dir = Path(str(self.config.hydra.sweep.dir))
+            if claimed_by_this_process(sweep_dir) and sweep_dir.is_dir() and not any(sweep_dir.iterdir()):
+                sweep_dir.rmdir()
+            raise
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from tinyx.errors import exit_on_user_error
@@ -69,13 +90,10 @@ class ParallelLauncher(Launcher):
         return exit_on_user_error(self._launch)(job_overrides, initial_job_idx)
 
     def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
-        import os
-
-        from tinyx.launcher import JobExited, plan_slots, run_jobs, visible_gpu_count
+        from tinyx.launcher import JobExited, run_jobs
 
         setup_globals()
-        slots = plan_slots(self.max_jobs, self.threads_per_job, self.gpus, self.jobs_per_gpu,
-                           os.cpu_count() or 1, visible_gpu_count())
+        slots = self.slots
         # Resolved here, once: the jobs' processes must not claim a new directory of their own (tinyx_new_dir).
         sweep_dir = str(self.config.hydra.sweep.dir)
         Path(sweep_dir).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,33 @@
+"""hydra/launcher=parallel as a user runs it: `train.py -m` with jobs at once, each as if run alone."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import MICRO, compose, run_cli
+
+from tinyx.rundir import read_config, read_jsonl, read_summary
+
+
+@pytest.mark.slow
+def test_a_job_of_a_parallel_multirun_ends_as_the_same_job_run_alone(tmp_path):
+    from tinyx.cli import run_train
+
+    steps = ["train.max_steps=20", "train.eval_every=20", "train.ckpt_every=20"]
+    sweep = tmp_path / "multirun"
+    result = run_cli("train.py", "-m", "hydra/launcher=parallel", "hydra.launcher.max_jobs=2", *MICRO, *steps,
+                     "seed=0,1", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Launching 2 jobs, 2 at once, 1 thread(s) each" in result.stderr + result.stdout
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]  # one directory per job
+
+    # The launcher gave each job its threads (cores / jobs, here 1): the same job alone with 1 thread.
+    job = sweep / "1"
+    assert read_config(job)["hardware"]["threads"] == 1 and read_config(job)["seed"] == 1
+    alone = tmp_path / "alone"
+    run_train(compose(MICRO + steps + ["seed=1", "hardware.threads=1"]), alone)
+    assert read_summary(job).status == "completed"
+    assert read_summary(job).val_loss == read_summary(alone).val_loss
+    losses = [[r["train/loss"] for r in read_jsonl(d / "metrics.jsonl") if "train/loss" in r] for d in (job, alone)]
+    assert losses[0] == losses[1] and len(losses[0]) == 4
+    assert read_summary(sweep / "0").val_loss != read_summary(job).val_loss  # the two jobs are two runs
+
