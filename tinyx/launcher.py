@@ -36,7 +36,15 @@ class Slot:
 
 
 def visible_gpu_count() -> int:
-    """GPUs this process sees, without starting CUDA in it (the jobs start it, each with its own devices)."""
+    """GPUs this process sees, without starting CUDA in it (the jobs start it, each with its own devices).
+
+    Without an NVIDIA driver, 0 without importing torch (seconds of the launch on a busy CPU machine).
+    """
+    import shutil
+    from pathlib import Path
+
+    if not (Path("/proc/driver/nvidia").exists() or shutil.which("nvidia-smi")):
+        return 0
     import torch
 
     return torch.cuda.device_count() if torch.version.cuda else 0
