@@ -106,6 +106,11 @@ class ParallelLauncher(Launcher):
             results = run_jobs(_run_in_job_process, payloads, slots,
                                on_start=lambda i, slot: log.info(f"\t#{initial_job_idx + i} started"
                                                                  + (f" on GPU {slot.gpus}" if slot.gpus else "")))
+        except KeyboardInterrupt:
+            # Ctrl-C reached the jobs too (one process group); run_jobs waited while each saved its checkpoint.
+            print(f"interrupted: the running jobs saved their checkpoints. Continue the multirun with the same "
+                  f"command plus train.resume=auto hydra.sweep.dir={sweep_dir}", file=sys.stderr, flush=True)
+            sys.exit(130)
         except JobExited as e:
             # The job printed its own error; the launch stops with its code, as a sequential multirun would.
             print(f"error: multirun job #{initial_job_idx + e.index} exited with code {e.exitcode} "

@@ -31,3 +31,34 @@ def test_a_job_of_a_parallel_multirun_ends_as_the_same_job_run_alone(tmp_path):
     assert losses[0] == losses[1] and len(losses[0]) == 4
     assert read_summary(sweep / "0").val_loss != read_summary(job).val_loss  # the two jobs are two runs
 
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_running_job_with_a_checkpoint_and_exit_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import ROOT
+
+    sweep = tmp_path / "multirun"
+    # Its own session, so that the signal goes to the multirun's process group as a terminal's Ctrl-C does.
+    proc = subprocess.Popen([sys.executable, "train.py", "-m", "hydra/launcher=parallel", "hydra.launcher.max_jobs=2",
+                             *MICRO, "train.max_steps=100000", "train.log_every=1", "seed=0,1,2",
+                             f"hydra.sweep.dir={sweep}"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not all((sweep / j / "metrics.jsonl").exists() for j in ("0", "1")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Continue the multirun with the same command plus train.resume=auto" in err
+    for job in ("0", "1"):
+        summary = read_summary(sweep / job)
+        assert summary.status == "interrupted" and summary.step > 0
+        assert list((sweep / job / "checkpoints").glob("ckpt_*.pt"))
+    assert not (sweep / "2").exists()  # the third job never started
