@@ -69,12 +69,20 @@ def _gpu_list(gpus: Any, visible: int) -> list[int]:
     return wanted
 
 
+def visible_gpu_names(visible: int, cuda_visible_devices: str | None) -> list[str]:
+    """What to put in a job's CUDA_VISIBLE_DEVICES for each GPU this process sees: under the launcher's own
+    CUDA_VISIBLE_DEVICES=2,3, its GPU 0 is "2" (the jobs' indices are the launcher's, as the user sees them)."""
+    names = [n.strip() for n in (cuda_visible_devices or "").split(",") if n.strip()]
+    return names[:visible] if len(names) >= visible else [str(i) for i in range(visible)]
+
+
 def plan_slots(max_jobs: int | None, threads_per_job: int | None, gpus: Any, jobs_per_gpu: int,
-               cpu_count: int, visible_gpus: int) -> list[Slot]:
+               cpu_count: int, visible_gpus: int, gpu_names: list[str] | None = None) -> list[Slot]:
     """The slots jobs run in, one per job at once.
 
     With GPUs, `jobs_per_gpu` slots per GPU (max_jobs null: all of them); on CPU, max_jobs slots
     (null: one per two cores). Threads per job (null): the cores shared evenly, at least one.
+    `gpu_names`: visible_gpu_names (default: 0..visible_gpus-1).
     """
     for key, value in (("max_jobs", max_jobs), ("threads_per_job", threads_per_job), ("jobs_per_gpu", jobs_per_gpu)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -82,7 +90,8 @@ def plan_slots(max_jobs: int | None, threads_per_job: int | None, gpus: Any, job
                               f"(e.g. hydra.launcher.{key}=2).")
     devices = _gpu_list(gpus, visible_gpus)
     if devices:
-        gpu_slots = [str(d) for _ in range(jobs_per_gpu) for d in devices]  # spread over the GPUs first
+        names = gpu_names or [str(i) for i in range(visible_gpus)]
+        gpu_slots = [names[d] for _ in range(jobs_per_gpu) for d in devices]  # spread over the GPUs first
         if max_jobs is not None and max_jobs > len(gpu_slots):
             raise ConfigError(f"hydra.launcher.max_jobs={max_jobs} but {len(devices)} GPU(s) x jobs_per_gpu="
                               f"{jobs_per_gpu} give {len(gpu_slots)} slots: raise hydra.launcher.jobs_per_gpu "

@@ -72,12 +72,14 @@ class ParallelLauncher(Launcher):
         import os
 
         from tinyx.errors import ConfigError
-        from tinyx.launcher import plan_slots, visible_gpu_count
+        from tinyx.launcher import plan_slots, visible_gpu_count, visible_gpu_names
         from tinyx.rundir import claimed_by_this_process
 
         try:
+            visible = visible_gpu_count()
             return plan_slots(self.max_jobs, self.threads_per_job, self.gpus, self.jobs_per_gpu,
-                              os.cpu_count() or 1, visible_gpu_count())
+                              os.cpu_count() or 1, visible,
+                              visible_gpu_names(visible, os.environ.get("CUDA_VISIBLE_DEVICES")))
         except ConfigError:
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
             if claimed_by_this_process(sweep_dir) and sweep_dir.is_dir() and not any(sweep_dir.iterdir()):

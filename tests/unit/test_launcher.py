@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tinyx.errors import ConfigError
-from tinyx.launcher import JobExited, Slot, plan_slots, run_jobs
+from tinyx.launcher import JobExited, Slot, plan_slots, run_jobs, visible_gpu_names
 
 
 def _report(payload, slot: Slot):
@@ -36,6 +36,11 @@ def test_gpu_slots_spread_over_the_gpus_then_share_them():
     assert [s.gpus for s in plan_slots(3, None, "auto", 2, cpu_count=16, visible_gpus=2)] == ["0", "1", "0"]
     assert [s.gpus for s in plan_slots(None, None, [1, 3], 1, cpu_count=8, visible_gpus=4)] == ["1", "3"]
     assert [s.gpus for s in plan_slots(None, None, 1, 1, cpu_count=8, visible_gpus=4)] == ["0"]
+    # Under the launcher's own CUDA_VISIBLE_DEVICES=4,6 its GPUs 0 and 1 are the machine's 4 and 6
+    names = visible_gpu_names(2, "4,6")
+    assert [s.gpus for s in plan_slots(None, None, "auto", 1, 8, 2, names)] == ["4", "6"]
+    assert [s.gpus for s in plan_slots(None, None, [1], 1, 8, 2, names)] == ["6"]
+    assert visible_gpu_names(2, None) == visible_gpu_names(2, "") == ["0", "1"]
     # gpus=none on a GPU machine: CPU jobs that do not touch the GPU
     assert plan_slots(2, None, "none", 1, cpu_count=4, visible_gpus=1) == [Slot(2, ""), Slot(2, "")]
 
