@@ -185,6 +185,9 @@ class SweepConfig:
     root: str = "outputs/sweeps"  # each study's folder: trials/, report/, study.db
     n_trials: int = 20  # the study's size: a rerun adds trials until the study holds this many
     timeout: Optional[float] = None  # seconds: no new trial starts after this long (this process)
+    # Trial loops at once on this machine, each a new process with its share of the cores or its GPU
+    # (tinyx.launcher, the engine of hydra/launcher=parallel), all on this study's storage.
+    workers: int = 1
     sampler: str = "tpe"  # tpe | random
     seed: int = 0
     startup_trials: int = 4  # TPE samples at random until this many trials finished

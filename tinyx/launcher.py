@@ -63,7 +63,8 @@ def _gpu_list(gpus: Any, visible: int) -> list[int]:
     if wanted and not visible:
         raise ConfigError(f"hydra.launcher.gpus={gpus!r} but this machine has no visible CUDA GPU: "
                           f"use hydra.launcher.gpus=none (or auto) to run the jobs on CPU.")
-    if wanted and (min(wanted) < 0 or max(wanted) >= visible or len(wanted) > visible or len(set(wanted)) < len(wanted)):
+    out_of_range = wanted and (min(wanted) < 0 or max(wanted) >= visible)
+    if out_of_range or len(wanted) > visible or len(set(wanted)) < len(wanted):
         raise ConfigError(f"hydra.launcher.gpus={gpus!r} asks for GPUs this machine does not have (it sees {visible}: "
                           f"indices 0..{visible - 1}): ask for at most {visible}, or hydra.launcher.gpus=auto.")
     return wanted
@@ -124,9 +125,9 @@ def _child(target: Callable[[Any, Slot], Any], payload: Any, slot: Slot, conn) -
     """In the job's own process: run it, send its result back (an unpicklable error as its text)."""
     result = target(payload, slot)
     try:
-        conn.send(result)
+        conn.send((result,))  # in a tuple: a job whose result is None still sends one
     except Exception:  # noqa: BLE001 (a result or error pickle cannot carry)
-        conn.send(RuntimeError(repr(result)))
+        conn.send((RuntimeError(repr(result)),))
     conn.close()
 
 
@@ -171,14 +172,14 @@ def run_jobs(target: Callable[[Any, Slot], Any], payloads: Sequence[Any], slots:
             for receive in wait(list(running)):
                 index, process, slot = running.pop(receive)
                 try:
-                    got = receive.recv()
+                    (results[index],) = receive.recv()
+                    sent = True
                 except EOFError:  # ended without sending
-                    got = None
+                    sent = False
                 receive.close()
                 process.join()
-                if got is None and failure is None:
+                if not sent and failure is None:
                     failure = JobExited(index, process.exitcode if process.exitcode is not None else 1)
-                results[index] = got
                 free.append(slot)
     except KeyboardInterrupt:
         # Ctrl-C reached every job too (one process group): each saves its checkpoint; wait for them.

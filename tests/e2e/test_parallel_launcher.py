@@ -62,3 +62,21 @@ def test_ctrl_c_stops_every_running_job_with_a_checkpoint_and_exit_130(tmp_path)
         assert summary.status == "interrupted" and summary.step > 0
         assert list((sweep / job / "checkpoints").glob("ckpt_*.pt"))
     assert not (sweep / "2").exists()  # the third job never started
+
+
+@pytest.mark.slow
+def test_sweep_workers_run_at_once_each_in_a_new_process_with_its_threads(tmp_path):
+    import optuna
+    from optuna.trial import TrialState
+
+    root = tmp_path / "sweeps"
+    result = run_cli("sweep.py", "search_space=lr", "sweep.study_name=w", f"sweep.root={root}", "sweep.pruner=none",
+                     "sweep.n_trials=3", "sweep.workers=2", *MICRO, "train.max_steps=20", "train.eval_every=20")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "2 workers at once, each a new process with 1 thread(s)" in result.stdout
+    trials = optuna.load_study(study_name="w", storage=f"sqlite:///{root / 'w' / 'study.db'}").get_trials()
+    # Each worker checks the count before it starts a trial, so both may start the last one: 3 or 4.
+    assert 3 <= len(trials) <= 4 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # two processes, neither the launching one
+    assert all(read_config(t.user_attrs["run_dir"])["hardware"]["threads"] == 1 for t in trials)
+    assert (root / "w" / "report" / "trials.csv").is_file()  # one report, written once the workers are done

@@ -78,6 +78,14 @@ def test_each_job_runs_in_a_new_process_with_its_slot_and_at_most_cap_at_once():
     assert max(running) == 2  # the cap held, and two did run at once
 
 
+def _nothing(payload, slot: Slot) -> None:
+    return None
+
+
+def test_a_job_whose_result_is_none_is_not_a_failure():
+    assert run_jobs(_nothing, [0, 1], [Slot(1)]) == [None, None]
+
+
 def test_a_job_that_exits_stops_the_launch_with_its_code():
     starts = []
     with pytest.raises(JobExited) as e:
