@@ -40,6 +40,8 @@ class Case:
     needs: str | None = None  # "non-root" or "no-cuda": skipped where the mistake cannot happen
 
 
+CACHE = "data.cache_dir={tmp}/cache"  # the data cases' token cache: inside the case folder, so leftovers show
+
 CASES = {
     # ---- train.py: config values (unknown keys and tinyx's checks exit 2, Hydra's own composition errors 1)
     "train-key-typo": Case("train.py", ["model.n_layr=3"],
@@ -70,8 +72,8 @@ CASES = {
     "train-corpus-missing": Case("train", ["data.path={tmp}/nope.txt"],
                                  ["data.path={tmp}/nope.txt does not exist", "UTF-8 text file"]),
     "train-corpus-is-a-folder": Case("train", ["data.path={tmp}/empty_dir"],
-                                     ["data.path={tmp}/empty_dir does not exist (or is not a file)",
-                                      "UTF-8 text file"]),
+                                     ["data.path={tmp}/empty_dir is a folder with no .txt/.md/.text/.rst files",
+                                      "pass a glob"]),
     "train-corpus-empty": Case("train", ["data.path={tmp}/empty.txt"], ["empty.txt is empty", "point data.path"]),
     "train-corpus-binary": Case("train", ["data.path={tmp}/binary.bin"], ["binary.bin is not UTF-8", "convert it"]),
     "train-corpus-too-short": Case("train", ["data.path={tmp}/short.txt"], ["short.txt is too short",
@@ -106,6 +108,41 @@ CASES = {
     "train-run-dir-no-permission": Case("train.py", ["hydra.run.dir={tmp}/read_only_dir/run"],
                                         ["read_only_dir/run is not writable (Permission denied)", "hydra.run.dir="],
                                         needs="non-root"),
+    # ---- train.py: data sources (tinyx/data; the cache goes to {tmp}/cache, so a half-written one would show)
+    "train-text-glob-matches-nothing": Case("train", ["data=text", "data.path={tmp}/nothing_here*.txt", CACHE],
+                                            ["data.path='{tmp}/nothing_here*.txt' matches nothing",
+                                             "check the pattern"]),
+    "train-text-folder-without-text": Case("train", ["data=text", "data.path={tmp}/images_only", CACHE],
+                                           ["data.path={tmp}/images_only is a folder with no .txt", "pass a glob"]),
+    "train-text-binary-among-text": Case("train", ["data=text", "data.path={tmp}/mixed", CACHE],
+                                         ["{tmp}/mixed/b_image.txt is not UTF-8", "leave it out of data.path"]),
+    "train-jsonl-line-not-json": Case("train", ["data=jsonl", "data.path={tmp}/broken.jsonl", CACHE],
+                                      ["{tmp}/broken.jsonl:2 is not JSON", "fix or remove that line"]),
+    "train-jsonl-line-without-field": Case("train", ["data=jsonl", "data.path={tmp}/no_field.jsonl", CACHE],
+                                           ["{tmp}/no_field.jsonl:1 has no text in data.field='text'",
+                                            "set data.field"]),
+    "train-parquet-without-column": Case("train", ["data=parquet", "data.path={tmp}/no_column.parquet", CACHE],
+                                         ["no_column.parquet has no column data.field='text'", "set data.field"]),
+    "train-hf-not-available-offline": Case("train", ["data=hf", "data.name=nobody/no-such-dataset", "data.path=null", CACHE],
+                                           ["data.name=nobody/no-such-dataset", "is not available here",
+                                            "data.path=<that folder>"]),
+    "train-shard-wrong-magic": Case("train", ["data=shards", "data.path={tmp}/shard_magic/s_train.bin", CACHE],
+                                    ["s_train.bin has magic 67305985", "pass llm.c / modded-nanogpt shards"]),
+    "train-shard-wrong-version": Case("train", ["data=shards", "data.path={tmp}/shard_version/s_train.bin", CACHE],
+                                      ["s_train.bin has version 7", "regenerate it"]),
+    "train-shard-cut-short": Case("train", ["data=shards", "data.path={tmp}/shard_short/s_train.bin", CACHE],
+                                  ["s_train.bin is cut short", "copy it again"]),
+    "train-shard-ids-outside-vocabulary": Case("train", ["data=shards", "data.path={tmp}/shard_ids/s_train.bin",
+                                                         CACHE],
+                                               ["holds token id 50300", "set data.tokenizer/data.encoding"]),
+    "train-shards-other-tokenizer": Case("train", ["data=shards", "data.path={tmp}/nanogpt_char", CACHE],
+                                         ["character vocabulary", "add data.tokenizer=char"]),
+    "train-resume-other-tokenizer": Case("train", ["train.resume={run}", "data.path={tmp}/other_corpus.txt",
+                                                   "model.vocab_size=65"],
+                                         ["was trained with another tokenizer or corpus", "resume with its data"]),
+    "train-cache-disk-full": Case("train.py", ["data.cache_dir={tmp}/mount/cache"],
+                                  ["could not write the token cache {tmp}/mount/cache/tokens/",
+                                   "free space there or set data.cache_dir"], mount="tiny"),
     # ---- generate
     "generate-key-typo": Case("generate", ["run={run}", "max_new_tokns=5"], ["max_new_tokns", "Valid keys: run"]),
     "generate-wrong-type": Case("generate", ["run={run}", "max_new_tokens=many"],
@@ -230,12 +267,54 @@ def bad_files(tmp_path_factory, trained_run):
     shutil.copytree(tmp / "run_without_val", tmp / "run_with_val")
     (tmp / "run_with_val" / "metrics.jsonl").write_text('{"step": 5, "train/loss": 4.1}\n'
                                                         '{"step": 5, "val/loss": 4.2}\n')
+    _make_bad_data(tmp)
     (tmp / "mount").mkdir()
     (tmp / "read_only_dir").mkdir()
     (tmp / "read_only_dir").chmod(0o555)
     yield tmp
     (tmp / "read_only_dir").chmod(0o755)
     assert not (tmp / "unpickled").exists(), "a load unpickled an object it should have refused"
+
+
+def _write_shard(path: Path, tokens: list[int], magic: int = 20240520, version: int = 1) -> None:
+    """An llm.c shard (dev/data/data_common.py's layout): 256 int32 header, then the tokens."""
+    import numpy as np
+
+    header = np.zeros(256, dtype=np.int32)
+    header[:3] = magic, version, len(tokens)
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(header.tobytes() + np.array(tokens, dtype=np.uint16 if version == 1 else np.uint32).tobytes())
+
+
+def _make_bad_data(tmp: Path) -> None:
+    """The bad files of the data-source cases."""
+    import pickle
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp / "images_only").mkdir()
+    (tmp / "images_only" / "cat.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    (tmp / "mixed").mkdir()
+    (tmp / "mixed" / "a_story.txt").write_text(CORPUS.read_text()[:20_000])
+    (tmp / "mixed" / "b_image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (tmp / "broken.jsonl").write_text('{"text": "fine"}\n{"text": "cut sho\n')
+    (tmp / "no_field.jsonl").write_text('{"body": "the text is under another key"}\n')
+    pq.write_table(pa.table({"body": ["a document"] * 3}), tmp / "no_column.parquet")
+    tokens = list(range(1000))
+    for name, magic, version, cut in (("shard_magic", 67305985, 1, None), ("shard_version", 20240520, 7, None),
+                                      ("shard_short", 20240520, 1, 1500), ("shard_ids", 20240801, 7, None)):
+        _write_shard(tmp / name / "s_train.bin", tokens + ([50300] if name == "shard_ids" else []), magic, version)
+        _write_shard(tmp / name / "s_val.bin", tokens[:100], 20240801 if name == "shard_ids" else 20240520,
+                     7 if name == "shard_ids" else 1)
+        if cut:
+            path = tmp / name / "s_train.bin"
+            path.write_bytes(path.read_bytes()[:cut])
+    (tmp / "nanogpt_char").mkdir()
+    for split in ("train", "val"):
+        (tmp / "nanogpt_char" / f"{split}.bin").write_bytes(bytes(4000))
+    with open(tmp / "nanogpt_char" / "meta.pkl", "wb") as f:
+        pickle.dump({"vocab_size": 2, "itos": {0: "a", 1: "b"}, "stoi": {"a": 0, "b": 1}}, f)
 
 
 def _files(*roots: Path) -> dict[Path, tuple[int, int]]:
