@@ -125,6 +125,7 @@ def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float
     """sweep.py's body: run (or report on) the study; Ctrl-C stops it cleanly with exit code 130."""
     from omegaconf import OmegaConf
 
+    from tinyx.launcher import JobExited
     from tinyx.sweep import run_study
 
     sweep = OmegaConf.to_object(cfg.sweep)
@@ -135,6 +136,10 @@ def run_sweep(cfg, overrides: list[str], search_space_name: str | None) -> float
                            default_name=search_space_name or "study")
     except KeyboardInterrupt as e:  # the study said how to continue; 130 for Ctrl-C, 143 for SIGTERM
         sys.exit(getattr(e, "exit_code", 130))
+    except JobExited as e:  # a sweep.workers process ended on an error it printed
+        print(f"error: sweep worker {e.index} exited with code {e.exitcode} (its message is above); rerun the "
+              f"same command to continue the study.", file=sys.stderr, flush=True)
+        sys.exit(e.exitcode)
     return report["best"]["value"] if report["best"] else None
 
 

@@ -68,6 +68,9 @@ class OptimConfig:
     adjust_lr: str = "original"  # original: sqrt(max(1, rows/cols)) | match_rms_adamw: 0.2*sqrt(max(rows, cols))
     ns_dtype: str = "auto"  # auto (float32 on CPU/MPS, bfloat16 on CUDA) | float32 | bfloat16
     muon_impl: str = "tinyx"  # tinyx (batched, ns_dtype) | torch (torch.optim.Muon, one matrix at a time, bfloat16)
+    # Orthogonalise the fused attention weight's Q, K and V blocks separately (as modded-nanogpt), not as one
+    # matrix: scripts/muon_split.py measures it (docs/optimizers.md).
+    muon_split_qkv: bool = False
     adamw_lr: float = 3e-3
     adamw_betas: List[float] = field(default_factory=lambda: [0.9, 0.95])
     adamw_weight_decay: float = 0.0
@@ -76,8 +79,8 @@ class OptimConfig:
 # OptimConfig stays one flat schema, so `optim=muon` and `optim=adamw` compose and override alike and a
 # checkpoint's config reads back into it whole; trackers leave these out of an AdamW run's config panel,
 # where they would show settings that did nothing.
-MUON_ONLY_KEYS = ("momentum", "nesterov", "ns_steps", "adjust_lr", "ns_dtype", "muon_impl", "adamw_lr",
-                  "adamw_betas", "adamw_weight_decay")
+MUON_ONLY_KEYS = ("momentum", "nesterov", "ns_steps", "adjust_lr", "ns_dtype", "muon_impl", "muon_split_qkv",
+                  "adamw_lr", "adamw_betas", "adamw_weight_decay")
 
 
 @dataclass
@@ -203,6 +206,9 @@ class SweepConfig:
     root: str = "outputs/sweeps"  # each study's folder: trials/, report/, study.db
     n_trials: int = 20  # the study's size: a rerun adds trials until the study holds this many
     timeout: Optional[float] = None  # seconds: no new trial starts after this long (this process)
+    # Trial loops at once on this machine, each a new process with its share of the cores or its GPU
+    # (tinyx.launcher, the engine of hydra/launcher=parallel), all on this study's storage.
+    workers: int = 1
     sampler: str = "tpe"  # tpe | random
     seed: int = 0
     startup_trials: int = 4  # TPE samples at random until this many trials finished
@@ -407,6 +413,9 @@ def validate(cfg: RunConfig) -> None:
         _choice("optim.adjust_lr", o.adjust_lr, ("original", "match_rms_adamw"))
         _choice("optim.ns_dtype", o.ns_dtype, ("auto", "float32", "bfloat16"))
         _choice("optim.muon_impl", o.muon_impl, ("tinyx", "torch"))
+        _check(not (o.muon_split_qkv and o.muon_impl == "torch"),
+               "optim.muon_split_qkv=true needs optim.muon_impl=tinyx (torch.optim.Muon orthogonalises whole "
+               "matrices).")
         _check(0 <= o.momentum < 1, f"optim.momentum={o.momentum} must be in [0, 1).")
         _check(o.adamw_lr > 0, f"optim.adamw_lr={o.adamw_lr} must be > 0 (e.g. optim.adamw_lr=3e-3).")
         _check(o.adamw_weight_decay >= 0, f"optim.adamw_weight_decay={o.adamw_weight_decay} must be >= 0.")

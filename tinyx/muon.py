@@ -13,6 +13,11 @@ as an AdamW step:
     applied to the matrices once at the end. For the tiny model's 4:1 and 3:1 matrices that is ~40%
     fewer FLOPs, and one batched iteration instead of one per shape.
 With ns_dtype=bfloat16 it reproduces torch.optim.Muon (a test checks this).
+
+`row_splits` orthogonalises a matrix by blocks of rows instead of whole: the fused Q/K/V weight as
+its Q, K and V projections (modded-nanogpt's practice; optim.muon_split_qkv). Fused, the update's
+singular values are spread over all three, and at init Q and K get updates several times smaller
+than V; split, each projection gets an orthogonalised update of its own, scaled by its own shape.
 """
 
 from __future__ import annotations
@@ -108,15 +113,21 @@ class Muon(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True, ns_steps: int = 5,
                  weight_decay: float = 0.0, adjust_lr: str = "original", ns_dtype: torch.dtype = torch.float32,
-                 eps: float = 1e-7):
+                 eps: float = 1e-7, row_splits: dict[int, list[int]] | None = None):
+        """row_splits: {id(parameter): row counts}, the blocks of rows each such matrix is orthogonalised by
+        (e.g. [q_rows, k_rows, v_rows]); kept outside the param groups, so checkpoints read either way."""
         defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, weight_decay=weight_decay,
                         adjust_lr=adjust_lr, eps=eps)
         super().__init__(params, defaults)
         self.ns_dtype = ns_dtype
+        self.row_splits = dict(row_splits or {})
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() != 2:
                     raise ValueError(f"Muon takes 2-D matrices only, got a parameter of shape {tuple(p.shape)}")
+                rows = self.row_splits.get(id(p))
+                if rows is not None and sum(rows) != p.shape[0]:
+                    raise ValueError(f"row_splits {rows} do not add up to the {p.shape[0]} rows of a parameter")
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -152,14 +163,21 @@ class Muon(torch.optim.Optimizer):
             else:
                 torch._foreach_lerp_(bufs, grads, [keep * (1 - m)] * len(bufs))
             updates = torch._foreach_lerp(grads, bufs, m) if group["nesterov"] else bufs
+            # A split matrix's blocks of rows are orthogonalised and stepped as matrices of their own
+            # (views: the steps land in the parameter).
+            blocks, block_updates = [], []
+            for p, u in zip(params, updates):
+                rows = self.row_splits.get(id(p))
+                blocks.extend(p.split(rows, dim=0) if rows else [p])
+                block_updates.extend(u.split(rows, dim=0) if rows else [u])
 
-            ortho = orthogonalise(updates, group["ns_steps"], self.ns_dtype, group["eps"])
+            ortho = orthogonalise(block_updates, group["ns_steps"], self.ns_dtype, group["eps"])
             by_shape: dict[torch.Size, list[int]] = defaultdict(list)
-            for i, p in enumerate(params):
-                by_shape[p.shape].append(i)
+            for i, b in enumerate(blocks):
+                by_shape[b.shape].append(i)
             lr, wd = group["lr"], group["weight_decay"]
             for shape, idx in by_shape.items():
-                targets = [params[i] for i in idx]
+                targets = [blocks[i] for i in idx]
                 deltas = [ortho[i].to(targets[0].dtype) for i in idx]
                 if skip is not None:
                     torch._foreach_mul_(deltas, keep.to(deltas[0].dtype))

@@ -42,6 +42,12 @@ def hidden_matrices(model: nn.Module) -> list[nn.Parameter]:
             if isinstance(m, nn.Linear) and m.weight.requires_grad]
 
 
+def qkv_row_splits(model: nn.Module) -> dict[int, list[int]]:
+    """{id(fused Q/K/V weight): [Q rows, K rows, V rows]} of every attention layer (GQA: K and V are smaller)."""
+    return {id(m.qkv.weight): [m.n_head * m.head_dim, m.n_kv_head * m.head_dim, m.n_kv_head * m.head_dim]
+            for m in model.modules() if hasattr(m, "qkv") and hasattr(m, "n_kv_head")}
+
+
 def _adamw(params: list[nn.Parameter], lr: float, betas, weight_decay: float, cfg: OptimConfig,
            device: torch.device) -> torch.optim.AdamW:
     # Matrices (linear weights, embeddings) decay; biases, norm gains and scalars do not.
@@ -66,7 +72,7 @@ def build_optimizers(model: nn.Module, cfg: OptimConfig, device: torch.device) -
         return [muon, _adamw(rest, cfg.adamw_lr, cfg.adamw_betas, cfg.adamw_weight_decay, cfg, device)]
     muon = Muon([{"params": hidden, "base_lr": cfg.lr}], lr=cfg.lr, weight_decay=cfg.weight_decay,
                 momentum=cfg.momentum, nesterov=cfg.nesterov, ns_steps=cfg.ns_steps, adjust_lr=cfg.adjust_lr,
-                ns_dtype=getattr(torch, ns_dtype))
+                ns_dtype=getattr(torch, ns_dtype), row_splits=qkv_row_splits(model) if cfg.muon_split_qkv else None)
     return [muon, _adamw(rest, cfg.adamw_lr, cfg.adamw_betas, cfg.adamw_weight_decay, cfg, device)]
 
 

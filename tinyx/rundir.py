@@ -74,6 +74,9 @@ class RunSummary:
     wall_seconds: Optional[float] = None
     eval_seconds: Optional[float] = None
     reason: Optional[str] = None  # why a run that did not complete stopped, and what to do
+    # Runs with the same data_order saw the same training windows at every step (WindowSampler.order_key):
+    # compare pairs such runs seed for seed.
+    data_order: Optional[str] = None
 
     @property
     def completed(self) -> bool:

@@ -271,6 +271,14 @@ CASES = {
                                        "check the URL"]),
     "sweep-unknown-pruner": Case("script", ["sweep.py", "sweep.pruner=asha", "sweep.root={tmp}/sweeps"],
                                  ["sweep.pruner='asha'", "median, hyperband, none"]),
+    # ---- train.py -m hydra/launcher=parallel (more settings in-process: tests/unit/test_launcher.py)
+    "launcher-cap-below-one": Case("script", ["train.py", "-m", "hydra/launcher=parallel", "hydra.launcher.max_jobs=0",
+                                              *MICRO, "seed=0,1", "hydra.sweep.dir={tmp}/sweep"],
+                                   ["hydra.launcher.max_jobs=0", "whole number >= 1"]),
+    "launcher-more-gpus-than-exist": Case("script", ["train.py", "-m", "hydra/launcher=parallel",
+                                                     "hydra.launcher.gpus=64", *MICRO, "seed=0,1",
+                                                     "hydra.sweep.dir={tmp}/sweep"],
+                                          ["hydra.launcher.gpus=64", "hydra.launcher.gpus="]),
 }
 
 

@@ -230,6 +230,7 @@ def test_bad_search_space_fails_before_any_study_exists(tmp_path, space, message
     (["sweep.study_name=a/b"], "sweep.study_name='a/b' may hold only"),
     (["sweep.heartbeat_interval=0"], "sweep.heartbeat_interval=0 must be >= 1 second"),
     (["sweep.heartbeat_grace=60"], "sweep.heartbeat_grace=60 must be greater than sweep.heartbeat_interval=60"),
+    (["sweep.workers=0"], "sweep.workers=0 must be >= 1"),
     (["model.d_model=31"], "model.d_model=31 is not divisible by model.n_head=2"),
 ])
 def test_bad_sweep_settings_exit_2_with_one_message(tmp_path, capsys, overrides, message):

@@ -120,10 +120,11 @@ def test_muon_trains_and_resumes_exactly(tmp_path):
     ("optim.ns_steps=0", ["optim.ns_steps=0", ">= 1"]),
     ("optim.adjust_lr=spectral", ["optim.adjust_lr='spectral'", "match_rms_adamw"]),
     ("optim.adamw_lr=0", ["optim.adamw_lr=0"]),
+    ("optim.muon_split_qkv=true optim.muon_impl=torch", ["optim.muon_split_qkv=true", "optim.muon_impl=tinyx"]),
 ])
 def test_bad_muon_values(override, words):
     with pytest.raises(ConfigError) as e:
-        micro_config("optim=muon", override)
+        micro_config("optim=muon", *override.split())
     for w in words:
         assert w in str(e.value)
 
@@ -150,3 +151,44 @@ def test_upstream_muon_is_selectable_for_comparison():
     assert type(muon) is torch.optim.Muon
     with pytest.raises(ConfigError, match="optim.muon_impl='jax'"):
         micro_config("optim=muon", "optim.muon_impl=jax")
+
+
+@pytest.mark.parametrize("n_head, n_kv_head", [(4, 4), (4, 2), (4, 1)])  # MHA, GQA, MQA
+def test_split_qkv_orthogonalises_q_k_and_v_each_on_its_own(n_head, n_kv_head):
+    """optim.muon_split_qkv: each block of the fused weight steps by Newton-Schulz of its own gradient block,
+    scaled for its own shape; fused, the blocks' steps are slices of one matrix's."""
+    model = GPT(ModelConfig(vocab_size=40, n_layer=1, n_head=n_head, n_kv_head=n_kv_head, d_model=32, block_size=16))
+    cfg = OptimConfig(name="muon", muon_split_qkv=True, momentum=0.0, nesterov=False, lr=0.1, weight_decay=0.0)
+    muon, _ = build_optimizers(model, cfg, CPU)
+    attn = model.blocks[0].attn
+    w = attn.qkv.weight
+    head_dim = 32 // n_head
+    rows = [n_head * head_dim, n_kv_head * head_dim, n_kv_head * head_dim]
+    assert muon.row_splits == {id(w): rows}
+    torch.manual_seed(0)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    before = w.detach().clone()
+    muon.step()
+    step = before - w.detach()
+    for block_step, block_grad in zip(step.split(rows), w.grad.split(rows)):
+        scale = 0.1 * max(1.0, block_grad.shape[0] / block_grad.shape[1]) ** 0.5
+        assert torch.allclose(block_step, scale * newton_schulz(block_grad[None], 5, torch.float32)[0], atol=2e-5)
+
+    fused, _ = build_optimizers(model, OptimConfig(name="muon", momentum=0.0, nesterov=False, lr=0.1,
+                                                  weight_decay=0.0), CPU)
+    before = w.detach().clone()
+    fused.step()
+    whole = 0.1 * (w.shape[0] / w.shape[1]) ** 0.5 * newton_schulz(w.grad[None], 5, torch.float32)[0]
+    assert torch.allclose(before - w.detach(), whole, atol=2e-5)
+    assert not torch.allclose(before - w.detach(), step, atol=1e-3)  # the two options differ
+
+
+def test_split_qkv_trains_and_resumes_a_fused_run(tmp_path):
+    """The split lives outside the optimizer's state: a run can switch either way at a resume."""
+    train(micro_config("optim=muon", "train.max_steps=4", "train.ckpt_every=4", "train.eval_every=4",
+                       "train.sample_tokens=0"), tmp_path, quiet=True)
+    summary = train(micro_config("optim=muon", "optim.muon_split_qkv=true", "train.max_steps=8", "train.resume=auto",
+                                 "train.ckpt_every=4", "train.eval_every=4", "train.sample_tokens=0"),
+                    tmp_path, quiet=True)
+    assert summary.status == "completed" and summary.step == 8 and summary.val_loss < 4.2

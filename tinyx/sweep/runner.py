@@ -29,8 +29,8 @@ METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", "train/loss",
 
 
 def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,
-              default_name: str = "study", say: Callable[[str], None] = print) -> dict:
-    """Run (or with sweep.report_only, report on) the study and return its report.
+              default_name: str = "study", say: Callable[[str], None] = print, report: bool = True) -> dict | None:
+    """Run (or with sweep.report_only, report on) the study and return its report (None without `report`).
 
     `base_overrides` are the command line's train.py overrides (every trial gets them);
     `compose(overrides)` returns the train.py config for a list of overrides.
@@ -53,9 +53,47 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
            if space.fixed else "")
         + f" | trials in {study_dir / TRIALS_DIR}")
     objective = Objective(sweep, space, base_overrides, compose, name, study_dir, say)
-    _import_training_stack(base_run)
-    _run_trials(study, objective, sweep, say)
-    return write_report(study, sweep, study_dir, compose, say)
+    if sweep.workers > 1:
+        _run_workers(sweep, search_space, base_overrides, compose, default_name, say)
+    else:
+        _import_training_stack(base_run)
+        _run_trials(study, objective, sweep, say)
+    return write_report(study, sweep, study_dir, compose, say) if report else None
+
+
+def _run_workers(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,
+                 default_name: str, say: Callable[[str], None]) -> None:
+    """sweep.workers trial loops at once, each a new process (tinyx.launcher's, as hydra/launcher=parallel's
+    jobs: nothing global leaks between them) with cores / workers threads, or a GPU each where there are
+    GPUs (shared when workers outnumber them); they share the study through its storage, as workers on
+    several machines do. The study exists already, so they never race to create it."""
+    import dataclasses
+    import math
+    import os
+
+    from tinyx.launcher import plan_slots, run_jobs, visible_gpu_count, visible_gpu_names
+
+    visible = visible_gpu_count()
+    slots = plan_slots(sweep.workers, None, "auto" if visible else "none", math.ceil(sweep.workers / max(1, visible)),
+                       os.cpu_count() or 1, visible, visible_gpu_names(visible, os.environ.get("CUDA_VISIBLE_DEVICES")))
+    overrides = list(base_overrides)
+    if not any(o.startswith("hardware.threads=") for o in overrides):
+        overrides.append(f"hardware.threads={slots[0].threads}")
+    say(f"{sweep.workers} workers at once, each a new process with {slots[0].threads} thread(s)"
+        + (f", GPUs {', '.join(sorted({s.gpus for s in slots}))}" if slots[0].gpus else ""))
+    payload = (dataclasses.replace(sweep, workers=1), search_space, overrides, compose, default_name)
+    run_jobs(_worker, [payload] * sweep.workers, slots)
+
+
+def _worker(payload: tuple, slot) -> None:
+    """One of sweep.workers, in its own process: the trial loop, no report (the launching process writes it)."""
+    import sys
+
+    sweep, search_space, overrides, compose, default_name = payload
+    try:
+        run_study(sweep, search_space, overrides, compose, default_name, report=False)
+    except KeyboardInterrupt as e:  # the loop said how to continue; exit as a single sweep.py would
+        sys.exit(getattr(e, "exit_code", 130))
 
 
 def validate_sweep(sweep: SweepConfig) -> None:
@@ -69,6 +107,8 @@ def validate_sweep(sweep: SweepConfig) -> None:
     choice("metric", sweep.metric, METRICS)
     if sweep.n_trials < 1:
         raise ConfigError(f"sweep.n_trials={sweep.n_trials} must be >= 1.")
+    if sweep.workers < 1:
+        raise ConfigError(f"sweep.workers={sweep.workers} must be >= 1 (trial loops at once on this machine).")
     for key in ("startup_trials", "pruner_startup_trials", "pruner_warmup_steps"):
         if getattr(sweep, key) < 0:
             raise ConfigError(f"sweep.{key}={getattr(sweep, key)} must be >= 0.")

@@ -53,6 +53,7 @@ class Run:
     tokens_per_step: int  # global: every process's batches together
     throughput: list[float] = field(default_factory=list)  # tokens/s of each log interval
     train_loss: float | None = None  # the last finite one logged
+    data_order: str | None = None  # summary.json's key for pairing runs (WindowSampler.order_key)
 
     def log_train(self, lr_scale: float, grad_norm: torch.Tensor, steps: int, seconds: float) -> None:
         """The training figures of the interval that ends at this step: the loop's one host sync."""
@@ -112,7 +113,7 @@ class Run:
             val_bpb=s.val_bpb, val_bpb_best=s.best_val_bpb if s.best_val_bpb < math.inf else None,
             nonfinite_steps=int(s.counters.nonfinite_steps.item()),
             tokens_per_second=statistics.median(self.throughput) if self.throughput else None,
-            wall_seconds=s.wall_seconds(), eval_seconds=s.eval_seconds, reason=reason)
+            wall_seconds=s.wall_seconds(), eval_seconds=s.eval_seconds, reason=reason, data_order=self.data_order)
 
     def diverged_reason(self) -> str:
         limit = self.cfg.train.max_nonfinite_steps
@@ -186,7 +187,8 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     evaluator = Evaluator(trainable.model, trainable.model if world.distributed else trainable.step_model,
                           data.val, cfg, data.tokenizer, hw, world.is_main)
     run = Run(cfg, run_dir, world, hw, trainable, sampler, state, checkpointer, evaluator, console, loggers, injected,
-              resumed_from, cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size * world.size)
+              resumed_from, cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size * world.size,
+              data_order=sampler.order_key(cfg.train.grad_accum, data.tokenizer.to_dict()))
     _announce(run, data)
     return run
 

@@ -1,0 +1,1 @@
+"""tinyx's Hydra launcher plugin: `hydra/launcher=parallel` (conf/hydra/launcher/parallel.yaml)."""
