@@ -81,7 +81,7 @@ def _mps_value_dim_bug() -> bool:
     return (2, 9) <= version < (2, 12) and mps is not None and mps.is_available()
 
 
-def _cached_mask(t: int, n_keys: int, device) -> torch.Tensor | None:
+def _mask_after_cache(t: int, n_keys: int, device) -> torch.Tensor | None:
     """The causal mask of t new queries over n_keys keys (sink slots and cached positions first), aligned
     bottom-right: query i sees every key up to its own position. None for one query, which sees them all."""
     if t == 1:
@@ -101,9 +101,6 @@ class KVCache:
         self.max_len, self.length = max_len, 0
         self.layers = [LayerKV(self) for _ in range(n_layer)]
 
-    def reset(self) -> None:
-        self.length = 0
-
 
 class LayerKV:
     """One layer's slice of a `KVCache`: buffers allocated at the first call, in the keys' own dtype."""
@@ -117,7 +114,7 @@ class LayerKV:
         """Store k, v (B, H_kv, t, D) after the cached positions; return every position's keys and values."""
         start, end = self.cache.length, self.cache.length + k.shape[2]
         if end > self.cache.max_len:
-            raise ValueError(f"KV cache holds {self.cache.max_len} positions; {end} asked: reset it and recompute")
+            raise ValueError(f"the KV cache holds {self.cache.max_len} positions (block_size), not {end}")
         if self.k is None or self.k.shape[0] != k.shape[0]:
             shape = (k.shape[0], k.shape[1], self.cache.max_len, k.shape[3])
             self.k, self.v = k.new_empty(shape), v.new_empty(shape)
@@ -175,17 +172,21 @@ class CausalSelfAttention(nn.Module):
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if kv is not None:
             k, v = kv.update(k, v)
+        # Queries after cached positions need a mask aligned to the end; without any (training, a prompt's
+        # first pass) the uncached kernels run, so a prompt's logits are the uncached ones bit for bit.
+        after_cache = k.shape[2] > t
         scale = 1.0 / math.sqrt(hd)
         gqa = self.n_kv_head != self.n_head
         dropout_p = self.dropout if self.training else 0.0
-        if self.n_sink == 0 and kv is None:
+        if self.n_sink == 0 and not after_cache:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p, enable_gqa=gqa)
         elif self.n_sink == 0:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=_cached_mask(t, k.shape[2], q.device),
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=_mask_after_cache(t, k.shape[2], q.device),
                                                dropout_p=dropout_p, enable_gqa=gqa)
         else:
             q, k, v = self._with_sink_slots(q, k, v, scale)
-            mask = self.sink_mask[:t, : t + self.n_sink] if kv is None else _cached_mask(t, k.shape[2], q.device)
+            mask = (_mask_after_cache(t, k.shape[2], q.device) if after_cache
+                    else self.sink_mask[:t, : t + self.n_sink])
             if self.pad_value:
                 v = F.pad(v, (0, q.shape[-1] - hd))  # zero columns: the first hd outputs are unchanged
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale,

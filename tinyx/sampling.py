@@ -61,28 +61,23 @@ def stream_tokens(model, idx: torch.Tensor, max_new_tokens: int, temperature: fl
     and the tokens before it.
 
     The model sees at most its block_size last tokens. With kv_cache the tokens already seen are not
-    recomputed while the sequence fits the context; past it the window slides, which shifts every position
-    and changes every layer's keys, so the window is recomputed each step: the same tokens as without a
-    cache, at the uncached speed there.
+    recomputed while the sequence fits the context. Past it the window slides, which shifts every position
+    and changes every layer's keys, so no cached key stays valid: each step recomputes the window, as
+    without a cache (the same tokens, at the uncached speed there).
     """
     check_sampling(temperature, top_k, top_p)
     was_training = model.training
     model.eval()
     block_size = model.cfg.block_size
     cache = model.new_kv_cache() if kv_cache else None
-    new = idx
     try:
         for _ in range(max_new_tokens):
-            if cache is None:
-                logits, _ = model(idx[:, -block_size:])
+            if cache is not None and idx.shape[1] <= block_size:
+                logits, _ = model(idx[:, cache.length:], kv_cache=cache)  # the tokens not cached yet
             else:
-                if cache.length + new.shape[1] > block_size:
-                    cache.reset()
-                    new = idx[:, -block_size:]
-                logits, _ = model(new, kv_cache=cache)
+                logits, _ = model(idx[:, -block_size:])
             nxt = next_token(logits[:, -1, :], temperature, top_k, top_p, generator)
             idx = torch.cat([idx, nxt], dim=1)
-            new = nxt
             yield nxt
     finally:
         model.train(was_training)
