@@ -81,6 +81,48 @@ def _mps_value_dim_bug() -> bool:
     return (2, 9) <= version < (2, 12) and mps is not None and mps.is_available()
 
 
+def _mask_after_cache(t: int, n_keys: int, device) -> torch.Tensor | None:
+    """The causal mask of t new queries over n_keys keys (sink slots and cached positions first), aligned
+    bottom-right: query i sees every key up to its own position. None for one query, which sees them all."""
+    if t == 1:
+        return None
+    return torch.ones(t, n_keys, dtype=torch.bool, device=device).tril(n_keys - t)
+
+
+class KVCache:
+    """The keys and values of the tokens a model has seen, per layer, for generating one token at a time.
+
+    Holds at most `max_len` positions (the model's block_size); keys are stored after QK-norm and RoPE, with
+    n_kv_head heads (GQA shares them as the uncached path does). The model's forward appends a call's tokens
+    and advances `length`; the sink slots are parameters, added at attention time as without a cache.
+    """
+
+    def __init__(self, n_layer: int, max_len: int):
+        self.max_len, self.length = max_len, 0
+        self.layers = [LayerKV(self) for _ in range(n_layer)]
+
+
+class LayerKV:
+    """One layer's slice of a `KVCache`: buffers allocated at the first call, in the keys' own dtype."""
+
+    def __init__(self, cache: KVCache):
+        self.cache = cache
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (B, H_kv, t, D) after the cached positions; return every position's keys and values."""
+        start, end = self.cache.length, self.cache.length + k.shape[2]
+        if end > self.cache.max_len:
+            raise ValueError(f"the KV cache holds {self.cache.max_len} positions (block_size), not {end}")
+        if self.k is None or self.k.shape[0] != k.shape[0]:
+            shape = (k.shape[0], k.shape[1], self.cache.max_len, k.shape[3])
+            self.k, self.v = k.new_empty(shape), v.new_empty(shape)
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -116,7 +158,8 @@ class CausalSelfAttention(nn.Module):
         self.record_sink_mass = False
         self.sink_mass: torch.Tensor | None = None  # set when record_sink_mass: mean attention on the sink
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None,
+                kv: LayerKV | None = None) -> torch.Tensor:
         b, t, d = x.shape
         hd = self.head_dim
         q, k, v = self.qkv(x).split([self.n_head * hd, self.n_kv_head * hd, self.n_kv_head * hd], dim=2)
@@ -127,14 +170,23 @@ class CausalSelfAttention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if kv is not None:
+            k, v = kv.update(k, v)
+        # Queries after cached positions need a mask aligned to the end; without any (training, a prompt's
+        # first pass) the uncached kernels run, so a prompt's logits are the uncached ones bit for bit.
+        after_cache = k.shape[2] > t
         scale = 1.0 / math.sqrt(hd)
         gqa = self.n_kv_head != self.n_head
         dropout_p = self.dropout if self.training else 0.0
-        if self.n_sink == 0:
+        if self.n_sink == 0 and not after_cache:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p, enable_gqa=gqa)
+        elif self.n_sink == 0:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=_mask_after_cache(t, k.shape[2], q.device),
+                                               dropout_p=dropout_p, enable_gqa=gqa)
         else:
             q, k, v = self._with_sink_slots(q, k, v, scale)
-            mask = self.sink_mask[:t, : t + self.n_sink]
+            mask = (_mask_after_cache(t, k.shape[2], q.device) if after_cache
+                    else self.sink_mask[:t, : t + self.n_sink])
             if self.pad_value:
                 v = F.pad(v, (0, q.shape[-1] - hd))  # zero columns: the first hd outputs are unchanged
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale,
@@ -208,8 +260,8 @@ class Block(nn.Module):
         self.norm2 = make_norm(cfg, cfg.d_model)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, rope) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), rope)
+    def forward(self, x: torch.Tensor, rope, kv: LayerKV | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope, kv)
         return x + self.mlp(self.norm2(x))
 
 
@@ -267,15 +319,22 @@ class GPT(nn.Module):
         c = self.cfg
         return 6 * self.matmul_params() + 12 * c.n_layer * c.d_model * c.block_size
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None):
+        """Logits of the last position (all positions and the loss with targets).
+
+        With a `kv_cache`, idx continues the cached tokens: its positions start at the cache's length.
+        """
         t = idx.shape[1]
+        start = 0 if kv_cache is None else kv_cache.length
         x = self.tok_emb(idx)
         if self.pos_emb is not None:
-            x = x + self.pos_emb(torch.arange(t, device=idx.device))
+            x = x + self.pos_emb(torch.arange(start, start + t, device=idx.device))
         x = self.drop(x)
-        rope = (self.rope_cos, self.rope_sin) if self.cfg.pos == "rope" else None
-        for block in self.blocks:
-            x = block(x, rope)
+        rope = (self.rope_cos[start:], self.rope_sin[start:]) if self.cfg.pos == "rope" else None
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, None if kv_cache is None else kv_cache.layers[i])
+        if kv_cache is not None:
+            kv_cache.length += t
         x = self.norm_f(x)
         if targets is None:
             return self.lm_head(x[:, -1:, :]), None
@@ -300,23 +359,14 @@ class GPT(nn.Module):
                 a.record_sink_mass = False
             self.train(was_training)
 
-    @torch.inference_mode()
+    def new_kv_cache(self) -> KVCache:
+        return KVCache(self.cfg.n_layer, self.cfg.block_size)
+
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        was_training = self.training
-        self.eval()
-        for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.cfg.block_size:])
-            logits = logits[:, -1, :]
-            if temperature <= 0:
-                nxt = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k:
-                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                probs = F.softmax(logits.float(), dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)
-            idx = torch.cat([idx, nxt], dim=1)
-        self.train(was_training)
-        return idx
+                 top_k: int | None = None, generator: torch.Generator | None = None, top_p: float | None = None,
+                 kv_cache: bool = True) -> torch.Tensor:
+        """idx (B, T) followed by max_new_tokens sampled tokens (see `tinyx.sampling.generate`)."""
+        from tinyx.sampling import generate
+
+        return generate(self, idx, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                        generator=generator, kv_cache=kv_cache)

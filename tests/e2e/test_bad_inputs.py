@@ -178,6 +178,10 @@ CASES = {
     "generate-text-file-as-checkpoint": Case("generate", ["run={corpus}"],
                                              ["tinyshakespeare.txt is corrupt, truncated or not a checkpoint",
                                               "use another one"]),
+    "generate-top-p-above-one": Case("generate", ["run={run}", "top_p=1.5"],
+                                     ["top_p=1.5 is outside (0, 1]", "use e.g. top_p=0.9"]),
+    "generate-top-p-zero": Case("generate", ["run={run}", "top_p=0"], ["top_p=0.0 is outside (0, 1]", "top_p=0.9"]),
+    "generate-top-k-negative": Case("generate", ["run={run}", "top_k=-5"], ["top_k=-5 must be >= 0", "top_k=50"]),
     "generate-prompt-outside-vocabulary": Case("generate", ["run={run}", "prompt=\u20ac"],
                                                ["'\u20ac'", "not in this run's vocabulary", "remove them"]),
     # ---- evaluate

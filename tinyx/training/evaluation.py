@@ -73,9 +73,12 @@ def score(model: torch.nn.Module, windows: list[torch.Tensor], target_bytes: lis
 
 
 def sample_text(model: GPT, tokenizer, prompt_ids: list[int], n_tokens: int, seed: int, device) -> str:
+    """The evaluation's text sample: the same rule and key/value cache as `tinyx.generate`'s defaults."""
+    from tinyx.sampling import generate
+
     generator = torch.Generator(device=device).manual_seed(seed)
     idx = torch.tensor([prompt_ids], dtype=torch.long, device=device)
-    out = model.generate(idx, n_tokens, temperature=0.8, top_k=50, generator=generator)
+    out = generate(model, idx, n_tokens, temperature=0.8, top_k=50, generator=generator)
     return tokenizer.decode(out[0].tolist())
 
 
