@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from tinyx import stats
-from tinyx.compare import TIME_TO_TARGET, Arm, Comparison
+from tinyx.compare.arms import TIME_TO_TARGET, Arm, Comparison
 
 REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png")
 

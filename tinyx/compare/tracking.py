@@ -12,8 +12,8 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from tinyx.compare import Comparison
-from tinyx.compare_report import REPORT_FILES, arm_summary, metric_label
+from tinyx.compare.arms import Comparison
+from tinyx.compare.report import REPORT_FILES, arm_summary, metric_label
 
 JOB_TYPE = "compare"
 

@@ -1,27 +1,11 @@
-"""Compare runs: which arm of an ablation is better than the baseline, and is the difference more than seed noise?
-
-    uv run python -m tinyx.compare outputs/multirun/2026-11-21/01-04-15
-    uv run python -m tinyx.compare outputs/multirun/2026-11-21/01-04-15 --baseline experiment=baseline --at-step 400
-    uv run python -m tinyx.compare 'outputs/runs/2026-11-21/*' --metric val/loss_best --out reports/ --wandb
-
-Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance). Runs that
-differ only by `seed` form one arm. Per arm: n, mean and its 95% confidence interval; against the baseline arm
-(the first, or --baseline): the difference, its 95% CI, the p-value of a paired t-test (same seeds, same batch
-size and context length: the same data order) or else Welch's t-test, Holm-adjusted over the variants, a
-verdict, and the seeds per arm the observed difference would need (tinyx.stats). Only completed runs enter by
-default; a seed run twice counts once (the newest completed run is kept). Writes comparison.md, comparison.csv
-and comparison.png into the directory compared (or --out); --wandb logs the comparison as a wandb run.
-
-Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Comparison.table()`.
-"""
+"""Reading runs into arms and judging them: which runs count, one observation per seed, the statistics
+against the baseline (tinyx.stats), the verdicts. The package docstring says what compare does."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
-import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +13,7 @@ from typing import Any
 
 from tinyx import rundir, stats
 from tinyx.config import is_hyperparameter
-from tinyx.errors import CompareError, exit_on_user_error
+from tinyx.errors import CompareError
 from tinyx.rundir import METRICS_FILE, SUMMARY_FILE, find_runs
 
 SEED_KEY = "seed"
@@ -478,76 +462,3 @@ def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: st
     judge(arms, alpha, min_effect)
     return Comparison(keys=keys, arms=arms, metric=metric, warnings=warnings, alpha=alpha, min_effect=min_effect,
                       at_step=at_step, at_tokens=at_tokens, target=target)
-
-
-# ---------------------------------------------------------------- command line
-def default_out_dir(paths: list[str], run_dirs: list[Path]) -> Path:
-    """The directory compared: the one directory given, else the runs' common parent."""
-    import glob
-    import os
-
-    if len(paths) == 1 and not glob.has_magic(str(paths[0])) and Path(paths[0]).is_dir():
-        return Path(paths[0])
-    return Path(os.path.commonpath([str(p) for p in run_dirs]))
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tinyx.compare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", help="run directories, multirun directories, or globs of them")
-    parser.add_argument("--baseline", help="the arm the others are tested against: its name, or a part of it that "
-                                           "names one arm (default: the first arm)")
-    parser.add_argument("--metric", default="val/loss", help=f"what arms are judged by: {', '.join(METRICS)} "
-                                                             f"(default val/loss, the final evaluation)")
-    parser.add_argument("--at-step", type=int, help="judge every run at this step (its evaluations up to it)")
-    parser.add_argument("--at-tokens", type=int, help="judge every run at this many training tokens "
-                                                      "(step = tokens / (batch_size x grad_accum x block_size))")
-    parser.add_argument("--include-incomplete", action="store_true",
-                        help="also count runs that did not complete (interrupted, diverged, killed), "
-                             "on their last evaluation")
-    parser.add_argument("--min-effect", type=float, help="the smallest difference that matters, for the verdict "
-                                                         "'no detectable difference' (default: 0.5%% of the "
-                                                         "baseline's mean)")
-    parser.add_argument("--target", type=float, help="also report the wall seconds each arm took to reach "
-                                                     "this validation loss (first evaluation at or below it)")
-    parser.add_argument("--out", help="directory for comparison.{md,csv,png} (default: the directory compared)")
-    parser.add_argument("--wandb", action="store_true", help="also log the comparison as a wandb run "
-                                                             "(job type compare, in the runs' group)")
-    return parser.parse_args(argv)
-
-
-@exit_on_user_error
-def main(argv: list[str]) -> Comparison:
-    from tinyx.compare_report import to_markdown, write_reports
-    from tinyx.files import check_writable
-
-    args = parse_args(argv)
-    comparison = compare_runs(args.paths, metric=args.metric, baseline=args.baseline, at_step=args.at_step,
-                              at_tokens=args.at_tokens, include_incomplete=args.include_incomplete,
-                              target=args.target, min_effect=args.min_effect)
-    for w in comparison.warnings:
-        print(f"warning: {w}", file=sys.stderr, flush=True)
-    run_dirs = [r.path for a in comparison.arms for r in a.runs]
-    out_dir = Path(args.out) if args.out else default_out_dir(args.paths, run_dirs)
-    check_writable(out_dir, "--out")  # so that a full disk leaves no half of the reports
-    try:
-        written = write_reports(comparison, out_dir)
-    except OSError as e:
-        raise CompareError(f"cannot write the reports to {out_dir} ({e.strerror}): pass --out DIR.") from None
-    print(to_markdown(comparison), end="")
-    print(f"\nwrote {', '.join(p.name for p in written)} to {out_dir}", flush=True)
-    if args.wandb:
-        from tinyx.compare_wandb import log_comparison
-
-        try:
-            print(log_comparison(comparison, out_dir), flush=True)
-        except Exception as e:  # wandb raises many types (network, auth, disk): the reports are written already
-            print(f"warning: wandb failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the "
-                  f"comparison is in {out_dir}", file=sys.stderr, flush=True)
-    return comparison
-
-
-if __name__ == "__main__":
-    from tinyx.entry import load_env
-
-    load_env()
-    main(sys.argv[1:])

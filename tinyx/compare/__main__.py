@@ -1,0 +1,3 @@
+from tinyx.compare.cli import run
+
+run()
