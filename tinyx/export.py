@@ -21,7 +21,6 @@ from typing import Optional
 
 from tinyx.errors import ConfigError, ExportError, exit_on_user_error
 
-TINYX_MODEL_FILE = "tinyx_model.json"  # the tinyx ModelConfig: bias=false and pos=none survive the round trip
 CHECK_ROWS = 2  # the fixed batch: 2 rows of the model's whole context, seeded random token ids
 
 
@@ -147,7 +146,7 @@ The context is {m['block_size']} tokens: longer inputs are outside what the mode
 
 def write_folder(model, tokenizer, folder: Path) -> str:
     """The model, its tokenizer and tinyx's records into `folder` (no model card); returns the transformers class."""
-    from tinyx.hf.mapping import ARCHITECTURES, architecture
+    from tinyx.hf.mapping import ARCHITECTURES, TINYX_MODEL_FILE, architecture
     from tinyx.hf.tokenizer import write_tokenizer
 
     cfg = model.cfg
@@ -164,9 +163,14 @@ def write_folder(model, tokenizer, folder: Path) -> str:
 def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = False, tolerance: float = 1e-4,
            seed: int = 0, say=print) -> ExportResult:
     """Export a run (its latest checkpoint) or a checkpoint to `out`, checked; nothing is left at `out` on error."""
+    from tinyx.hf import require
     from tinyx.hf.mapping import architecture
     from tinyx.rundir import load_model, read_summary, run_dir_of
 
+    require("transformers", "tokenizers", "safetensors", extra="hf", what="tinyx.export")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the export prints its own lines
     run = load_model(run_or_checkpoint, "cpu", key="run")
     architecture(run.model.cfg)  # a switch with no HF equivalent stops here, before anything is written
     out = Path(out).expanduser()

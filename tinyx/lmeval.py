@@ -234,8 +234,10 @@ def main(checkpoints: list[Path], tasks: list[str], include_path: str | None, li
          num_fewshot: int | None, batch_size: int, device: str) -> list[dict[str, Any]]:
     """tinyx.evaluate --tasks: score each checkpoint, print a table, write results into its run directory."""
     from tinyx.hardware import resolve_device
+    from tinyx.hf import require
     from tinyx.rundir import load_model, run_dir_of
 
+    require("lm_eval", extra="eval", what="tinyx.evaluate --tasks", error=EvaluateError)
     check_tasks(tasks, task_manager(include_path))  # before loading any model: a typo fails at once
     dev = resolve_device(device)
     every = []

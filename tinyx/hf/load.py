@@ -36,8 +36,7 @@ def check_init_from(init_from: str) -> None:
 
 def read_shape(folder: Path) -> tuple[str, dict[str, Any]]:
     """(model_type, the ModelConfig keys the folder fixes); a tinyx export's own record takes precedence."""
-    from tinyx.export import TINYX_MODEL_FILE
-    from tinyx.hf.mapping import SHAPE_KEYS, model_config_from_hf
+    from tinyx.hf.mapping import SHAPE_KEYS, TINYX_MODEL_FILE, model_config_from_hf
 
     where = f"model.init_from=hf:{folder}"
     hf = json.loads((folder / "config.json").read_text())
@@ -112,6 +111,9 @@ def prepare(cfg, say) -> tuple[Any, dict[str, Any] | None]:
     """
     from dataclasses import replace
 
+    from tinyx.hf import require
+
+    require("transformers", "safetensors", extra="hf", what=f"model.init_from={cfg.model.init_from}")
     _, shape = read_shape(folder_of(cfg.model.init_from))
     if cfg.data.tokenizer not in ("char", "tiktoken"):
         return cfg, None

@@ -20,6 +20,7 @@ from tinyx.config import ModelConfig
 from tinyx.errors import ExportError
 
 GPT2, LLAMA, QWEN3 = "gpt2", "llama", "qwen3"
+TINYX_MODEL_FILE = "tinyx_model.json"  # an export's tinyx ModelConfig: bias=false and pos=none survive the round trip
 ARCHITECTURES = {GPT2: "GPT2LMHeadModel", LLAMA: "LlamaForCausalLM", QWEN3: "Qwen3ForCausalLM"}
 # The keys that fix a model's shape and computation (what a folder's config.json decides), for import's check.
 SHAPE_KEYS = ("n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "vocab_size", "bias", "norm", "norm_eps", "pos",
