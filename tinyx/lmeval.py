@@ -205,23 +205,32 @@ def write_results(run_dir: Path, checkpoint: Path, results: dict) -> Path:
 
 
 def log_to_wandb(run_dir: Path, rows, say=print) -> None:
-    """Into the run's wandb summary (`lm_eval/<task>/<metric>`), when the run logged to wandb."""
+    """Into the run's wandb summary (`lm_eval/<task>/<metric>`), when the run logged to wandb: the same run id
+    and project, offline when WANDB_MODE says so (a new offline-run-* folder for `wandb sync`)."""
+    import os
+
     from tinyx.loggers import WANDB_ID_FILE
+    from tinyx.rundir import read_config
 
     id_file = run_dir / "wandb" / WANDB_ID_FILE
     if not id_file.is_file():
         return
+    run_id = id_file.read_text().strip()
+    wandb_cfg = read_config(run_dir).get("logger", {}).get("wandb", {})
     try:
         import wandb
 
-        wb = wandb.init(dir=str(run_dir), id=id_file.read_text().strip(), resume="allow",
+        wb = wandb.init(dir=str(run_dir), id=run_id, resume="allow",
+                        project=wandb_cfg.get("project") or os.environ.get("WANDB_PROJECT") or "tinyx",
+                        entity=wandb_cfg.get("entity") or os.environ.get("WANDB_ENTITY") or None,
                         settings=wandb.Settings(silent=True))
         wb.summary.update({f"lm_eval/{task}/{metric}": value for task, metric, value, _ in rows})
         wb.summary.update({f"lm_eval/{task}/{metric}_stderr": se for task, metric, _, se in rows if se is not None})
         wb.finish()
-        say(f"wandb: lm-eval results in run {id_file.read_text().strip()}'s summary")
+        say(f"wandb: lm-eval results in run {run_id}'s summary")
     except Exception as e:  # wandb is a convenience: the results file is written either way
-        say(f"warning: wandb failed ({type(e).__name__}); the results are in {run_dir / RESULTS_DIR}")
+        say(f"warning: wandb failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); the "
+            f"results are in {run_dir / RESULTS_DIR}")
 
 
 def to_markdown(rows) -> str:

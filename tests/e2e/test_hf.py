@@ -149,3 +149,34 @@ def _choice_logprob(run, prompt: str, choice: str) -> float:
         logp = torch.log_softmax(run.model(x, x)[0][0], dim=-1)
     n = len(run.tokenizer.encode(choice))
     return float(logp[-n:].gather(1, torch.tensor(ids[-n:])[:, None]).sum())
+
+
+def test_lm_eval_results_go_into_the_runs_wandb_summary(tracked_multirun, tmp_path, monkeypatch):
+    """A run that logged to wandb gets the harness's figures in its summary, under its own run id (read back
+    with wandb's offline reader)."""
+    import shutil
+
+    from helpers import leet
+
+    from tinyx import evaluate
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    sweep, _ = tracked_multirun
+    run_dir = tmp_path / "run"
+    shutil.copytree(sweep / "0", run_dir)  # the shared fixture stays as it was
+    before = set((run_dir / "wandb").glob("offline-run-*"))
+    run_id = (run_dir / "wandb" / "run_id").read_text().strip()
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    write_local_task(tasks, [{"prompt": "ROMEO:\nWhat", "choices": [" light", " xqzv"], "answer": i % 2}
+                             for i in range(4)])
+
+    evaluate.main([str(run_dir), "--tasks", "tinyx_local_mc", "--include-path", str(tasks)])
+
+    new, = set((run_dir / "wandb").glob("offline-run-*")) - before
+    assert new.name.endswith(run_id)
+    summary = json.loads(leet("--summary", str(new)))["summary"]
+    results = json.loads(next((run_dir / "lm_eval").glob("ckpt_*.json")).read_text())
+    metrics = results["tasks"]["tinyx_local_mc"]["metrics"]
+    assert summary["lm_eval/tinyx_local_mc/acc"] == pytest.approx(metrics["acc,none"])
+    assert summary["lm_eval/tinyx_local_mc/acc_stderr"] == pytest.approx(metrics["acc_stderr,none"])
