@@ -254,6 +254,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                          help="documents per task (a fraction if < 1), for a quick look; not for reporting")
     harness.add_argument("--num-fewshot", type=int, default=None, help="few-shot examples (default: the task's)")
     args = parser.parse_args(argv)
+    if args.tasks and (args.probes or args.eval_batches):
+        parser.error("--tasks runs lm-eval alone: pass --probes/--eval-batches in a separate command")
     if args.threads < 0:
         parser.error(f"--threads={args.threads} must be >= 0 (0: torch's choice)")
     for name in ("top_k", "eval_batches", "batch_size"):

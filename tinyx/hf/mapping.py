@@ -32,32 +32,25 @@ _WOULD_EXPORT = ("what exports: the GPT-2 block (model.norm=layernorm model.pos=
 
 def architecture(cfg: ModelConfig) -> str:
     """gpt2 | llama | qwen3 for a model config, or an ExportError naming the switch with no HF equivalent."""
-    def refuse(switch: str, why: str) -> ExportError:
-        return ExportError(f"{switch} has no Hugging Face equivalent ({why}): {_WOULD_EXPORT}.")
-
-    if cfg.attn_sink != "none":
-        return _raise(refuse(f"model.attn_sink={cfg.attn_sink}", "no transformers architecture has tinyx's sinks"))
     if cfg.norm == "layernorm":
-        if cfg.pos == "rope":
-            _raise(refuse("model.pos=rope with model.norm=layernorm", "GPT-2 has learned positions"))
-        if cfg.mlp == "swiglu":
-            _raise(refuse("model.mlp=swiglu with model.norm=layernorm", "GPT-2's MLP has no gate"))
-        if cfg.n_kv_head not in (None, cfg.n_head):
-            _raise(refuse(f"model.n_kv_head={cfg.n_kv_head} with model.norm=layernorm", "GPT-2 is multi-head"))
-        if cfg.qk_norm:
-            _raise(refuse("model.qk_norm=true with model.norm=layernorm", "GPT-2 has no QK-norm"))
-        return GPT2
-    if cfg.pos != "rope":
-        _raise(refuse(f"model.pos={cfg.pos} with model.norm=rmsnorm", "Llama and Qwen3 use RoPE"))
-    if cfg.mlp != "swiglu":
-        _raise(refuse(f"model.mlp={cfg.mlp} with model.norm=rmsnorm", "Llama and Qwen3 use SwiGLU"))
-    if cfg.qk_norm and cfg.bias:
-        _raise(refuse("model.bias=true with model.qk_norm=true", "Qwen3's MLP has no biases"))
-    return QWEN3 if cfg.qk_norm else LLAMA
-
-
-def _raise(error: Exception):
-    raise error
+        kind, blockers = GPT2, [
+            (cfg.pos == "rope", "model.pos=rope with model.norm=layernorm", "GPT-2 has learned positions"),
+            (cfg.mlp == "swiglu", "model.mlp=swiglu with model.norm=layernorm", "GPT-2's MLP has no gate"),
+            (cfg.n_kv_head not in (None, cfg.n_head), f"model.n_kv_head={cfg.n_kv_head} with model.norm=layernorm",
+             "GPT-2 is multi-head"),
+            (cfg.qk_norm, "model.qk_norm=true with model.norm=layernorm", "GPT-2 has no QK-norm")]
+    else:
+        kind, blockers = QWEN3 if cfg.qk_norm else LLAMA, [
+            (cfg.pos != "rope", f"model.pos={cfg.pos} with model.norm=rmsnorm", "Llama and Qwen3 use RoPE"),
+            (cfg.mlp != "swiglu", f"model.mlp={cfg.mlp} with model.norm=rmsnorm", "Llama and Qwen3 use SwiGLU"),
+            (cfg.qk_norm and cfg.bias, "model.bias=true with model.qk_norm=true", "Qwen3's MLP has no biases")]
+    # Sinks first: whatever the block, nothing in transformers computes them.
+    blockers.insert(0, (cfg.attn_sink != "none", f"model.attn_sink={cfg.attn_sink}",
+                        "no transformers architecture has tinyx's sinks"))
+    for blocked, switch, why in blockers:
+        if blocked:
+            raise ExportError(f"{switch} has no Hugging Face equivalent ({why}): {_WOULD_EXPORT}.")
+    return kind
 
 
 def d_ff(cfg: ModelConfig) -> int:
