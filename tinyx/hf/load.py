@@ -47,7 +47,8 @@ def read_shape(folder: Path) -> tuple[str, dict[str, Any]]:
         resolved_d_ff = shape["d_ff"]  # config.json's width; tinyx_model.json may hold null (the default) for it
         shape.update({k: tinyx_cfg[k] for k in SHAPE_KEYS if k in tinyx_cfg})
         shape["d_ff"] = resolved_d_ff
-        shape["n_kv_head"] = None if tinyx_cfg.get("n_kv_head") in (None, tinyx_cfg["n_head"]) else tinyx_cfg["n_kv_head"]
+        kv = tinyx_cfg.get("n_kv_head")
+        shape["n_kv_head"] = None if kv in (None, tinyx_cfg["n_head"]) else kv
     return hf["model_type"], shape
 
 

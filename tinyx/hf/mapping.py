@@ -25,9 +25,10 @@ ARCHITECTURES = {GPT2: "GPT2LMHeadModel", LLAMA: "LlamaForCausalLM", QWEN3: "Qwe
 # The keys that fix a model's shape and computation (what a folder's config.json decides), for import's check.
 SHAPE_KEYS = ("n_layer", "n_head", "n_kv_head", "d_model", "d_ff", "vocab_size", "bias", "norm", "norm_eps", "pos",
               "rope_theta", "mlp", "qk_norm", "attn_sink", "tie_embeddings")
-_WOULD_EXPORT = ("what exports: the GPT-2 block (model.norm=layernorm model.pos=learned|none model.mlp=gelu|relu2, "
-                 "no n_kv_head, no qk_norm), the Llama-style block (model.norm=rmsnorm model.pos=rope model.mlp=swiglu, "
-                 "any n_kv_head, optionally model.qk_norm=true), neither with attention sinks")
+_WOULD_EXPORT = ("what exports: the GPT-2 block (model.norm=layernorm model.pos=learned|none "
+                 "model.mlp=gelu|relu2, no n_kv_head, no qk_norm), the Llama-style block (model.norm=rmsnorm "
+                 "model.pos=rope model.mlp=swiglu, any n_kv_head, optionally model.qk_norm=true), neither with "
+                 "attention sinks")
 
 
 def architecture(cfg: ModelConfig) -> str:
@@ -123,8 +124,10 @@ def _gpt2_layer(sd: dict, p: str, i: int, cfg: ModelConfig) -> dict:
 
     # HF GPT-2's Conv1D stores (in, out): the transpose of nn.Linear's (out, in).
     return {h + "ln_1.weight": sd[p + "norm1.weight"], h + "ln_1.bias": bias(p + "norm1.bias", d),
-            h + "attn.c_attn.weight": sd[p + "attn.qkv.weight"].t(), h + "attn.c_attn.bias": bias(p + "attn.qkv.bias", 3 * d),
-            h + "attn.c_proj.weight": sd[p + "attn.proj.weight"].t(), h + "attn.c_proj.bias": bias(p + "attn.proj.bias", d),
+            h + "attn.c_attn.weight": sd[p + "attn.qkv.weight"].t(),
+            h + "attn.c_attn.bias": bias(p + "attn.qkv.bias", 3 * d),
+            h + "attn.c_proj.weight": sd[p + "attn.proj.weight"].t(),
+            h + "attn.c_proj.bias": bias(p + "attn.proj.bias", d),
             h + "ln_2.weight": sd[p + "norm2.weight"], h + "ln_2.bias": bias(p + "norm2.bias", d),
             h + "mlp.c_fc.weight": sd[p + "mlp.fc.weight"].t(), h + "mlp.c_fc.bias": bias(p + "mlp.fc.bias", ff),
             h + "mlp.c_proj.weight": sd[p + "mlp.proj.weight"].t(), h + "mlp.c_proj.bias": bias(p + "mlp.proj.bias", d)}
@@ -235,7 +238,8 @@ def from_hf_state_dict(hf_sd: dict, cfg: ModelConfig, kind: str) -> dict:
         for suffix in ("weight", "bias") if cfg.bias else ("weight",):
             sd[f"{p}attn.qkv.{suffix}"] = torch.cat([hf_sd[f"{h}self_attn.{n}_proj.{suffix}"] for n in "qkv"])
             sd[f"{p}attn.proj.{suffix}"] = hf_sd[f"{h}self_attn.o_proj.{suffix}"]
-            sd[f"{p}mlp.fc.{suffix}"] = torch.cat([hf_sd[f"{h}mlp.gate_proj.{suffix}"], hf_sd[f"{h}mlp.up_proj.{suffix}"]])
+            sd[f"{p}mlp.fc.{suffix}"] = torch.cat([hf_sd[f"{h}mlp.gate_proj.{suffix}"],
+                                                   hf_sd[f"{h}mlp.up_proj.{suffix}"]])
             sd[f"{p}mlp.proj.{suffix}"] = hf_sd[f"{h}mlp.down_proj.{suffix}"]
         if cfg.qk_norm:
             sd[p + "attn.q_norm.weight"] = hf_sd[h + "self_attn.q_norm.weight"]
