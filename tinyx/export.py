@@ -58,8 +58,11 @@ def _hf_model(model, cfg):
     """The transformers model with tinyx's weights (float32)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     from tinyx.hf.mapping import hf_config, to_hf_state_dict
+
+    hf_logging.disable_progress_bar()  # the export prints its own lines
 
     kwargs = hf_config(cfg)
     config = AutoConfig.for_model(kwargs.pop("model_type"), **kwargs)
@@ -168,9 +171,6 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
     from tinyx.rundir import load_model, read_summary, run_dir_of
 
     require("transformers", "tokenizers", "safetensors", extra="hf", what="tinyx.export")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # the export prints its own lines
     run = load_model(run_or_checkpoint, "cpu", key="run")
     architecture(run.model.cfg)  # a switch with no HF equivalent stops here, before anything is written
     out = Path(out).expanduser()

@@ -118,8 +118,11 @@ def test_lm_eval_on_a_local_task_writes_metric_and_stderr(trained_run, tmp_path,
     from tinyx import evaluate
     from tinyx.rundir import load_model
 
+    import shutil
+
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    run_dir, _ = trained_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run[0], run_dir)  # lm_eval/ is written into the run: the shared fixture stays as it was
     text = CORPUS.read_text()
     docs = []
     for i in range(12):
@@ -127,9 +130,11 @@ def test_lm_eval_on_a_local_task_writes_metric_and_stderr(trained_run, tmp_path,
         prompt, right = text[start:start + 40], text[start + 40:start + 52]
         wrong = text[start + 40:start + 52][::-1]
         docs.append({"prompt": prompt, "choices": [right, wrong] if i % 2 else [wrong, right], "answer": i % 2 ^ 1})
-    write_local_task(tmp_path, docs)
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    write_local_task(tasks, docs)
 
-    evaluate.main([str(run_dir), "--tasks", "tinyx_local_mc", "--include-path", str(tmp_path)])
+    evaluate.main([str(run_dir), "--tasks", "tinyx_local_mc", "--include-path", str(tasks)])
 
     results = json.loads(next((run_dir / "lm_eval").glob("ckpt_*.json")).read_text())
     metrics = results["tasks"]["tinyx_local_mc"]["metrics"]

@@ -91,7 +91,7 @@ def test_exported_block_matches_transformers(name, char_tokenizer, corpus_text, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SLOW_BLOCKS))
-def test_more_exported_blocks_match_transformers(name, char_tokenizer, corpus_text, tmp_path):
+def test_exported_block_matches_transformers_more(name, char_tokenizer, corpus_text, tmp_path):
     check_export(*SLOW_BLOCKS[name], char_tokenizer, corpus_text, tmp_path)
 
 
