@@ -150,3 +150,29 @@ def test_gpt2_bpe_tokenizer_encodes_like_tiktoken(tmp_path):
         assert hf_tok.decode(ids) == text
     assert hf_tok.eos_token == "<|endoftext|>" and hf_tok.eos_token_id == 50256
     assert len(hf_tok) == 50257
+
+
+@pytest.mark.parametrize("name", [*BLOCKS, *SLOW_BLOCKS])
+def test_init_from_reads_the_shape_an_export_wrote(name, tmp_path):
+    """config.json (+ tinyx_model.json) of an export describe the exported model exactly: the same run config
+    passes init_from's check, and another shape fails it with the overrides that would make it match."""
+    import json
+    from dataclasses import asdict, replace
+
+    from tinyx.hf.load import check_shape, read_shape
+    from tinyx.hf.mapping import TINYX_MODEL_FILE, hf_config
+
+    switches = {**BLOCKS, **SLOW_BLOCKS}[name][0]
+    cfg = ModelConfig(**{"n_layer": 2, "n_head": 4, "d_model": 32, "block_size": 64, "vocab_size": 65, **switches})
+    (tmp_path / "config.json").write_text(json.dumps(hf_config(cfg)))
+    (tmp_path / TINYX_MODEL_FILE).write_text(json.dumps(asdict(cfg)))
+    _, shape = read_shape(tmp_path)
+    check_shape(cfg, shape, "here")
+    with pytest.raises(ExportError, match=r"another shape than this run's \(n_layer=3, tie_embeddings=\w+\): add "
+                                          r"model.n_layer=2 model.tie_embeddings=(true|false)\.$"):
+        check_shape(replace(cfg, n_layer=3, tie_embeddings=not cfg.tie_embeddings), shape, "here")
+
+    (tmp_path / TINYX_MODEL_FILE).unlink()  # a folder transformers wrote: config.json alone
+    _, shape = read_shape(tmp_path)
+    if cfg.norm == "rmsnorm" or cfg.bias:  # GPT-2's form cannot say bias=false or pos=none: those need the record
+        check_shape(cfg, shape, "here")
