@@ -149,7 +149,11 @@ def task_manager(include_path: str | None):
 
 
 def check_tasks(tasks: list[str], manager) -> None:
-    unknown = [t for t in tasks if t not in manager.all_tasks]
+    """Every name a task, group or tag lm-eval knows (or a pattern such as mmlu_* that matches some)."""
+    import fnmatch
+
+    known = manager.all_tasks
+    unknown = [t for t in tasks if t not in known and not (any(c in t for c in "*?[") and fnmatch.filter(known, t))]
     if unknown:
         raise EvaluateError(f"lm-eval task {', '.join(unknown)} does not exist: check the name (`uv run lm-eval ls "
                             f"tasks` lists them) or pass --include-path with your task's YAML folder.")
