@@ -17,8 +17,9 @@ from helpers import MICRO, micro_config, run_cli
 @pytest.fixture(scope="session", autouse=True)
 def token_cache(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tinyx_cache")
-    os.environ["TINYX_CACHE_DIR"] = str(folder)
-    return folder
+    with pytest.MonkeyPatch.context() as env:  # the variable is put back as it was after the session
+        env.setenv("TINYX_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")
@@ -64,16 +65,32 @@ def postgres_url():
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_user:
         shutil.chown(data, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True, timeout=120)
     run(str(bin_dir / "initdb"), "-D", str(data / "db"), "--auth=trust", "-U", "tinyx")
-    run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "server.log"), "-w", "start",
-        "-o", f"-p {port} -k {data} -h 127.0.0.1")
+    port = _start_on_a_free_port(run, bin_dir, data)
     try:
         run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "tinyx", "tinyx")
         yield f"postgresql://tinyx@127.0.0.1:{port}/tinyx"
     finally:
         run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop")
         shutil.rmtree(data, ignore_errors=True)
+
+
+def _start_on_a_free_port(run, bin_dir: Path, data: Path, attempts: int = 5) -> int:
+    """Start the server on a port no one else holds and return it.
+
+    PostgreSQL cannot pick a port itself: a port found free may be taken by another process before the
+    server binds it, so a start that fails on a port in use is retried on another one."""
+    for attempt in range(1, attempts + 1):  # returns or raises
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        log = data / f"server-{port}.log"
+        try:
+            run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-l", str(log), "-w", "start",
+                "-o", f"-p {port} -k {data} -h 127.0.0.1")
+            return port
+        except subprocess.CalledProcessError:
+            lost_the_port = log.is_file() and "could not bind" in log.read_text(errors="replace")
+            if not lost_the_port or attempt == attempts:
+                raise

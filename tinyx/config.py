@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
+from dataclasses import field as dataclass_field  # DataConfig has a key named `field`
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -84,10 +85,26 @@ MUON_ONLY_KEYS = ("momentum", "nesterov", "ns_steps", "adjust_lr", "ns_dtype", "
 
 @dataclass
 class DataConfig:
+    # The preset's label; for source=hf, the hub dataset's name (data.name=roneneldan/TinyStories).
     name: str = "shakespeare_char"
-    tokenizer: str = "char"  # char | tiktoken
+    # Where documents come from (docs/data.md): text (a file, folder or glob) | jsonl | parquet | hf (a hub
+    # dataset, or a save_to_disk folder in data.path) | shards (nanoGPT train.bin/val.bin, llm.c shards).
+    source: str = "text"
+    tokenizer: str = "char"  # char | tiktoken | hf
     encoding: str = "gpt2"  # tiktoken encoding name (tokenizer=tiktoken)
-    path: Optional[str] = None  # a local UTF-8 text file; skips cache and download
+    tokenizer_path: Optional[str] = None  # tokenizer=hf: a folder with tokenizer.json (or the file), local only
+    # source=text: a file, a folder (its .txt/.md/.text files) or a glob. Unset: the named corpus below.
+    path: Optional[str] = None
+    # source=text, how files become documents: none (the whole text is one stream, split 90/10 by
+    # characters as nanoGPT) | file (a document per file) | paragraph (a document per blank-line paragraph).
+    split_documents: str = "none"
+    field: str = "text"  # jsonl / parquet / hf: the column holding each document's text
+    config: Optional[str] = None  # hf: the dataset's configuration (subset)
+    split: str = "train"  # hf: the split read
+    streaming: bool = False  # hf: stream from the local hub cache instead of preparing Arrow files
+    max_documents: Optional[int] = None  # stop reading the source after this many documents
+    max_tokens: Optional[int] = None  # stop after the document that brings the cache to this many tokens
+    val_path: Optional[str] = None  # shards: the validation shard(s); unset: the train path with train -> val
     url: str = TINY_SHAKESPEARE_URL
     sha256: Optional[str] = TINY_SHAKESPEARE_SHA256
     size_bytes: Optional[int] = TINY_SHAKESPEARE_BYTES
@@ -95,8 +112,12 @@ class DataConfig:
     cache_dir: Optional[str] = None  # None: $TINYX_CACHE_DIR, else ~/.cache/tinyx
     # Folders searched for `filename` before downloading (offline mirrors): a machine setting, for
     # conf/local/default.yaml (see conf/local/example.yaml) or the command line.
-    search_dirs: List[str] = field(default_factory=list)
+    search_dirs: List[str] = dataclass_field(default_factory=list)
     val_fraction: float = 0.1
+    workers: int = 0  # tokenizer processes; 0: one per CPU core for sources over 16 MB, none below; -1: none
+    # Where training windows start: random (any token) | document (a document's first token, for sources
+    # that have documents; tinyx/data/windows.py).
+    window_start: str = "random"
 
 
 @dataclass
@@ -192,10 +213,17 @@ class SweepConfig:
     pruner_startup_trials: int = 3  # median: never prune before this many trials finished
     pruner_warmup_steps: int = 0  # median: never prune at or before this training step
     direction: str = "minimize"  # minimize | maximize
-    metric: str = "val/loss"  # a summary.json figure: val/loss, val/loss_best, train/loss, tokens_per_second
+    # A summary.json figure: val/loss, val/loss_best, val/bpb, val/bpb_best (bits per byte: across tokenizers),
+    # train/loss, tokens_per_second.
+    metric: str = "val/loss"
     report_only: bool = False  # print the report and write its files, train nothing
     write_experiment: bool = False  # write <experiment_dir>/best_<study>.yaml for the best trial
     experiment_dir: str = "conf/experiment"
+    # SQLite/PostgreSQL/MySQL: a worker records a heartbeat for its trial every heartbeat_interval seconds;
+    # a trial without one for heartbeat_grace seconds (its worker was killed) is marked failed by the next
+    # worker that starts a trial, and retried once. Integers: Optuna's heartbeat counts whole seconds.
+    heartbeat_interval: int = 60
+    heartbeat_grace: int = 180
 
 
 @dataclass
@@ -245,6 +273,7 @@ HYPERPARAMETER, MACHINE, LOGGING, RUN, SECRET = "hyperparameter", "machine", "lo
 KEY_ROLES: dict[str, str] = {
     "hardware": MACHINE, "hardware.dtype": HYPERPARAMETER,  # precision changes the result
     "data.path": MACHINE, "data.search_dirs": MACHINE, "data.cache_dir": MACHINE, "data.url": MACHINE,
+    "data.tokenizer_path": MACHINE, "data.val_path": MACHINE, "data.workers": MACHINE, "data.streaming": MACHINE,
     "logger": LOGGING,
     "train.resume": RUN, "train.log_every": RUN, "train.ckpt_every": RUN, "train.keep_checkpoints": RUN,
     "train.sample_tokens": RUN, "train.sample_prompt": RUN, "train.max_nonfinite_steps": RUN,
@@ -322,6 +351,24 @@ def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     _check(value in choices, f"{key}={value!r} is not one of {', '.join(choices)}: set {key} to one of them.")
 
 
+def _validate_data(d: DataConfig) -> None:
+    _choice("data.source", d.source, ("text", "jsonl", "parquet", "hf", "shards"))
+    _choice("data.tokenizer", d.tokenizer, ("char", "tiktoken", "hf"))
+    _choice("data.split_documents", d.split_documents, ("none", "file", "paragraph"))
+    _choice("data.window_start", d.window_start, ("random", "document"))
+    _check(0 < d.val_fraction < 1, f"data.val_fraction={d.val_fraction} must be in (0, 1).")
+    _check(d.tokenizer != "hf" or bool(d.tokenizer_path),
+           "data.tokenizer=hf needs data.tokenizer_path=<folder with tokenizer.json>: set it.")
+    _check(d.source in ("text", "hf") or bool(d.path),
+           f"data.source={d.source} needs data.path=<file, folder or glob>: set it.")
+    _check(d.source != "hf" or bool(d.path) or bool(d.name),
+           "data=hf needs data.name=<hub dataset> or data.path=<folder saved with save_to_disk>: set one.")
+    for key, value in (("data.max_documents", d.max_documents), ("data.max_tokens", d.max_tokens)):
+        _check(value is None or value >= 1, f"{key}={value} must be a positive integer or null (no cap).")
+    _check(d.workers >= -1, f"data.workers={d.workers} must be >= -1 (0: one per CPU core for large sources, "
+                            f"-1: none).")
+
+
 def validate(cfg: RunConfig) -> None:
     """Cross-field checks that a schema alone cannot express."""
     m, o, t, d, h = cfg.model, cfg.optim, cfg.train, cfg.data, cfg.hardware
@@ -378,8 +425,7 @@ def validate(cfg: RunConfig) -> None:
     _check(o.warmup_steps >= 0, f"optim.warmup_steps={o.warmup_steps} must be >= 0.")
     _choice("optim.schedule", o.schedule, ("cosine", "constant"))
     _check(0 <= o.min_lr_ratio <= 1, f"optim.min_lr_ratio={o.min_lr_ratio} must be in [0, 1].")
-    _choice("data.tokenizer", d.tokenizer, ("char", "tiktoken"))
-    _check(0 < d.val_fraction < 1, f"data.val_fraction={d.val_fraction} must be in (0, 1).")
+    _validate_data(d)
     _check(h.device in ("auto", "cpu", "mps", "cuda") or h.device.startswith("cuda:"),
            f"hardware.device={h.device!r} is not one of auto, cpu, cuda, cuda:N, mps.")
     _choice("hardware.dtype", h.dtype, ("auto", "float32", "bfloat16", "float16"))

@@ -1,4 +1,4 @@
-"""Score checkpoints: validation loss and perplexity, and probe cases (prompt -> expected continuation).
+"""Score checkpoints: validation loss, perplexity and bits per byte, and probe cases (prompt -> expected continuation).
 
     uv run python -m tinyx.evaluate outputs/runs/2026-11-21/01-04-15 --probes conf/probes/shakespeare.yaml
     uv run python -m tinyx.evaluate 'outputs/runs/2026-11-21/01-04-15/checkpoints/ckpt_*.pt' --eval-batches 20
@@ -57,6 +57,7 @@ class CheckpointScore:
     step: int
     val_loss: float
     val_ppl: float
+    val_bpb: float  # bits per byte over the same target tokens
     val_tokens: int
     probes: list[ProbeResult] = field(default_factory=list)
 
@@ -103,19 +104,24 @@ def load_probes(path: str | Path) -> tuple[list[Probe], int | None]:
 
 
 # ---------------------------------------------------------------- scoring
-def validation_loss(model, val_ids, block_size: int, batch_size: int, eval_batches: int | None, hw):
-    """(mean loss per token, tokens scored) over the whole split, or over training's fixed eval batches."""
+def validation_score(model, val_ids, byte_lengths, block_size: int, batch_size: int, eval_batches: int | None, hw):
+    """(mean loss per token, bits per byte, tokens scored) over the whole split, or over training's fixed
+    eval batches; bits per byte over the same target tokens (tinyx.training.evaluation.ValScore)."""
     from tinyx.data import fixed_eval_windows, sequential_windows
-    from tinyx.training.evaluation import evaluate
+    from tinyx.training.evaluation import score, target_byte_counts
 
     if eval_batches:
         windows = fixed_eval_windows(val_ids, eval_batches, batch_size, block_size)
-        return evaluate(model, windows, hw), eval_batches * batch_size * block_size
+        val = score(model, windows, target_byte_counts(windows, byte_lengths), hw)
+        return val.loss, val.bpb, eval_batches * batch_size * block_size
     batches = sequential_windows(val_ids, batch_size, block_size)
+    scores = [score(model, [b], target_byte_counts([b], byte_lengths), hw) for b in batches]
     rows = sum(len(b) for b in batches)
     # Batches differ in size only at the end: weight each batch's mean by its rows.
-    loss = sum(evaluate(model, [b], hw) * len(b) for b in batches) / rows
-    return loss, rows * block_size
+    loss = sum(s.loss * len(b) for s, b in zip(scores, batches)) / rows
+    target_bytes = sum(s.target_bytes for s in scores)
+    bpb = sum(s.nll_nats for s in scores) / (math.log(2) * target_bytes) if target_bytes else math.nan
+    return loss, bpb, rows * block_size
 
 
 def score_probe(model, tokenizer, probe: Probe, top_k: int, device) -> ProbeResult:
@@ -163,25 +169,30 @@ def evaluate_checkpoints(checkpoints: list[Path], probes: list[Probe] = (), top_
     from tinyx import hardware
     from tinyx.config import HardwareConfig
     from tinyx.data import load_tokens
+    from tinyx.datarecord import tokenizer_mismatch
 
     hw = hardware.setup(HardwareConfig(device=device, threads=threads))
     datasets: dict[str, object] = {}  # checkpoints of one run share their corpus: tokenized once
+    byte_lengths: dict[str, object] = {}
     scores = []
     for ckpt in checkpoints:
         run = load_model(ckpt, hw.device)
         key = json.dumps(run.config["data"], sort_keys=True)
         if key not in datasets:
             datasets[key] = load_tokens(_data_config(run.config, data_path))
+            byte_lengths[key] = datasets[key].tokenizer.token_byte_lengths()
         data = datasets[key]
-        if data.tokenizer.to_dict() != run.state["tokenizer"]:
-            raise EvaluateError(f"checkpoint {ckpt} was trained with another tokenizer than {data.corpus_path} "
-                                f"gives: pass --data-path with the corpus it was trained on.")
+        mismatch = tokenizer_mismatch(run.state["tokenizer"], data.tokenizer.to_dict())
+        if mismatch:
+            raise EvaluateError(f"checkpoint {ckpt} was trained with {mismatch}, from {data.corpus_path}: pass "
+                                f"--data-path with the corpus it was trained on.")
         train_cfg = run.config.get("train", {})
         # --eval-batches reproduces training's batches, so it takes training's batch size.
         rows = batch_size or (train_cfg.get("eval_batch_size", 12) if eval_batches else FULL_SPLIT_BATCH_SIZE)
-        loss, n_tokens = validation_loss(run.model, data.val, run.model.cfg.block_size, rows, eval_batches, hw)
-        score = CheckpointScore(checkpoint=ckpt, step=run.step, val_loss=loss,
-                                val_ppl=math.exp(min(loss, 50.0)), val_tokens=n_tokens)
+        loss, bpb, n_tokens = validation_score(run.model, data.val, byte_lengths[key], run.model.cfg.block_size,
+                                               rows, eval_batches, hw)
+        score = CheckpointScore(checkpoint=ckpt, step=run.step, val_loss=loss, val_ppl=math.exp(min(loss, 50.0)),
+                                val_bpb=bpb, val_tokens=n_tokens)
         score.probes = [score_probe(run.model, run.tokenizer, p, top_k, hw.device) for p in probes]
         scores.append(score)
     return scores
@@ -196,11 +207,12 @@ def _short(path: Path, base: Path) -> str:
 
 
 def to_markdown(scores: list[CheckpointScore], base: Path, top_k: int) -> str:
-    lines = ["| checkpoint | step | val loss | val ppl | tokens scored |"
+    lines = ["| checkpoint | step | val loss | val ppl | val bpb | tokens scored |"
              + (f" probes in top-{top_k} | probe log-prob (sum) |" if scores[0].probes else ""),
-             "|---|---|---|---|---|" + ("---|---|" if scores[0].probes else "")]
+             "|---|---|---|---|---|---|" + ("---|---|" if scores[0].probes else "")]
     for s in scores:
-        cells = [_short(s.checkpoint, base), str(s.step), f"{s.val_loss:.4f}", f"{s.val_ppl:.2f}", f"{s.val_tokens:,}"]
+        cells = [_short(s.checkpoint, base), str(s.step), f"{s.val_loss:.4f}", f"{s.val_ppl:.2f}", f"{s.val_bpb:.4f}",
+                 f"{s.val_tokens:,}"]
         if s.probes:
             cells += [f"{sum(p.in_top_k for p in s.probes)}/{len(s.probes)}",
                       f"{sum(p.logprob for p in s.probes):.2f}"]
@@ -219,14 +231,14 @@ def to_markdown(scores: list[CheckpointScore], base: Path, top_k: int) -> str:
 
 
 def write_csv(scores: list[CheckpointScore], path: Path) -> None:
-    header = ["checkpoint", "step", "val_loss", "val_ppl", "val_tokens"]
+    header = ["checkpoint", "step", "val_loss", "val_ppl", "val_bpb", "val_tokens"]
     for p in scores[0].probes:
         header += [f"probe:{p.name}:logprob", f"probe:{p.name}:rank", f"probe:{p.name}:in_top_k"]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for s in scores:
-            row = [str(s.checkpoint), s.step, s.val_loss, s.val_ppl, s.val_tokens]
+            row = [str(s.checkpoint), s.step, s.val_loss, s.val_ppl, s.val_bpb, s.val_tokens]
             for p in s.probes:
                 row += [p.logprob, p.rank, p.in_top_k]
             writer.writerow(row)

@@ -89,10 +89,9 @@ def _lm_class():
 
 
 def _prefix_id(tokenizer) -> int:
-    """What an empty context starts from: tiktoken's end-of-text token, a char tokenizer's newline (or 0)."""
-    enc = getattr(tokenizer, "enc", None)
-    if enc is not None and getattr(enc, "eot_token", None) is not None:
-        return enc.eot_token
+    """What an empty context starts from: the end-of-text token, else a char tokenizer's newline (or 0)."""
+    if getattr(tokenizer, "eot", None) is not None:  # tiktoken's <|endoftext|>, an HF tokenizer's end-of-text
+        return tokenizer.eot
     return getattr(tokenizer, "stoi", {}).get("\n", 0)
 
 

@@ -73,8 +73,8 @@ class JsonlLogger:
 
 def _fmt(metrics: dict[str, float]) -> str:
     parts = []
-    for key, fmt in [("train/loss", "loss {:.4f}"), ("val/loss", "val {:.4f}"), ("lr", "lr {:.2e}"),
-                     ("grad_norm", "gnorm {:.2f}"), ("step_ms", "{:.1f} ms"),
+    for key, fmt in [("train/loss", "loss {:.4f}"), ("val/loss", "val {:.4f}"), ("val/bpb", "bpb {:.4f}"),
+                     ("lr", "lr {:.2e}"), ("grad_norm", "gnorm {:.2f}"), ("step_ms", "{:.1f} ms"),
                      ("tokens_per_second", "{:,.0f} tok/s"), ("mfu", "mfu {:.1%}")]:
         if metrics.get(key) is not None:
             parts.append(fmt.format(metrics[key]))
@@ -109,7 +109,7 @@ def next_steps(cfg: RunConfig, run_dir: Path) -> list[str]:
     compare = (f"{_shell_path(sweep)}   # this sweep's runs" if sweep is not None else
                f"{where}   # and other runs' directories")
     lines = [f"uv run python -m tinyx.generate run={where}{prompt_arg}   # sample text",
-             f"uv run python -m tinyx.evaluate {where}   # val loss on the whole split",
+             f"uv run python -m tinyx.evaluate {where}   # val loss and bits per byte on the whole split",
              f"uv run python -m tinyx.compare {compare}"]
     if cfg.logger.tensorboard.enabled:
         lines.append(f"uv run tensorboard --logdir {where}   # curves")
@@ -174,7 +174,8 @@ class ConsoleLogger:
             self.progress.stop()
         if self.quiet:
             return
-        keys = ["status", "step", "val/loss", "val/loss_best", "val/ppl", "params", "tokens_per_second",
+        keys = ["status", "step", "val/loss", "val/loss_best", "val/ppl", "val/bpb", "val/bpb_best", "params",
+                "tokens_per_second",
                 "wall_seconds", "eval_seconds", "run_dir"]
         width = max(len(k) for k in keys)
         lines = [f"  {k:<{width}}  {summary[k]:.4f}" if isinstance(summary.get(k), float) else
@@ -365,6 +366,7 @@ class WandbLogger:
             run.define_metric("*", step_metric="step")
             run.define_metric("val/loss", summary="min,last")
             run.define_metric("val/ppl", summary="min,last")
+            run.define_metric("val/bpb", summary="min,last")
         except Exception as e:  # wandb raises many types: errors of network, auth, disk, settings
             say(f"warning: wandb failed to start ({type(e).__name__}: {_one_line(e)}); training goes on, "
                 f"logged locally only")
@@ -420,9 +422,9 @@ class WandbLogger:
         if self.run is None:
             return
         try:
-            # val/loss and val/ppl keep their {min, last} summaries from define_metric.
+            # val/loss, val/ppl and val/bpb keep their {min, last} summaries from define_metric.
             self.run.summary.update({k: _json_value(v) for k, v in summary.items()
-                                     if k not in ("val/loss", "val/ppl", "step")})
+                                     if k not in ("val/loss", "val/ppl", "val/bpb", "step")})
             self.run.finish(exit_code=0 if summary.get("status") == "completed" else 1)
         except Exception as e:
             self._fail(e)

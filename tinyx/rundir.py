@@ -6,7 +6,7 @@
       .hydra/            Hydra's own record, when train.py ran it (config.yaml, overrides.yaml)
       metrics.jsonl      one JSON object per logged step (train and eval)
       samples.jsonl      generated text at each evaluation
-      summary.json       the RunSummary: status, final and best val loss, params, tokens/s, wall time
+      summary.json       the RunSummary: status, final and best val loss and bits per byte, params, tokens/s, wall time
       tokenizer.json     what decodes the run's token ids
       checkpoints/       ckpt_<step>.pt, and `latest` / `best` pointers (tinyx.checkpoint)
       train.log          Hydra's log of the console
@@ -51,7 +51,7 @@ LAST = "last"  # the argument that names the newest run (resolve_last)
 
 # RunSummary's fields whose names in summary.json (and in metrics.jsonl) hold a slash.
 _JSON_NAMES = {"train_loss": "train/loss", "val_loss": "val/loss", "val_loss_best": "val/loss_best",
-               "val_ppl": "val/ppl"}
+               "val_ppl": "val/ppl", "val_bpb": "val/bpb", "val_bpb_best": "val/bpb_best"}
 _FIELD_NAMES = {v: k for k, v in _JSON_NAMES.items()}
 
 
@@ -67,6 +67,8 @@ class RunSummary:
     val_loss: Optional[float] = None
     val_loss_best: Optional[float] = None
     val_ppl: Optional[float] = None
+    val_bpb: Optional[float] = None  # bits per byte of the last evaluation: compares across tokenizers
+    val_bpb_best: Optional[float] = None  # the lowest of any evaluation
     nonfinite_steps: int = 0
     tokens_per_second: Optional[float] = None
     wall_seconds: Optional[float] = None

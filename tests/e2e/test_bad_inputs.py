@@ -42,6 +42,8 @@ class Case:
     slow: bool = False  # over a few seconds (lm-eval indexes its thousands of tasks): in the slow suite
 
 
+CACHE = "data.cache_dir={tmp}/cache"  # the data cases' token cache: inside the case folder, so leftovers show
+
 CASES = {
     # ---- train.py: config values (unknown keys and tinyx's checks exit 2, Hydra's own composition errors 1)
     "train-key-typo": Case("train.py", ["model.n_layr=3"],
@@ -68,12 +70,17 @@ CASES = {
                                    needs="no-cuda"),
     "train-unknown-encoding": Case("train", ["data=shakespeare_bpe", "data.encoding=gpt3_not_real"],
                                    ["data.encoding='gpt3_not_real'", "gpt2"]),
+    "train-window-start-unknown": Case("train", ["data.window_start=docs"],
+                                       ["data.window_start='docs' is not one of random, document"]),
+    "train-window-start-without-documents": Case("train", ["data.window_start=document"],
+                                                 ["data.window_start=document needs a source split into documents",
+                                                  "data.name=shakespeare_char", "use data.window_start=random"]),
     # ---- train.py: files
     "train-corpus-missing": Case("train", ["data.path={tmp}/nope.txt"],
                                  ["data.path={tmp}/nope.txt does not exist", "UTF-8 text file"]),
     "train-corpus-is-a-folder": Case("train", ["data.path={tmp}/empty_dir"],
-                                     ["data.path={tmp}/empty_dir does not exist (or is not a file)",
-                                      "UTF-8 text file"]),
+                                     ["data.path={tmp}/empty_dir is a folder with no .txt/.md/.text/.rst files",
+                                      "pass a glob"]),
     "train-corpus-empty": Case("train", ["data.path={tmp}/empty.txt"], ["empty.txt is empty", "point data.path"]),
     "train-corpus-binary": Case("train", ["data.path={tmp}/binary.bin"], ["binary.bin is not UTF-8", "convert it"]),
     "train-corpus-too-short": Case("train", ["data.path={tmp}/short.txt"], ["short.txt is too short",
@@ -85,6 +92,14 @@ CASES = {
                                         "a run directory that saved one"]),
     "train-resume-other-shape": Case("train", ["train.resume={run}", "model.d_model=64"],
                                      ["model.d_model=32 (this run: 64)", "add: model.d_model=32"]),
+    "train-resume-other-tokenizer": Case("train", ["train.resume={run}", "data=shakespeare_bpe"],
+                                         ["trained with tokenizer char (65 characters), but this data gives tiktoken "
+                                          "gpt2", "resume with the data it was trained on",
+                                          "data=shakespeare_char data.tokenizer=char"]),
+    "train-resume-other-corpus": Case("train", ["train.resume={run}", "data.path={tmp}/other_corpus.txt"],
+                                      ["trained with tokenizer char (65 characters), but this data gives char "
+                                       "(18 characters)", "only in the checkpoint's",
+                                       "resume with the data it was trained on"]),
     "train-resume-truncated": Case("train", ["train.resume={tmp}/truncated.pt"],
                                    ["{tmp}/truncated.pt is corrupt, truncated or not a checkpoint", "use another one"]),
     "train-resume-pickled-object": Case("train", ["train.resume={tmp}/pickled_object.pt"],
@@ -108,6 +123,41 @@ CASES = {
     "train-run-dir-no-permission": Case("train.py", ["hydra.run.dir={tmp}/read_only_dir/run"],
                                         ["read_only_dir/run is not writable (Permission denied)", "hydra.run.dir="],
                                         needs="non-root"),
+    # ---- train.py: data sources (tinyx/data; the cache goes to {tmp}/cache, so a half-written one would show)
+    "train-text-glob-matches-nothing": Case("train", ["data=text", "data.path={tmp}/nothing_here*.txt", CACHE],
+                                            ["data.path='{tmp}/nothing_here*.txt' matches nothing",
+                                             "check the pattern"]),
+    "train-text-folder-without-text": Case("train", ["data=text", "data.path={tmp}/images_only", CACHE],
+                                           ["data.path={tmp}/images_only is a folder with no .txt", "pass a glob"]),
+    "train-text-binary-among-text": Case("train", ["data=text", "data.path={tmp}/mixed", CACHE],
+                                         ["{tmp}/mixed/b_image.txt is not UTF-8", "leave it out of data.path"]),
+    "train-jsonl-line-not-json": Case("train", ["data=jsonl", "data.path={tmp}/broken.jsonl", CACHE],
+                                      ["{tmp}/broken.jsonl:2 is not JSON", "fix or remove that line"]),
+    "train-jsonl-line-without-field": Case("train", ["data=jsonl", "data.path={tmp}/no_field.jsonl", CACHE],
+                                           ["{tmp}/no_field.jsonl:1 has no text in data.field='text'",
+                                            "set data.field"]),
+    "train-parquet-without-column": Case("train", ["data=parquet", "data.path={tmp}/no_column.parquet", CACHE],
+                                         ["no_column.parquet has no column data.field='text'", "set data.field"]),
+    "train-hf-not-available-offline": Case("train", ["data=hf", "data.name=nobody/no-such-dataset", "data.path=null", CACHE],
+                                           ["data.name=nobody/no-such-dataset", "is not available here",
+                                            "data.path=<that folder>"]),
+    "train-shard-wrong-magic": Case("train", ["data=shards", "data.path={tmp}/shard_magic/s_train.bin", CACHE],
+                                    ["s_train.bin has magic 67305985", "pass llm.c / modded-nanogpt shards"]),
+    "train-shard-wrong-version": Case("train", ["data=shards", "data.path={tmp}/shard_version/s_train.bin", CACHE],
+                                      ["s_train.bin has version 7", "regenerate it"]),
+    "train-shard-cut-short": Case("train", ["data=shards", "data.path={tmp}/shard_short/s_train.bin", CACHE],
+                                  ["s_train.bin is cut short", "copy it again"]),
+    "train-shard-ids-outside-vocabulary": Case("train", ["data=shards", "data.path={tmp}/shard_ids/s_train.bin",
+                                                         CACHE],
+                                               ["holds token id 50300", "set data.tokenizer/data.encoding"]),
+    "train-shards-other-tokenizer": Case("train", ["data=shards", "data.path={tmp}/nanogpt_char", CACHE],
+                                         ["character vocabulary", "add data.tokenizer=char"]),
+    "train-resume-other-tokenizer": Case("train", ["train.resume={run}", "data.path={tmp}/other_corpus.txt",
+                                                   "model.vocab_size=65"],
+                                         ["was trained with another tokenizer or corpus", "resume with its data"]),
+    "train-cache-disk-full": Case("train.py", ["data.cache_dir={tmp}/mount/cache"],
+                                  ["could not write the token cache {tmp}/mount/cache/tokens/",
+                                   "free space there or set data.cache_dir"], mount="tiny"),
     # ---- generate
     "generate-key-typo": Case("generate", ["run={run}", "max_new_tokns=5"], ["max_new_tokns", "Valid keys: run"]),
     "generate-wrong-type": Case("generate", ["run={run}", "max_new_tokens=many"],
@@ -140,8 +190,9 @@ CASES = {
     "evaluate-pickled-object": Case("evaluate", ["{tmp}/pickled_object.pt"],
                                     ["{tmp}/pickled_object.pt holds Python objects", "load only checkpoints"]),
     "evaluate-another-corpus": Case("evaluate", ["{ckpt}", "--data-path", "{tmp}/other_corpus.txt"],
-                                    ["another tokenizer than {tmp}/other_corpus.txt",
-                                     "pass --data-path with the corpus"]),
+                                    ["trained with tokenizer char (65 characters), but this data gives char "
+                                     "(18 characters)",
+                                     "from {tmp}/other_corpus.txt: pass --data-path with the corpus"]),
     "evaluate-probe-no-expected": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_no_expected.yaml"],
                                        ["probe 1 (lord) has no `expected` field", "add expected:"]),
     "evaluate-probe-unknown-field": Case("evaluate", ["{run}", "--probes", "{tmp}/probes_typo.yaml"],
@@ -249,6 +300,7 @@ def bad_files(tmp_path_factory, trained_run):
          "activation_function": "gelu"}))
     (tmp / "hf_other_shape" / "tinyx_tokenizer.json").write_text(json.dumps(
         {"kind": "char", "chars": sorted(set(CORPUS.read_text()))}))
+    _make_bad_data(tmp)
     (tmp / "mount").mkdir()
     (tmp / "read_only_dir").mkdir()
     (tmp / "read_only_dir").chmod(0o555)
@@ -267,6 +319,47 @@ def _sink_checkpoint(ckpt: Path, run_dir: Path) -> None:
     for i in range(state["config"]["model"]["n_layer"]):
         state["model"][f"blocks.{i}.attn.sink_logit"] = torch.zeros(n_head)
     save_checkpoint(run_dir, state["step"], state, keep=1)
+
+
+def _write_shard(path: Path, tokens: list[int], magic: int = 20240520, version: int = 1) -> None:
+    """An llm.c shard (dev/data/data_common.py's layout): 256 int32 header, then the tokens."""
+    import numpy as np
+
+    header = np.zeros(256, dtype=np.int32)
+    header[:3] = magic, version, len(tokens)
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(header.tobytes() + np.array(tokens, dtype=np.uint16 if version == 1 else np.uint32).tobytes())
+
+
+def _make_bad_data(tmp: Path) -> None:
+    """The bad files of the data-source cases."""
+    import pickle
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp / "images_only").mkdir()
+    (tmp / "images_only" / "cat.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    (tmp / "mixed").mkdir()
+    (tmp / "mixed" / "a_story.txt").write_text(CORPUS.read_text()[:20_000])
+    (tmp / "mixed" / "b_image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (tmp / "broken.jsonl").write_text('{"text": "fine"}\n{"text": "cut sho\n')
+    (tmp / "no_field.jsonl").write_text('{"body": "the text is under another key"}\n')
+    pq.write_table(pa.table({"body": ["a document"] * 3}), tmp / "no_column.parquet")
+    tokens = list(range(1000))
+    for name, magic, version, cut in (("shard_magic", 67305985, 1, None), ("shard_version", 20240520, 7, None),
+                                      ("shard_short", 20240520, 1, 1500), ("shard_ids", 20240801, 7, None)):
+        _write_shard(tmp / name / "s_train.bin", tokens + ([50300] if name == "shard_ids" else []), magic, version)
+        _write_shard(tmp / name / "s_val.bin", tokens[:100], 20240801 if name == "shard_ids" else 20240520,
+                     7 if name == "shard_ids" else 1)
+        if cut:
+            path = tmp / name / "s_train.bin"
+            path.write_bytes(path.read_bytes()[:cut])
+    (tmp / "nanogpt_char").mkdir()
+    for split in ("train", "val"):
+        (tmp / "nanogpt_char" / f"{split}.bin").write_bytes(bytes(4000))
+    with open(tmp / "nanogpt_char" / "meta.pkl", "wb") as f:
+        pickle.dump({"vocab_size": 2, "itos": {0: "a", 1: "b"}, "stoi": {"a": 0, "b": 1}}, f)
 
 
 def _files(*roots: Path) -> dict[Path, tuple[int, int]]:

@@ -69,10 +69,13 @@ def killed_at_step_25(cmd: list[str], tmp_path, processes: int) -> None:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                             env={**os.environ, "TINYX_FAULTS": "pause@step:25", "TINYX_FAULTS_READY": str(ready)})
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and (
-            not ready.is_file() or len(ready.read_text().splitlines()) < processes):
+    def all_paused():
+        return ready.is_file() and len(ready.read_text().splitlines()) >= processes
+
+    while time.monotonic() < deadline and proc.poll() is None and not all_paused():
         time.sleep(0.05)
-    assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    # Every process paused mid-step 25, not whatever state they reached by the deadline.
+    assert proc.poll() is None and all_paused(), proc.stderr.read().decode()[-3000:]
     os.killpg(proc.pid, signal.SIGKILL)  # torchrun (its workers may run in their own process groups)
     for line in ready.read_text().splitlines():  # "<point> <step> <pid>" of each paused process
         with contextlib.suppress(ProcessLookupError):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import MICRO, ROOT, compose, micro_config
+from helpers import MICRO, ROOT, compose, micro_config, run_cli
 
 from tinyx import faults
 from tinyx.checkpoint import (
@@ -28,7 +28,6 @@ from tinyx.checkpoint import (
     save_checkpoint,
 )
 from tinyx.cli import run_train
-from tinyx.errors import TrainingInterrupted, exit_on_user_error
 from tinyx.rundir import read_jsonl
 from tinyx.training import train
 
@@ -173,41 +172,49 @@ def test_a_second_ctrl_c_stops_at_once_without_a_half_written_checkpoint(tmp_pat
     assert_every_checkpoint_loads(run_dir)
 
 
+# Ctrl-C in a Python session that calls train(): a real SIGINT, sent by a logger to its own process when it
+# sees a step logged. That process is a child: a SIGINT to pytest's own process would end the whole session
+# if the handler under test were missing.
+CTRL_C_IN_PROCESS = """
+import json, os, signal, sys
+from helpers import micro_config
+from tinyx.errors import TrainingInterrupted, exit_on_user_error
+from tinyx.training import train
+
 class CtrlCAt:
-    """A logger that presses Ctrl-C (a real SIGINT to this process) when it sees `step` logged."""
-
-    def __init__(self, step: int):
+    def __init__(self, step):
         self.step = step
-
     def log_metrics(self, step, metrics):
         if step == self.step:
             os.kill(os.getpid(), signal.SIGINT)
-
     def log_sample(self, step, text):
-        """Samples say nothing about when to press Ctrl-C."""
-
+        pass
     def finish(self, summary):
-        """Nothing to flush: this logger keeps nothing."""
+        pass
+
+run_dir = sys.argv[1]
+handler_before = signal.getsignal(signal.SIGINT)
+cfg = micro_config("train.log_every=1")
+try:  # what a caller such as the sweep sees
+    train(cfg, run_dir + "/again", quiet=True, extra_loggers=[CtrlCAt(3)])
+except TrainingInterrupted as e:
+    print(json.dumps({"keyboard_interrupt": isinstance(e, KeyboardInterrupt), "signum": e.signum, "step": e.step,
+                      "exit_code": e.exit_code, "checkpoint": e.checkpoint,
+                      "handler_restored": signal.getsignal(signal.SIGINT) is handler_before}), flush=True)
+exit_on_user_error(lambda: train(cfg, run_dir, quiet=True, extra_loggers=[CtrlCAt(17)]))()
+"""
 
 
-def test_ctrl_c_in_process_saves_then_raises_training_interrupted_and_restores_handlers(tmp_path, capsys):
-    handler_before = signal.getsignal(signal.SIGINT)
-    cfg = micro_config("train.log_every=1")
-    interrupted_train = exit_on_user_error(lambda: train(cfg, tmp_path, quiet=True, extra_loggers=[CtrlCAt(17)]))
-    with pytest.raises(SystemExit) as exit_info:
-        interrupted_train()
-    assert exit_info.value.code == 130
-    assert f"interrupted by SIGINT at step 17: checkpoint {tmp_path}/checkpoints/ckpt_000017.pt saved" in \
-        capsys.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is handler_before
+def test_ctrl_c_in_process_saves_then_raises_training_interrupted_and_restores_handlers(tmp_path):
+    result = run_cli("-c", f"import sys; sys.path.insert(0, 'tests')\n{CTRL_C_IN_PROCESS}", str(tmp_path))
+    assert result.returncode == 130, result.stderr[-3000:]
+    assert f"interrupted by SIGINT at step 17: checkpoint {tmp_path}/checkpoints/ckpt_000017.pt saved" in result.stderr
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
     assert load_checkpoint(find_checkpoint(tmp_path))["step"] == 17
-
-    with pytest.raises(TrainingInterrupted) as caught:  # what a caller such as the sweep sees
-        train(cfg, tmp_path / "again", quiet=True, extra_loggers=[CtrlCAt(3)])
-    assert isinstance(caught.value, KeyboardInterrupt)
-    assert (caught.value.signum, caught.value.step, caught.value.exit_code) == (signal.SIGINT, 3, 130)
-    assert caught.value.checkpoint == str(tmp_path / "again" / "checkpoints" / "ckpt_000003.pt")
+    caught = json.loads(result.stdout.splitlines()[0])
+    assert caught == {"keyboard_interrupt": True, "signum": signal.SIGINT, "step": 3, "exit_code": 130,
+                      "checkpoint": str(tmp_path / "again" / "checkpoints" / "ckpt_000003.pt"),
+                      "handler_restored": True}
 
 
 def test_outside_the_main_thread_train_leaves_signal_handling_alone(tmp_path):

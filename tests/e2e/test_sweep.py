@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -75,6 +76,26 @@ def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
     from tinyx.training import train
     again = train(to_run_config(compose_train(command[3:])), tmp_path / "again", quiet=True)
     assert again.val_loss == best["value"]
+
+
+@pytest.mark.slow
+def test_a_study_can_optimise_bits_per_byte_and_its_pruner_sees_them(tmp_path):
+    import optuna
+
+    from tinyx.rundir import read_jsonl
+
+    report = study(tmp_path, overrides=without("train.max_steps") + ["train.max_steps=20"], n_trials=2,
+                   metric="val/bpb", pruner_startup_trials=1)
+    rows = trials_csv(report)
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'sweeps' / 's' / 'study.db'}").trials
+    for row, trial in zip(rows, trials):
+        run_dir = Path(row["run_dir"])
+        summary = json.loads((run_dir / "summary.json").read_text())
+        logged = {r["step"]: r["val/bpb"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/bpb" in r}
+        assert trial.intermediate_values == logged and logged  # the pruner compares bits per byte
+        if row["state"] == "complete":
+            assert float(row["value"]) == summary["val/bpb"] != summary["val/loss"] and len(logged) == 2
+    assert report["best"]["value"] == min(float(r["value"]) for r in rows if r["state"] == "complete")
 
 
 def test_best_trial_experiment_file_reproduces_its_config(tmp_path):
@@ -207,6 +228,8 @@ def test_bad_search_space_fails_before_any_study_exists(tmp_path, space, message
     (["sweep.pruner=asha"], "sweep.pruner='asha' is not one of median, hyperband, none"),
     (["sweep.metric=val/accuracy"], "sweep.metric='val/accuracy' is not one of"),
     (["sweep.study_name=a/b"], "sweep.study_name='a/b' may hold only"),
+    (["sweep.heartbeat_interval=0"], "sweep.heartbeat_interval=0 must be >= 1 second"),
+    (["sweep.heartbeat_grace=60"], "sweep.heartbeat_grace=60 must be greater than sweep.heartbeat_interval=60"),
     (["model.d_model=31"], "model.d_model=31 is not divisible by model.n_head=2"),
 ])
 def test_bad_sweep_settings_exit_2_with_one_message(tmp_path, capsys, overrides, message):
@@ -236,17 +259,31 @@ def load_trials(storage: str, name: str = "k"):
     return optuna.load_study(study_name=name, storage=storage).get_trials()
 
 
+def wait_until(condition, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    """Return once `condition()` holds; fail, with the process's output, if it exits or `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"exited ({proc.returncode}) before {what}:\n" + proc.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, f"no {what} after {timeout:.0f} s"
+        time.sleep(0.05)
+
+
 def start_and_stop(cmd: list[str], trials_dir: Path, started: int, sig: int) -> subprocess.Popen:
     """Start a sweep and send `sig` once trial number `started - 1` is training (its metrics.jsonl exists)."""
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (trials_dir / f"{started - 1:04d}" / "metrics.jsonl").is_file():
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    metrics = trials_dir / f"{started - 1:04d}" / "metrics.jsonl"
+    wait_until(metrics.is_file, proc, f"trial {started - 1} training")
     proc.send_signal(sig)
     proc.wait(timeout=60)
+    return proc
+
+
+def paused_sweep(cmd: list[str], ready: Path) -> subprocess.Popen:
+    """Start a sweep whose first trial pauses in step 3 (tinyx.faults) and return once it is paused there:
+    the trial is RUNNING in the study and its run directory has no summary.json yet."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "TINYX_FAULTS": "pause@step:3", "TINYX_FAULTS_READY": str(ready)})
+    wait_until(lambda: ready.is_file() and ready.read_text().startswith("step 3 "), proc, "pause in step 3")
     return proc
 
 
@@ -284,19 +321,106 @@ def test_killed_then_interrupted_sweep_continues_the_same_study(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["journal", "postgresql"])
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # heartbeats, retried_trial_number
+def test_a_killed_workers_trial_is_failed_after_the_grace_and_retried_once_by_another(tmp_path):
+    import optuna
+    from optuna.trial import TrialState
+
+    from tinyx.sweep import open_storage
+
+    root, grace = tmp_path / "sweeps", 2
+    storage = f"sqlite:///{root / 'k' / 'study.db'}"
+    cmd = sweep_cmd(root, "sweep.n_trials=2", "train.max_steps=20", "sweep.heartbeat_interval=1",
+                    f"sweep.heartbeat_grace={grace}")
+    killed = paused_sweep(cmd, tmp_path / "ready")
+    killed.kill()
+    killed.wait(timeout=60)
+    killed_at = time.monotonic()
+    [orphan] = load_trials(storage)
+    assert killed.returncode == -signal.SIGKILL and orphan.state == TrialState.RUNNING
+    # Within its grace a trial is left alone: a worker with an hour's grace does not touch it.
+    patient = optuna.load_study(study_name="k", storage=open_storage(storage, root / "k", 1, 3600))
+    optuna.storages.fail_stale_trials(patient)
+    assert patient.trials[0].state == TrialState.RUNNING
+    # Its last heartbeat came before the kill; SQLite's clock counts whole seconds, hence one second more.
+    time.sleep(max(0.0, killed_at + grace + 1 - time.monotonic()))
+
+    rescuer = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rescuer.returncode == 0, rescuer.stdout[-3000:] + rescuer.stderr[-3000:]
+    trials = load_trials(storage)
+    assert trials[0].state == TrialState.FAIL and "fail_reason" not in trials[0].user_attrs  # not counted
+    retries = [t for t in trials if optuna.storages.RetryFailedTrialCallback.retried_trial_number(t) == 0]
+    assert [t.number for t in retries] == [1]  # retried once, before any new trial, with the same parameters
+    assert retries[0].params == orphan.params and retries[0].state == TrialState.COMPLETE
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")  # ask()
+def test_a_stale_trial_is_retried_only_once(tmp_path):
+    """The retry of a killed worker's trial, killed in turn, is failed and not retried again (a trial that
+    kills its worker, e.g. out of memory, must not take every worker down one after another)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from tinyx.sweep import open_storage
+
+    grace = 1
+    study_ = optuna.create_study(study_name="s", storage=open_storage(None, tmp_path, 1, grace))
+    for _ in range(2):  # the original, then its retry: each "killed" (its heartbeat stops) while running
+        trial = study_.ask()
+        trial.suggest_float("optim.lr", 1e-4, 1e-2, log=True)
+        study_._storage.record_heartbeat(trial._trial_id)
+        time.sleep(grace + 1.1)  # past the grace; SQLite's clock counts whole seconds
+        optuna.storages.fail_stale_trials(study_)
+    trials = study_.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert trials[1].params == trials[0].params
+    assert optuna.storages.RetryFailedTrialCallback.retried_trial_number(trials[1]) == 0
+
+
+@pytest.mark.slow
+def test_a_sweep_stopped_by_sigterm_exits_143_and_the_rerun_continues_it(tmp_path):
+    from optuna.trial import TrialState
+
+    root = tmp_path / "sweeps"
+    storage = f"sqlite:///{root / 'k' / 'study.db'}"
+    cmd = sweep_cmd(root, "sweep.n_trials=2", "train.max_steps=20")
+    stopped = paused_sweep(cmd, tmp_path / "ready")
+    stopped.send_signal(signal.SIGTERM)  # as a scheduler preempting the job does
+    out = stopped.communicate(timeout=120)[0]
+    assert stopped.returncode == 143, out[-3000:]
+    assert "rerun the same command" in out and "Traceback" not in out
+    trial, queued = load_trials(storage)
+    assert trial.state == TrialState.FAIL and trial.user_attrs["fail_reason"] == "interrupted"
+    assert queued.state == TrialState.WAITING and queued.system_attrs["fixed_params"] == trial.params  # queued
+    assert trial.user_attrs["steps_trained"] == 3  # it finished the step it was in
+
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    final = load_trials(storage)
+    assert final[1].user_attrs.get("retry_of") == 0 and final[1].params == trial.params  # its parameters first
+    assert [t.state for t in final] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "journal", "postgresql"])
 def test_two_workers_share_one_study(tmp_path, request, backend):
+    """SQLite (the default storage, in the study's folder) is the documented set-up on one machine."""
     import optuna
     from optuna.trial import TrialState
 
     root = tmp_path / "sweeps"
-    if backend == "journal":
+    if backend == "sqlite":
+        url, storage = None, f"sqlite:///{root / 'k' / 'study.db'}"
+    elif backend == "journal":
         from optuna.storages.journal import JournalFileBackend
         url = f"journal:{tmp_path / 'journal.log'}"
         storage = optuna.storages.JournalStorage(JournalFileBackend(str(tmp_path / "journal.log")))
     else:
         url = storage = request.getfixturevalue("postgres_url")
-    cmd = sweep_cmd(root, "sweep.n_trials=6", f"sweep.storage={url}", "train.max_steps=40")
+    cmd = sweep_cmd(root, "sweep.n_trials=6", "train.max_steps=40", *([f"sweep.storage={url}"] if url else []))
     workers = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for _ in range(2)]
     outputs = [w.communicate(timeout=300)[0] for w in workers]

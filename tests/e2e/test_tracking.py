@@ -63,13 +63,16 @@ def test_offline_wandb_runs_hold_config_history_and_summary(tracked_multirun):
         summary = summary_view["summary"]
         assert summary["val/loss"]["min"] == min(h["val/loss"] for h in val_rows) == local_summary["val/loss_best"]
         assert summary["val/loss"]["last"] == local_summary["val/loss"]
+        assert [h["val/bpb"] for h in val_rows] == [m["val/bpb"] for m in metrics if "val/bpb" in m]
+        assert summary["val/bpb"]["min"] == local_summary["val/bpb_best"]
+        assert summary["val/bpb"]["last"] == local_summary["val/bpb"]
         assert summary["status"] == "completed" and summary["params"] == local_summary["params"]
         assert summary["samples"]["nrows"] == 2
         run_ids.append(summary_view["run_id"])
     assert run_ids[0] != run_ids[1]
 
 
-def test_tensorboard_event_files_hold_loss_val_loss_lr_grad_norm(tracked_multirun):
+def test_tensorboard_event_files_hold_loss_val_loss_bpb_lr_grad_norm(tracked_multirun):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     sweep, _ = tracked_multirun
@@ -77,7 +80,7 @@ def test_tensorboard_event_files_hold_loss_val_loss_lr_grad_norm(tracked_multiru
         assert len(list((sweep / job).glob("events.out.tfevents.*"))) == 1
         events = EventAccumulator(str(sweep / job)).Reload()
         metrics = read_jsonl(sweep / job / "metrics.jsonl")
-        for tag in ("train/loss", "val/loss", "lr", "grad_norm"):
+        for tag in ("train/loss", "val/loss", "val/bpb", "lr", "grad_norm"):
             logged = [(m["step"], m[tag]) for m in metrics if tag in m]
             read_back = [(e.step, e.value) for e in events.Scalars(tag)]
             assert [s for s, _ in read_back] == [s for s, _ in logged], tag
@@ -116,6 +119,20 @@ def test_wandb_disabled_turns_it_off(tmp_path, monkeypatch):
     assert not (tmp_path / "wandb").exists()
 
 
+def wandb_history(run_dir) -> list[dict]:
+    """The history rows wandb's own reader finds in a run directory's wandb folders, oldest attempt first.
+
+    A run resumed in place writes one offline-run-* folder per attempt, all with one run id: wandb
+    uploads them as one run, so their rows together are what the user's dashboard shows."""
+    folders = sorted((run_dir / "wandb").glob("offline-run-*"), key=lambda p: p.stat().st_mtime)
+    return [r["history"]["item"] for folder in folders for r in map(json.loads, leet(str(folder)).splitlines())
+            if r["type"] == "history"]
+
+
+def logged(rows: list[dict], key: str) -> list[tuple[int, float]]:
+    return [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+
+
 def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -124,13 +141,18 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
     first = tmp_path / "first"
     train(micro_config(*common, "train.max_steps=10"), first, quiet=True)
     run_id = (first / "wandb" / "run_id").read_text().strip()
-    train(micro_config(*common, "train.max_steps=15", f"train.resume={first}"), first, quiet=True)  # in place
+    train(micro_config(*common, "train.max_steps=15", "train.resume=auto"), first, quiet=True)  # in place
     assert (first / "wandb" / "run_id").read_text().strip() == run_id
     # wandb names its folders offline-run-<date>_<time>-<run id> (plus -1 for a second one within the same
     # second): both attempts wrote to the same run id.
     folder_ids = {re.match(r"offline-run-\d+_\d+-([^-]+)", p.name).group(1)
                   for p in (first / "wandb").glob("offline-run-*")}
     assert folder_ids == {run_id}
+    # The wandb run holds every step once: the resumed attempt adds step 15 and re-logs nothing.
+    metrics = read_jsonl(first / "metrics.jsonl")
+    history = wandb_history(first)
+    for key in ("train/loss", "val/loss"):
+        assert logged(history, key) == logged(metrics, key) and [s for s, _ in logged(metrics, key)] == [5, 10, 15]
     events = EventAccumulator(str(first)).Reload()
     assert [e.step for e in events.Scalars("train/loss")] == [5, 10, 15]  # no step twice
 
@@ -138,6 +160,10 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
     train(micro_config(*common, "train.max_steps=15", f"train.resume={first / 'checkpoints' / 'ckpt_000010.pt'}"),
           elsewhere, quiet=True)
     assert (elsewhere / "wandb" / "run_id").read_text().strip() != run_id
+    assert len(list((elsewhere / "wandb").glob("offline-run-*"))) == 1
+    history = wandb_history(elsewhere)  # the history carried over (steps 5 and 10), then step 15, each once
+    for key in ("train/loss", "val/loss"):
+        assert logged(history, key) == logged(read_jsonl(elsewhere / "metrics.jsonl"), key) == logged(metrics, key)
     events = EventAccumulator(str(elsewhere)).Reload()
     assert [e.step for e in events.Scalars("val/loss")] == [5, 10, 15]
 

@@ -26,6 +26,8 @@ def test_checkpoints_of_one_run_show_val_loss_falling_and_probe_results(trained_
     val_tokens = len(text) - int(len(text) * 0.9)  # one token per character; the last 10% validates
     assert all(s.val_tokens == (val_tokens - 1) // 32 * 32 for s in scores)
     assert all(s.val_ppl == pytest.approx(math.exp(s.val_loss)) for s in scores)
+    # Tiny Shakespeare is ASCII: a byte per character token, so bits per byte is the loss in bits.
+    assert all(s.val_bpb == pytest.approx(s.val_loss / math.log(2), rel=1e-5) for s in scores)
 
     names = [p.name for p in scores[0].probes]
     assert names == ["speaker_line_ends_with_colon_newline", "new_speech_after_blank_line", "courtesy_my_lord",
@@ -40,6 +42,7 @@ def test_checkpoints_of_one_run_show_val_loss_falling_and_probe_results(trained_
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [20, 40]
     assert [float(r["val_loss"]) for r in rows] == [s.val_loss for s in scores]
+    assert [float(r["val_bpb"]) for r in rows] == [s.val_bpb for s in scores]
     assert [int(r["probe:thou_art:rank"]) for r in rows] == [s.probes[3].rank for s in scores]
 
 

@@ -23,7 +23,8 @@ def test_run_directory_contract(trained_run):
     run_dir, summary = trained_run
     saved = json.loads((run_dir / "summary.json").read_text())
     assert saved["status"] == "completed" and saved["step"] == 40
-    for key in ["val/loss", "val/loss_best", "val/ppl", "params", "tokens_per_second", "wall_seconds"]:
+    for key in ["val/loss", "val/loss_best", "val/ppl", "val/bpb", "val/bpb_best", "params", "tokens_per_second",
+                "wall_seconds"]:
         assert isinstance(saved[key], (int, float)), key
     assert saved["val/ppl"] == pytest.approx(math.exp(saved["val/loss"]))
     assert saved["val/loss_best"] <= saved["val/loss"]
@@ -77,9 +78,13 @@ def test_sigkill_then_resume_logs_exactly_the_uninterrupted_losses(tmp_path):
     deadline = time.time() + 120
     # Kill once `latest` names the second checkpoint (it is moved after the file is complete).
     pointer = killed_dir / "checkpoints" / "latest"
-    while proc.poll() is None and time.time() < deadline and not (
-            pointer.is_file() and pointer.read_text().strip() >= "ckpt_000040.pt"):
+    def second_checkpoint_named():
+        return pointer.is_file() and pointer.read_text().strip() >= "ckpt_000040.pt"
+
+    while proc.poll() is None and time.time() < deadline and not second_checkpoint_named():
         time.sleep(0.01)
+    # The state the kill is meant for, not whatever the run reached by the deadline.
+    assert proc.poll() is None and second_checkpoint_named(), proc.stderr.read().decode()[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]

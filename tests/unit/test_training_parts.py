@@ -93,15 +93,25 @@ def test_a_seed_fixes_the_batches_whatever_the_model(parts):
 
 
 def test_stop_request_notes_the_first_signal_and_raises_on_the_second():
-    handler_before = signal.getsignal(signal.SIGTERM)
-    with StopRequest("runs/x") as stop:
-        stop.step = 7
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert stop.requested and stop.signum == signal.SIGTERM
-        with pytest.raises(TrainingInterrupted) as caught:
-            os.kill(os.getpid(), signal.SIGINT)
+    # The signals go to this process: handlers of the test's own stand in for pytest's, so that a
+    # StopRequest that failed to take them would fail this test instead of interrupting the session.
+    strays = []
+    stand_ins = {signum: signal.signal(signum, lambda signum, frame: strays.append(signum))
+                 for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        handler_before = signal.getsignal(signal.SIGTERM)
+        with StopRequest("runs/x") as stop:
+            stop.step = 7
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop.requested and stop.signum == signal.SIGTERM
+            with pytest.raises(TrainingInterrupted) as caught:
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGTERM) == handler_before  # restored on the way out
+    finally:
+        for signum, handler in stand_ins.items():
+            signal.signal(signum, handler)
+    assert strays == []
     assert caught.value.step == 7 and caught.value.checkpoint is None and caught.value.exit_code == 130
-    assert signal.getsignal(signal.SIGTERM) == handler_before  # restored on the way out
 
 
 def test_mfu_counts_every_device_peak():

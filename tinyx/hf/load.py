@@ -126,6 +126,10 @@ def prepare(cfg, say) -> tuple[Any, dict[str, Any] | None]:
     elif kind == "char" and cfg.data.tokenizer != "char":
         say("model.init_from: data.tokenizer=char, the folder's tokenizer")
         cfg = replace(cfg, data=replace(cfg.data, tokenizer="char"))
+    elif kind == "hf":  # the folder's tokenizer.json is the one the exported run trained with
+        folder = folder_of(cfg.model.init_from)
+        say(f"model.init_from: data.tokenizer=hf data.tokenizer_path={folder}, the folder's tokenizer")
+        cfg = replace(cfg, data=replace(cfg.data, tokenizer="hf", tokenizer_path=str(folder)))
     return cfg, tok
 
 
@@ -133,7 +137,10 @@ def check(cfg, tokenizer, folder_tok: dict[str, Any] | None) -> None:
     """After tokenizing: the corpus' tokenizer is the folder's, and the run's model is the folder's shape."""
     init_from = cfg.model.init_from
     where = f"model.init_from={init_from}"
-    if folder_tok is not None and tokenizer.to_dict() != folder_tok:
+    ours, theirs = tokenizer.to_dict(), folder_tok
+    if theirs is not None and ours.get("kind") == "hf":  # where it was read from differs; the tokenizer may not
+        ours, theirs = ours.get("json"), theirs.get("json")
+    if theirs is not None and ours != theirs:
         raise ExportError(f"{where}: this corpus' {folder_tok['kind']} tokenizer differs from the folder's (another "
                           f"alphabet or encoding): train on text with the same characters, or on the corpus the "
                           f"model was trained on (data.path=...).")

@@ -101,10 +101,16 @@ def write_tokenizer(tinyx_tokenizer, folder: Path) -> int | None:
         special = tinyx_tokenizer.enc._special_tokens
         if "<|endoftext|>" in special:
             eos, eos_id = "<|endoftext|>", special["<|endoftext|>"]
+    elif info["kind"] == "hf":  # a tokenizers tokenizer already: its own tokenizer.json, as trained with
+        tokenizer = None
+        (folder / "tokenizer.json").write_text(info["json"], encoding="utf-8")
+        eos_id = getattr(tinyx_tokenizer, "eot", None)
+        eos = tinyx_tokenizer.tok.id_to_token(eos_id) if eos_id is not None else None
     else:
         raise ExportError(f"tokenizer kind {info['kind']!r} has no Hugging Face form in this tinyx: export a run "
-                          f"trained with data.tokenizer=char or data.tokenizer=tiktoken.")
-    tokenizer.save(str(folder / "tokenizer.json"))
+                          f"trained with data.tokenizer=char, tiktoken or hf.")
+    if tokenizer is not None:
+        tokenizer.save(str(folder / "tokenizer.json"))
     config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": None,
               # tinyx decodes text as it was: no "cleaning" of spaces before punctuation.
               "clean_up_tokenization_spaces": False, "add_bos_token": False, "add_eos_token": False}

@@ -78,15 +78,17 @@ class Objective:
     def _train(self, trial, run_cfg: RunConfig, run_dir: Path, labels) -> RunSummary:
         from tinyx.training import train
 
-        def report_and_prune(step: int, val_loss: float) -> str | None:
-            if not math.isfinite(val_loss):
+        def report_and_prune(step: int, value: float) -> str | None:
+            if not math.isfinite(value):
                 return None  # the trainer's own non-finite handling decides; the pruner never sees NaN
-            trial.report(val_loss, step)
+            trial.report(value, step)
             return "pruned" if trial.should_prune() else None
 
         summary = None
         try:
-            summary = train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune)
+            # The pruner compares the figure the study optimises: bits per byte for val/bpb*, else the loss.
+            summary = train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune,
+                            on_eval_metric="val/bpb" if self.sweep.metric.startswith("val/bpb") else "val/loss")
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)
             raise

@@ -24,7 +24,8 @@ from tinyx.sweep.storage import (
 )
 
 # The summary.json figures a study may optimise.
-METRICS = ("val/loss", "val/loss_best", "train/loss", "tokens_per_second")
+# val/bpb (bits per byte) compares trials whose tokenizers differ (data.tokenizer or data.encoding searched).
+METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", "train/loss", "tokens_per_second")
 
 
 def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,
@@ -39,7 +40,7 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
     study_dir = Path(sweep.root) / name
     base_cfg, base_run, space = _check_command(sweep, search_space, base_overrides, compose)
     _quiet_optuna()
-    storage = open_storage(sweep.storage, study_dir)
+    storage = open_storage(sweep.storage, study_dir, sweep.heartbeat_interval, sweep.heartbeat_grace)
     if sweep.report_only:  # any command line may report on a study: its trials hold their own overrides
         return write_report(load_or_create_study(name, storage, sweep, None, create=False), sweep, study_dir,
                             compose, say)
@@ -71,10 +72,16 @@ def validate_sweep(sweep: SweepConfig) -> None:
     for key in ("startup_trials", "pruner_startup_trials", "pruner_warmup_steps"):
         if getattr(sweep, key) < 0:
             raise ConfigError(f"sweep.{key}={getattr(sweep, key)} must be >= 0.")
+    if sweep.heartbeat_interval < 1:
+        raise ConfigError(f"sweep.heartbeat_interval={sweep.heartbeat_interval} must be >= 1 second.")
+    if sweep.heartbeat_grace <= sweep.heartbeat_interval:
+        raise ConfigError(f"sweep.heartbeat_grace={sweep.heartbeat_grace} must be greater than "
+                          f"sweep.heartbeat_interval={sweep.heartbeat_interval} (a live worker's trial would be "
+                          f"failed between two heartbeats): raise it, e.g. to 3 x the interval.")
     if sweep.timeout is not None and sweep.timeout <= 0:
         raise ConfigError(f"sweep.timeout={sweep.timeout} must be > 0 seconds, or null for none.")
     if sweep.pruner != "none" and not sweep.metric.startswith("val/"):
-        raise ConfigError(f"sweep.pruner={sweep.pruner} prunes on the validation loss, but sweep.metric="
+        raise ConfigError(f"sweep.pruner={sweep.pruner} prunes on a validation figure, but sweep.metric="
                           f"{sweep.metric}: use a val/ metric or sweep.pruner=none.")
     if sweep.study_name is not None and not re.fullmatch(r"[\w.-]+", sweep.study_name):
         raise ConfigError(f"sweep.study_name={sweep.study_name!r} may hold only letters, digits, '_', '-' and '.' "

@@ -35,8 +35,12 @@ def storage_label(sweep: SweepConfig) -> str:
     return masked(sweep.storage) or "the default SQLite storage"
 
 
-def open_storage(url: str | None, study_dir: Path):
-    """An Optuna storage for `sweep.storage` (None: SQLite in the study's folder)."""
+def open_storage(url: str | None, study_dir: Path, heartbeat_interval: int = 60, heartbeat_grace: int = 180):
+    """An Optuna storage for `sweep.storage` (None: SQLite in the study's folder).
+
+    A database storage records a heartbeat every `heartbeat_interval` seconds for each running trial; a
+    trial whose heartbeat is older than `heartbeat_grace` seconds is failed and retried once by the next
+    worker that starts a trial (Optuna's journal file has no heartbeat)."""
     if url is None:
         study_dir.mkdir(parents=True, exist_ok=True)
         url = default_storage_url(study_dir)
@@ -47,7 +51,7 @@ def open_storage(url: str | None, study_dir: Path):
             raise ConfigError(f"sweep.storage={url} is not a storage URL: {_URL_FORMS}.")
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return _open_rdb_storage(url)
+        return _open_rdb_storage(url, heartbeat_interval, heartbeat_grace)
     except ConfigError:
         raise
     except Exception as e:  # the driver's own errors: unknown host, refused connection, missing driver, bad URL
@@ -69,7 +73,7 @@ def _open_journal_storage(url: str):
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-def _open_rdb_storage(url: str, attempts: int = 8):
+def _open_rdb_storage(url: str, heartbeat_interval: int, heartbeat_grace: int, attempts: int = 8):
     """Optuna's RDBStorage, safe when several workers open a new database at once.
 
     Creating the tables is check-then-create (SQLAlchemy's create_all, alembic's stamp): two workers that
@@ -85,7 +89,7 @@ def _open_rdb_storage(url: str, attempts: int = 8):
             # A heartbeat lets another worker mark the trials of a killed worker failed (and retry them once).
             return optuna.storages.RDBStorage(
                 url, engine_kwargs={"connect_args": {"timeout": 30}} if url.startswith("sqlite") else None,
-                heartbeat_interval=60, grace_period=180,
+                heartbeat_interval=heartbeat_interval, grace_period=heartbeat_grace,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
         except sqlalchemy.exc.DatabaseError as e:
             lost_race = isinstance(e, sqlalchemy.exc.IntegrityError) or "already exists" in str(e).lower()

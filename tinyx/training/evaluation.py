@@ -1,11 +1,14 @@
-"""Validation during training: the loss on fixed windows, the sink mass, a text sample."""
+"""Validation during training: the loss and bits per byte on fixed windows, the sink mass, a text sample."""
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tinyx import faults, hardware
 from tinyx.data import fixed_eval_windows, to_device
@@ -26,6 +29,49 @@ def evaluate(model: torch.nn.Module, windows: list[torch.Tensor], hw: hardware.H
     return torch.stack(losses).mean().item()
 
 
+@dataclass
+class ValScore:
+    """A model's score on validation windows."""
+
+    loss: float  # the mean of the batches' mean token losses (nats): val/loss, computed as it always was
+    nll_nats: float  # summed over the target tokens that stand for text (bytes > 0)
+    target_bytes: int  # the UTF-8 bytes those target tokens decode to
+
+    @property
+    def bpb(self) -> float:
+        """Bits per byte: comparable across tokenizers, since every tokenizer spells the same bytes."""
+        return self.nll_nats / (math.log(2) * self.target_bytes) if self.target_bytes else math.nan
+
+
+def target_byte_counts(windows: list[torch.Tensor], byte_lengths: np.ndarray) -> list[torch.Tensor]:
+    """For each batch of windows, the UTF-8 bytes of each target token (the window's tokens after the first)."""
+    table = byte_lengths.astype(np.int32)
+    return [torch.from_numpy(table[w[:, 1:].numpy()]) for w in windows]
+
+
+@torch.inference_mode()
+def score(model: torch.nn.Module, windows: list[torch.Tensor], target_bytes: list[torch.Tensor],
+          hw: hardware.Hardware) -> ValScore:
+    """The loss and the bits per byte of `model` over `windows` (target_byte_counts gives `target_bytes`).
+
+    Target tokens that decode to no bytes (a separator like <|endoftext|>) count in val/loss but not in
+    bits per byte, whose numerator and denominator both leave them out.
+    """
+    model.eval()
+    losses, nll_sums = [], []
+    for w, nbytes in zip(windows, target_bytes, strict=True):
+        x, y = to_device(w, hw.device)
+        with hw.autocast():
+            logits, loss = model(x, y)
+        losses.append(loss.float())
+        token_nll = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+        counted = nbytes.to(hw.device).flatten() > 0
+        nll_sums.append(torch.where(counted, token_nll, 0.0).sum())
+    model.train()
+    return ValScore(loss=torch.stack(losses).mean().item(), nll_nats=torch.stack(nll_sums).cpu().double().sum().item(),
+                    target_bytes=int(sum(int(b.sum()) for b in target_bytes)))
+
+
 def sample_text(model: GPT, tokenizer, prompt_ids: list[int], n_tokens: int, seed: int, device) -> str:
     generator = torch.Generator(device=device).manual_seed(seed)
     idx = torch.tensor([prompt_ids], dtype=torch.long, device=device)
@@ -42,18 +88,20 @@ class Evaluator:
         tc = cfg.train
         self.model, self.eval_model, self.tokenizer, self.hw, self.is_main = model, eval_model, tokenizer, hw, is_main
         self.windows = fixed_eval_windows(val_ids, tc.eval_batches, tc.eval_batch_size, cfg.model.block_size)
-        self.prompt_ids = tokenizer.encode(tc.sample_prompt) or [0]
+        self.target_bytes = target_byte_counts(self.windows, tokenizer.token_byte_lengths())
+        # Encoded only when sampling: a corpus without the prompt's characters (no "\n") trains with no samples.
+        self.prompt_ids = (tokenizer.encode(tc.sample_prompt) or [0]) if tc.sample_tokens else []
         self.sample_tokens, self.seed = tc.sample_tokens, cfg.seed
 
-    def run(self, step: int) -> tuple[float, dict[str, float], str | None, float]:
-        """(val loss, metrics to log, sample text or None, seconds spent)."""
+    def run(self, step: int) -> tuple[ValScore, dict[str, float], str | None, float]:
+        """(val score, metrics to log, sample text or None, seconds spent)."""
         started = time.perf_counter()
-        loss = evaluate(self.eval_model, self.windows, self.hw)
+        val = score(self.eval_model, self.windows, self.target_bytes, self.hw)
         faults.pause_point("eval", step)
-        if not self.is_main:  # every rank knows the loss (same weights, same windows); rank 0 reports it
-            return loss, {}, None, time.perf_counter() - started
-        metrics = {"val/loss": loss, "val/ppl": math.exp(min(loss, 50.0))}
+        if not self.is_main:  # every rank knows the score (same weights, same windows); rank 0 reports it
+            return val, {}, None, time.perf_counter() - started
+        metrics = {"val/loss": val.loss, "val/ppl": math.exp(min(val.loss, 50.0)), "val/bpb": val.bpb}
         metrics.update(self.model.sink_mass(to_device(self.windows[0], self.hw.device)[0]))
         text = sample_text(self.model, self.tokenizer, self.prompt_ids, self.sample_tokens, self.seed,
                            self.hw.device) if self.sample_tokens else None
-        return loss, metrics, text, time.perf_counter() - started
+        return val, metrics, text, time.perf_counter() - started

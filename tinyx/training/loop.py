@@ -18,23 +18,35 @@ from tinyx.training.setup import Run, setup
 from tinyx.training.step import train_step
 
 OnEval = Callable[[int, float], "str | None"]
+ON_EVAL_METRICS = ("val/loss", "val/bpb")
+
+
+def _reading(on_eval: OnEval, metric: str, run: Run) -> OnEval:
+    """on_eval, handed `metric` of the evaluation (the loop hands it the val loss)."""
+    if metric == "val/loss":
+        return on_eval
+    return lambda step, _val_loss: on_eval(step, run.state.val_bpb)
 
 
 def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False,
-          labels: RunLabels | None = None, on_eval: OnEval | None = None) -> RunSummary:
+          labels: RunLabels | None = None, on_eval: OnEval | None = None,
+          on_eval_metric: str = "val/loss") -> RunSummary:
     """Train `cfg` into `run_dir` (the run-directory contract, tinyx.rundir) and return its summary.
 
-    The config is validated here, however it was built. `on_eval(step, val_loss)` is called after every
-    evaluation; a string it returns (e.g. "pruned", from a sweep's pruner) ends the run there with that
-    status. A run whose loss or gradients are non-finite for `train.max_nonfinite_steps` steps in a row
-    ends with status "diverged". SIGINT and SIGTERM (handled while this runs, in the main thread) finish
-    the current step, save a checkpoint and summary.json (status "interrupted"), then raise
+    The config is validated here, however it was built. `on_eval(step, value)` is called after every
+    evaluation with that evaluation's `on_eval_metric` (val/loss or val/bpb); a string it returns (e.g.
+    "pruned", from a sweep's pruner) ends the run there with that status. A run whose loss or gradients are
+    non-finite for `train.max_nonfinite_steps` steps in a row ends with status "diverged". SIGINT and SIGTERM
+    (handled while this runs, in the main thread) finish the current step, save a checkpoint and summary.json
+    (status "interrupted"), then raise
     tinyx.errors.TrainingInterrupted.
     """
     cfg = to_run_config(cfg)
+    if on_eval_metric not in ON_EVAL_METRICS:
+        raise ValueError(f"on_eval_metric={on_eval_metric!r} is not one of {', '.join(ON_EVAL_METRICS)}")
     with eager_optimizers():  # torch.optim without importing torch._dynamo, unless the run compiles
         run = setup(cfg, Path(run_dir), labels or RunLabels(), quiet, list(extra_loggers or []))
-        return _fit(run, on_eval)
+        return _fit(run, on_eval and _reading(on_eval, on_eval_metric, run))
 
 
 def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:

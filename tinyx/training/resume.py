@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from tinyx.checkpoint import find_checkpoint, load_checkpoint, load_latest_good
+from tinyx.datarecord import data_settings, tokenizer_mismatch
 from tinyx.errors import CheckpointError
 from tinyx.rundir import CKPT_DIR, LAST, resolve_last
 
@@ -35,7 +36,14 @@ def find_resume_checkpoint(resume: str, run_dir: Path, say: Callable[[str], None
 
 
 def check_resumable(state: dict, path: Path, model_cfg: dict, tokenizer: dict) -> None:
-    """The checkpoint's model shape and tokenizer must be this run's (dropout may differ)."""
+    """The checkpoint's tokenizer and model shape must be this run's (dropout may differ).
+
+    The tokenizer first: another tokenizer also changes model.vocab_size, and the fix is the data, not it.
+    """
+    mismatch = tokenizer_mismatch(state.get("tokenizer") or {}, tokenizer)
+    if mismatch:
+        raise CheckpointError(f"checkpoint {path} was trained with {mismatch}: resume with the data it was "
+                              f"trained on ({data_settings(state['config'])}).")
     trained = state["config"].get("model", {})
     differing = [k for k in model_cfg if k != "dropout" and trained.get(k) != model_cfg[k]]
     if differing:
@@ -43,9 +51,6 @@ def check_resumable(state: dict, path: Path, model_cfg: dict, tokenizer: dict) -
         fix = " ".join(f"model.{k}={trained.get(k)}" for k in differing)
         raise CheckpointError(f"checkpoint {path} was trained with {diffs}: resume with the same model "
                               f"settings (add: {fix}).")
-    if state.get("tokenizer") != tokenizer:
-        raise CheckpointError(f"checkpoint {path} was trained with another tokenizer or corpus: resume with its data "
-                              f"settings ({state['config'].get('data', {}).get('name')}).")
 
 
 def check_steps_left(state: dict, path: Path, max_steps: int) -> None:

@@ -18,12 +18,14 @@ from tinyx import distributed, faults, hardware, provenance, rundir
 from tinyx.checkpoint import discard_after, list_checkpoints
 from tinyx.config import Redactor, RunConfig, config_to_dict, flatten_config
 from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
+from tinyx.datarecord import data_record
 from tinyx.errors import ConfigError, TrainingInterrupted
 from tinyx.files import atomic_write_json, check_writable
 from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers, next_steps
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe
 from tinyx.rundir import RunSummary
+from tinyx.data.windows import make_sampler
 from tinyx.training.checkpointer import Checkpointer
 from tinyx.training.evaluation import Evaluator
 from tinyx.training.resume import check_resumable, check_steps_left, find_resume_checkpoint
@@ -75,7 +77,7 @@ class Run:
     def evaluate(self) -> bool:
         """Evaluate at the current step and log it; True if it is the best validation loss so far."""
         step = self.state.step
-        loss, metrics, text, seconds = self.evaluator.run(step)
+        val, metrics, text, seconds = self.evaluator.run(step)
         self.state.eval_seconds += seconds
         if metrics:
             metrics.update(wall_seconds=self.state.wall_seconds(), eval_seconds=self.state.eval_seconds)
@@ -83,7 +85,7 @@ class Run:
                 lg.log_metrics(step, metrics)
                 if text is not None:
                     lg.log_sample(step, text)
-        return self.state.record_eval(step, loss)
+        return self.state.record_eval(step, val.loss, val.bpb)
 
     def stop_requested(self, signum: int | None, is_log_step: bool) -> bool:
         if not self.world.distributed:
@@ -107,6 +109,7 @@ class Run:
             train_loss=self.train_loss, val_loss=s.val_loss,
             val_loss_best=s.best_val_loss if s.best_val_loss < math.inf else None,
             val_ppl=math.exp(min(s.val_loss, 50.0)) if s.val_loss is not None else None,
+            val_bpb=s.val_bpb, val_bpb_best=s.best_val_bpb if s.best_val_bpb < math.inf else None,
             nonfinite_steps=int(s.counters.nonfinite_steps.item()),
             tokens_per_second=statistics.median(self.throughput) if self.throughput else None,
             wall_seconds=s.wall_seconds(), eval_seconds=s.eval_seconds, reason=reason)
@@ -154,6 +157,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
         cfg, folder_tokenizer = hf_load.prepare(cfg, notes.append)
     data = load_tokens(cfg.data)
     check_lengths(data, cfg.model.block_size)
+    sampler = make_sampler(data, cfg, world.rank, world.size)  # before any file: a bad window_start fails here
     cfg = _with_vocab_size(cfg, data.tokenizer)
     if init_from:
         hf_load.check(cfg, data.tokenizer, folder_tokenizer)
@@ -169,7 +173,6 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     if init_from and resume is None:
         hf_load.load_weights(trainable.model, cfg.model.init_from)
         notes.append(f"weights from {cfg.model.init_from}")
-    sampler = WindowSampler(data.train, cfg.train.batch_size, cfg.model.block_size, cfg.seed, world.rank, world.size)
     state = TrainState(sampler, LossCounters(hw.device))
     checkpointer = Checkpointer(run_dir, trainable, state, redactor.redact(cfg_dict), sorted(redactor.private),
                                 data.tokenizer.to_dict(), cfg.train.keep_checkpoints, world.is_main)
@@ -256,9 +259,7 @@ def _open_run_dir(cfg: RunConfig, run_dir: Path, checkpointer: Checkpointer, dat
             notes.append(f"discarded {path.name}, saved after the checkpoint resumed from (the run rewrites it)")
         (run_dir / rundir.SUMMARY_FILE).unlink(missing_ok=True)
     rundir.write_config(run_dir, checkpointer.config)
-    fingerprint = {"corpus": str(data.corpus_path), "tokens": data.cache_dir.name,
-                   "train_tokens": len(data.train), "val_tokens": len(data.val)}
-    atomic_write_json(run_dir / rundir.PROVENANCE_FILE, provenance.collect(str(hw.device), fingerprint))
+    atomic_write_json(run_dir / rundir.PROVENANCE_FILE, provenance.collect(str(hw.device), data_record(data)))
     atomic_write_json(run_dir / rundir.TOKENIZER_FILE, data.tokenizer.to_dict())
     jsonl = JsonlLogger(run_dir, history_from=resumed_from.parent.parent if resumed_from else None,
                         history_until=start_step)

@@ -76,6 +76,8 @@ class TrainState:
     val_loss: float | None = None
     best_val_loss: float = math.inf
     best_step: int | None = None
+    val_bpb: float | None = None  # bits per byte of the last evaluation
+    best_val_bpb: float = math.inf  # the lowest of any evaluation (not necessarily at best_step)
     wall_offset: float = 0.0  # wall seconds of the run before this process took it over
     eval_seconds: float = 0.0  # of the wall time, spent in evaluations (with their samples)
     started: float = field(default_factory=time.perf_counter)
@@ -83,9 +85,11 @@ class TrainState:
     def wall_seconds(self) -> float:
         return self.wall_offset + time.perf_counter() - self.started
 
-    def record_eval(self, step: int, val_loss: float) -> bool:
-        """Note an evaluation's loss; True if it is the best so far."""
-        self.val_loss = val_loss
+    def record_eval(self, step: int, val_loss: float, val_bpb: float = math.nan) -> bool:
+        """Note an evaluation's loss and bits per byte; True if its loss is the best so far."""
+        self.val_loss, self.val_bpb = val_loss, val_bpb
+        if val_bpb < self.best_val_bpb:
+            self.best_val_bpb = val_bpb
         if val_loss < self.best_val_loss:
             self.best_val_loss, self.best_step = val_loss, step
             return True
@@ -98,7 +102,8 @@ class TrainState:
         device = self.counters.device
         return {
             "step": self.step, "val_loss": self.val_loss, "val_loss_best": self.best_val_loss,
-            "val_loss_best_step": self.best_step, "wall_seconds": self.wall_seconds(),
+            "val_loss_best_step": self.best_step, "val_bpb": self.val_bpb, "val_bpb_best": self.best_val_bpb,
+            "wall_seconds": self.wall_seconds(),
             "eval_seconds": self.eval_seconds, **self.counters.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "batches": self.sampler.state_dict()["generator"],
                     "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else []},
@@ -107,6 +112,8 @@ class TrainState:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step, self.val_loss = state["step"], state.get("val_loss")
         self.best_val_loss, self.best_step = state["val_loss_best"], state.get("val_loss_best_step")
+        # Checkpoints older than bits per byte have none: the next evaluation sets them.
+        self.val_bpb, self.best_val_bpb = state.get("val_bpb"), state.get("val_bpb_best", math.inf)
         self.wall_offset, self.eval_seconds = state.get("wall_seconds", 0.0), state.get("eval_seconds", 0.0)
         self.started = time.perf_counter()
         self.counters.load_state_dict(state)

@@ -1,0 +1,163 @@
+"""`load_tokens(cfg) -> TokenData`: what the trainer receives, from the cache or after building it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyx.config import DataConfig
+from tinyx.data import cache
+from tinyx.data.download import cache_root
+from tinyx.data.tokenizers import CharTokenizer, HFTokenizer, TiktokenTokenizer, Tokenizer, tokenizer_from_dict
+from tinyx.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TokenData:
+    train: np.ndarray  # token ids (a memmap of the cache: only the windows drawn are read)
+    val: np.ndarray
+    tokenizer: Tokenizer
+    corpus_path: Path  # the source as named (a file, a folder, a glob, a hub dataset)
+    cache_dir: Path
+    cache_hit: bool
+    fingerprint: str = ""
+    doc_starts: np.ndarray | None = None  # token offsets in `train` where documents start
+    eot: int | None = None  # the separator between documents (None: none, e.g. characters)
+
+
+def _named_tokenizer(cfg: DataConfig) -> Tokenizer | None:
+    """The tokenizer data.* names; None for characters (their alphabet comes from the corpus)."""
+    if cfg.tokenizer == "tiktoken":
+        return TiktokenTokenizer(cfg.encoding)
+    if cfg.tokenizer == "hf":
+        return HFTokenizer.from_path(cfg.tokenizer_path)
+    return None
+
+
+def _settings(cfg: DataConfig) -> dict:
+    return {"val_fraction": cfg.val_fraction, "split_documents": cfg.split_documents if cfg.source == "text" else None,
+            "field": cfg.field if cfg.source in ("jsonl", "parquet", "hf") else None,
+            "max_documents": cfg.max_documents, "max_tokens": cfg.max_tokens}
+
+
+def _token_data(found: cache.CachedTokens, label: str, folder: Path, hit: bool, digest: str) -> TokenData:
+    return TokenData(found.train, found.val, tokenizer_from_dict(found.meta["tokenizer"]), Path(label), folder, hit,
+                     digest, found.doc_starts, found.meta.get("eot"))
+
+
+def _text_tokens(cfg: DataConfig) -> TokenData:
+    from tinyx.data.sources import describe_source
+
+    source = describe_source(cfg)
+    tokenizer = _named_tokenizer(cfg)
+    wanted = tokenizer.to_dict() if tokenizer else {"kind": "char"}
+    digest, described = cache.fingerprint(source, wanted, _settings(cfg))
+    folder = cache_root(cfg) / "tokens" / f"{source.kind}-{_short_id(wanted)}-{digest}"
+
+    def build() -> None:
+        from tinyx.data.build import build_text_cache, char_alphabet
+
+        tok = tokenizer or CharTokenizer(char_alphabet(cfg, source))
+        build_text_cache(cfg, source, tok, folder, {"version": cache.CACHE_VERSION, "fingerprint": digest,
+                                                    "made_from": described, "tokenizer": tok.to_dict()})
+
+    return _open_or_build(folder, digest, source.label, build)
+
+
+def _shard_tokens(cfg: DataConfig) -> TokenData:
+    from tinyx.data.shards import find_shards
+    from tinyx.data.sources import Source
+
+    shard_set = find_shards(cfg)
+    tokenizer = _shard_tokenizer(cfg, shard_set)
+    source = Source(f"shards-{shard_set.format}", cfg.path, shard_set.train + shard_set.val,
+                    {"train": [str(p) for p in shard_set.train], "val": [str(p) for p in shard_set.val]})
+    digest, described = cache.fingerprint(source, tokenizer.to_dict(), {})
+    folder = cache_root(cfg) / "tokens" / f"{source.kind}-{_short_id(tokenizer.to_dict())}-{digest}"
+
+    def build() -> None:
+        from tinyx.data.build import build_shard_cache
+
+        build_shard_cache(shard_set, tokenizer, folder, {"version": cache.CACHE_VERSION, "fingerprint": digest,
+                                                         "made_from": described, "tokenizer": tokenizer.to_dict()})
+
+    return _open_or_build(folder, digest, cfg.path, build)
+
+
+def _shard_tokenizer(cfg: DataConfig, shard_set) -> Tokenizer:
+    """nanoGPT's meta.pkl fixes a character vocabulary; otherwise the tokenizer data.* names (gpt2 by default)."""
+    if shard_set.meta_pkl is None:
+        return _named_tokenizer(cfg) or _refuse_char(cfg)
+    from tinyx.data.shards import read_meta_pkl
+
+    meta = read_meta_pkl(shard_set.meta_pkl)
+    if cfg.tokenizer != "char":
+        raise DataError(f"{shard_set.meta_pkl} says these tokens were made with a character vocabulary of "
+                        f"{len(meta['itos'])} symbols, not data.tokenizer={cfg.tokenizer}: add data.tokenizer=char.")
+    itos = meta["itos"]
+    return CharTokenizer([str(itos[i]) for i in range(len(itos))])
+
+
+def _refuse_char(cfg: DataConfig):
+    raise DataError(f"data.tokenizer=char needs nanoGPT's meta.pkl beside the shards ({cfg.path} has none): add "
+                    f"it, or set data.tokenizer=tiktoken (data.encoding=...) or hf to the tokenizer they were made with.")
+
+
+def _short_id(tokenizer: dict) -> str:
+    from tinyx.data.tokenizers import tokenizer_identity
+
+    return tokenizer_identity(tokenizer)
+
+
+def _open_or_build(folder: Path, digest: str, label: str, build) -> TokenData:
+    """The cache; built first when missing (under torchrun by rank 0 alone, the others waiting)."""
+    ranks_wait = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and _process_group_ready()
+    if ranks_wait:  # torch is imported only under torchrun (a plain start stays fast)
+        from tinyx import distributed
+
+        world = distributed.world_from_env()
+    if ranks_wait and not world.is_main:
+        distributed.barrier(world)  # rank 0 builds; it passes this barrier once the cache is in place
+        found = cache.open_cache(folder, digest)
+        if found is None:
+            raise DataError(f"rank {world.rank} found no token cache at {folder} after rank 0 built it: put "
+                            f"data.cache_dir on a file system every rank sees.")
+        return _token_data(found, label, folder, True, digest)
+    found = cache.open_cache(folder, digest)
+    hit = found is not None
+    if not hit:
+        build()
+        found = cache.open_cache(folder, digest)
+        if found is None:
+            raise DataError(f"the token cache {folder} could not be read back after building it: check the disk.")
+    if ranks_wait:
+        distributed.barrier(world)
+    return _token_data(found, label, folder, hit, digest)
+
+
+def _process_group_ready() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def load_tokens(cfg: DataConfig) -> TokenData:
+    """Tokenised train/val splits of the source data.* names, from the cache when its fingerprint matches."""
+    if cfg.source == "shards":
+        return _shard_tokens(cfg)
+    return _text_tokens(cfg)
+
+
+def check_lengths(data: TokenData, block_size: int) -> None:
+    """Both splits must hold at least one window of block_size + 1 tokens."""
+    for split, ids in (("train", data.train), ("val", data.val)):
+        if len(ids) < block_size + 1:
+            raise DataError(f"corpus {data.corpus_path} is too short: its {split} split has {len(ids)} tokens, "
+                            f"fewer than one window of model.block_size+1={block_size + 1}. "
+                            f"Use a longer corpus or a smaller model.block_size.")

@@ -1,0 +1,73 @@
+"""Batches: random training windows from a seeded generator (exact resume), fixed validation windows, and
+the whole split in order. Works on numpy arrays and on memmaps of a cache larger than RAM: only the
+windows drawn are read."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def sample_windows(ids: np.ndarray, batch_size: int, block_size: int, generator: torch.Generator,
+                   rank: int = 0, world_size: int = 1) -> torch.Tensor:
+    """`batch_size` random contiguous windows of block_size + 1 tokens, gathered at once.
+
+    Under torchrun every rank draws the whole global batch (batch_size x world_size starts) from the
+    same seeded generator and gathers its own slice: ranks see different windows, N ranks with batch B
+    see exactly the windows one process with batch N x B sees, and the generator's state is the same
+    on every rank, so a checkpoint resumes on any number of processes.
+    """
+    starts = torch.randint(len(ids) - block_size, (batch_size * world_size,), generator=generator)
+    starts = starts[rank * batch_size:(rank + 1) * batch_size].numpy()
+    windows = ids[starts[:, None] + np.arange(block_size + 1)]
+    return torch.from_numpy(windows.astype(np.int64))
+
+
+class WindowSampler:
+    """The training batches of one run: random windows of the train split, drawn from a seeded generator.
+
+    The seed alone fixes the windows drawn (not the model or the optimizer), so two arms of an
+    ablation with the same seed, batch size and context see the same batches. Its state is the
+    generator's, saved in checkpoints for exact resume.
+    """
+
+    def __init__(self, ids: np.ndarray, batch_size: int, block_size: int, seed: int, rank: int = 0,
+                 world_size: int = 1):
+        self.ids, self.batch_size, self.block_size = ids, batch_size, block_size
+        self.rank, self.world_size = rank, world_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def next_batch(self) -> torch.Tensor:
+        return sample_windows(self.ids, self.batch_size, self.block_size, self.generator, self.rank,
+                              self.world_size)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def to_device(windows: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    if device.type == "cuda":
+        windows = windows.pin_memory().to(device, non_blocking=True)
+    elif device.type != "cpu":
+        windows = windows.to(device)
+    return windows[:, :-1], windows[:, 1:]
+
+
+def fixed_eval_windows(ids: np.ndarray, n_batches: int, batch_size: int, block_size: int) -> list[torch.Tensor]:
+    """The same validation windows for every run, whatever its seed, so evaluations compare."""
+    g = torch.Generator().manual_seed(0)
+    return [sample_windows(ids, batch_size, block_size, g) for _ in range(n_batches)]
+
+
+def sequential_windows(ids: np.ndarray, batch_size: int, block_size: int) -> list[torch.Tensor]:
+    """The whole split as back-to-back windows of block_size + 1 tokens (each token predicted once), batched.
+
+    The last batch may be smaller; the tail shorter than one window is left out.
+    """
+    n_windows = (len(ids) - 1) // block_size
+    starts = np.arange(n_windows) * block_size
+    return [torch.from_numpy(ids[starts[i:i + batch_size, None] + np.arange(block_size + 1)].astype(np.int64))
+            for i in range(0, n_windows, batch_size)]
