@@ -176,3 +176,18 @@ def test_init_from_reads_the_shape_an_export_wrote(name, tmp_path):
     _, shape = read_shape(tmp_path)
     if cfg.norm == "rmsnorm" or cfg.bias:  # GPT-2's form cannot say bias=false or pos=none: those need the record
         check_shape(cfg, shape, "here")
+
+
+def test_hf_tokenizer_run_exports_its_own_tokenizer_json(char_tokenizer, corpus_text, tmp_path):
+    """A run trained with data.tokenizer=hf: its tokenizer.json goes into the folder as it is, AutoTokenizer
+    encodes like the run's tokenizer, and init_from reads back the same tokenizer."""
+    from transformers import AutoTokenizer
+
+    from tinyx.data.tokenizers import HFTokenizer
+    from tinyx.hf.tokenizer import char_to_tokenizer, folder_tokenizer, write_tokenizer
+
+    run_tok = HFTokenizer(char_to_tokenizer(char_tokenizer.chars).to_str(), "somewhere/tokenizer.json")
+    write_tokenizer(run_tok, tmp_path)
+    hf_tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert hf_tok(corpus_text, add_special_tokens=False)["input_ids"] == run_tok.encode(corpus_text)
+    assert folder_tokenizer(tmp_path, run_tok.vocab_size)["json"] == run_tok.json_text
