@@ -47,6 +47,9 @@ class ModelConfig:
     tie_embeddings: bool = True
     init_std: float = 0.02
     zero_init_proj: bool = False  # residual output projections start at zero
+    # hf:<folder>: start from a Hugging Face folder's weights and tokenizer (tinyx.export's, or a GPT-2/Llama/Qwen3
+    # save_pretrained of this shape; docs/export.md). A resumed run continues from its checkpoint instead.
+    init_from: Optional[str] = None
 
 
 @dataclass
@@ -405,6 +408,9 @@ def validate(cfg: RunConfig) -> None:
     _check(m.d_ff is None or m.d_ff >= 1, f"model.d_ff={m.d_ff} must be positive or null (the default width).")
     _check(m.norm_eps > 0 and m.init_std > 0 and m.rope_theta > 0,
            "model.norm_eps, model.init_std and model.rope_theta must be > 0.")
+    _check(m.init_from is None or (m.init_from.startswith("hf:") and Path(m.init_from[3:]).expanduser().is_dir()),
+           f"model.init_from={m.init_from} is not hf:<an existing folder>: pass model.init_from=hf:<a folder "
+           f"written by tinyx.export or transformers' save_pretrained>.")
     _check(m.vocab_size is None or m.vocab_size >= 1, f"model.vocab_size={m.vocab_size} must be positive or null.")
     _choice("optim.name", o.name, ("adamw", "muon"))
     _check(o.lr > 0, f"optim.lr={o.lr} must be > 0 (e.g. optim.lr={'0.02' if o.name == 'muon' else '1e-3'}).")

@@ -111,3 +111,7 @@ def exit_on_user_error(fn):
             sys.exit(e.exit_code)
 
     return wrapper
+
+
+class ExportError(TinyxError):
+    """A model or folder that cannot go to or come from the Hugging Face format (tinyx.export, model.init_from)."""

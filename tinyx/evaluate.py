@@ -2,12 +2,15 @@
 
     uv run python -m tinyx.evaluate outputs/runs/2026-11-21/01-04-15 --probes conf/probes/shakespeare.yaml
     uv run python -m tinyx.evaluate 'outputs/runs/2026-11-21/01-04-15/checkpoints/ckpt_*.pt' --eval-batches 20
+    uv run python -m tinyx.evaluate outputs/runs/2026-11-21/01-04-15 --tasks lambada_openai --limit 200
 
 Each argument is a checkpoint file, a run directory (its latest checkpoint), a directory of runs
 (each one's latest) or a glob of these. Validation loss is over the whole validation split, in
 back-to-back windows of the model's context; with --eval-batches N it is over the N fixed batches
 training evaluates (so it matches the run's logged val/loss at that step).
 Prints a table and writes evaluation.csv (one row per checkpoint) into the directory evaluated (or --out).
+With --tasks it runs EleutherAI's lm-evaluation-harness instead (tinyx.lmeval), writing each run's
+<run dir>/lm_eval/<checkpoint>.json.
 """
 
 from __future__ import annotations
@@ -256,7 +259,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
     parser.add_argument("--data-path", help="the corpus file, when the checkpoint's data.path is not on this machine")
     parser.add_argument("--out", help=f"directory for {CSV_FILE} (default: the directory evaluated)")
+    harness = parser.add_argument_group("lm-evaluation-harness (tinyx.lmeval)")
+    harness.add_argument("--tasks", help="comma-separated lm-eval task or group names: run the harness instead")
+    harness.add_argument("--include-path", help="a folder of your own lm-eval task YAML files")
+    harness.add_argument("--limit", type=float, default=None,
+                         help="documents per task (a fraction if < 1), for a quick look; not for reporting")
+    harness.add_argument("--num-fewshot", type=int, default=None, help="few-shot examples (default: the task's)")
     args = parser.parse_args(argv)
+    if args.tasks and (args.probes or args.eval_batches):
+        parser.error("--tasks runs lm-eval alone: pass --probes/--eval-batches in a separate command")
     if args.threads < 0:
         parser.error(f"--threads={args.threads} must be >= 0 (0: torch's choice)")
     for name in ("top_k", "eval_batches", "batch_size"):
@@ -269,6 +280,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str]) -> list[CheckpointScore]:
     args = parse_args(argv)
+    if args.tasks:
+        from tinyx import lmeval
+
+        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        return lmeval.main(find_checkpoints(args.paths), tasks, args.include_path, args.limit, args.num_fewshot,
+                           args.batch_size or 16, args.device)
     probes, file_top_k = load_probes(args.probes) if args.probes else ([], None)
     top_k = args.top_k or file_top_k or DEFAULT_TOP_K
     checkpoints = find_checkpoints(args.paths)

@@ -8,13 +8,14 @@ file written or changed (Hydra's own `.hydra/` and `train.log` aside).
 Adding a case is one line in CASES. Placeholders in args: {tmp} (the case's folder, holding the bad
 files made by `bad_files`), {run} (a trained micro run), {ckpt} (its latest checkpoint), {corpus}.
 Tools: "train" (tinyx.cli.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
-picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate" (their
+picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate", "export" (their
 main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ class Case:
     exit_code: int = 2
     mount: str | None = None  # "ro" or "tiny": run inside a read-only or almost full filesystem (train.py)
     needs: str | None = None  # "non-root" or "no-cuda": skipped where the mistake cannot happen
+    slow: bool = False  # over a few seconds (lm-eval indexes its thousands of tasks): in the slow suite
 
 
 CACHE = "data.cache_dir={tmp}/cache"  # the data cases' token cache: inside the case folder, so leftovers show
@@ -215,6 +217,24 @@ CASES = {
                                     ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "evaluate-zero-batches": Case("evaluate", ["{run}", "--eval-batches", "0"],
                                   ["--eval-batches=0", "positive integer"]),
+    "evaluate-unknown-lm-eval-task": Case("evaluate", ["{run}", "--tasks", "no_such_task_xyz"],
+                                          ["lm-eval task no_such_task_xyz does not exist", "--include-path"],
+                                          slow=True),
+    # ---- export and model.init_from (Hugging Face folders)
+    "export-attention-sinks": Case("export", ["run={tmp}/sink_run", "out={tmp}/exported"],
+                                   ["model.attn_sink=logit has no Hugging Face equivalent", "what exports"]),
+    "export-out-not-empty": Case("export", ["run={run}", "out={tmp}/run_with_val"],
+                                 ["out={tmp}/run_with_val exists and is not empty", "overwrite=true"]),
+    "export-out-is-the-run": Case("export", ["run={run}", "out={run}", "overwrite=true"],
+                                  ["holds the run being exported", "choose another folder"]),
+    "export-no-out": Case("export", ["run={run}"], ["out=<folder to write>"]),
+    "train-init-from-missing": Case("train", ["model.init_from=hf:{tmp}/nope"],
+                                    ["model.init_from=hf:{tmp}/nope", "tinyx.export or transformers' save_pretrained"]),
+    "train-init-from-without-prefix": Case("train", ["model.init_from={tmp}/hf_other_shape"],
+                                           ["model.init_from={tmp}/hf_other_shape is not hf:<an existing folder>"]),
+    "train-init-from-other-shape": Case("train", ["model.init_from=hf:{tmp}/hf_other_shape"],
+                                        ["hf_other_shape is a model of another shape", "add model.n_layer=3",
+                                         "model.bias=true"]),
     # ---- compare
     "compare-no-runs": Case("compare", ["{tmp}/empty_dir"], ["no run directories in {tmp}/empty_dir",
                                                             "pass outputs/runs/<date>/<time>"]),
@@ -325,6 +345,13 @@ def bad_files(tmp_path_factory, trained_run):
     shutil.copytree(tmp / "run_without_val", tmp / "run_with_val")
     (tmp / "run_with_val" / "metrics.jsonl").write_text('{"step": 5, "train/loss": 4.1}\n'
                                                         '{"step": 5, "val/loss": 4.2}\n')
+    _sink_checkpoint(ckpt, tmp / "sink_run")
+    (tmp / "hf_other_shape").mkdir()  # a GPT-2 folder's config (3 layers, biases) beside the micro run's 2, none
+    (tmp / "hf_other_shape" / "config.json").write_text(json.dumps(
+        {"model_type": "gpt2", "n_layer": 3, "n_head": 2, "n_embd": 32, "n_positions": 32, "vocab_size": 65,
+         "activation_function": "gelu"}))
+    (tmp / "hf_other_shape" / "tinyx_tokenizer.json").write_text(json.dumps(
+        {"kind": "char", "chars": sorted(set(CORPUS.read_text()))}))
     _make_bad_data(tmp)
     _write_ablation(tmp)
     (tmp / "mount").mkdir()
@@ -333,6 +360,18 @@ def bad_files(tmp_path_factory, trained_run):
     yield tmp
     (tmp / "read_only_dir").chmod(0o755)
     assert not (tmp / "unpickled").exists(), "a load unpickled an object it should have refused"
+
+
+def _sink_checkpoint(ckpt: Path, run_dir: Path) -> None:
+    """The micro run's checkpoint as a model with logit sinks (zero sink logits): a real model export refuses."""
+    from tinyx.checkpoint import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(ckpt)
+    state["config"]["model"]["attn_sink"] = "logit"
+    n_head = state["config"]["model"]["n_head"]
+    for i in range(state["config"]["model"]["n_layer"]):
+        state["model"][f"blocks.{i}.attn.sink_logit"] = torch.zeros(n_head)
+    save_checkpoint(run_dir, state["step"], state, keep=1)
 
 
 def _write_shard(path: Path, tokens: list[int], magic: int = 20240520, version: int = 1) -> None:
@@ -456,7 +495,7 @@ def _run(case: Case, args: list[str], tmp: Path, capsys) -> tuple[int, str]:
     return exit_info.value.code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if c.slow else n for n, c in CASES.items()])
 def test_bad_input_is_one_clear_error_and_writes_nothing(name, bad_files, trained_run, capsys):
     case = CASES[name]
     if case.needs == "non-root" and os.geteuid() == 0:

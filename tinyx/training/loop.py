@@ -92,6 +92,8 @@ def _loop(run: Run, stop: StopRequest, on_eval: OnEval | None) -> str | None:
     """Train from the state's step to train.max_steps; returns why it stopped early (None if it did not)."""
     tc, oc, state = run.cfg.train, run.cfg.optim, run.state
     run.trainable.model.train()
+    if state.step == 0 and run.cfg.model.init_from:
+        run.evaluate()  # the starting weights' validation loss, logged at step 0: what fine-tuning starts from
     interval_start, interval_steps = time.perf_counter(), 0
     for step in range(state.step + 1, tc.max_steps + 1):
         stop.step = step

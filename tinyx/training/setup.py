@@ -151,10 +151,17 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
             rundir.refuse_to_overwrite(run_dir)
     if injected:
         notes.append(f"warning: fault injection on ({faults.ENV}={injected.spec}): for tinyx's tests only")
+    init_from = bool(cfg.model.init_from)  # the weights load only without a checkpoint to resume (below)
+    if init_from:
+        from tinyx.hf import load as hf_load
+
+        cfg, folder_tokenizer = hf_load.prepare(cfg, notes.append)
     data = load_tokens(cfg.data)
     check_lengths(data, cfg.model.block_size)
     sampler = make_sampler(data, cfg, world.rank, world.size)  # before any file: a bad window_start fails here
     cfg = _with_vocab_size(cfg, data.tokenizer)
+    if init_from:
+        hf_load.check(cfg, data.tokenizer, folder_tokenizer)
     cfg_dict = config_to_dict(cfg)
     redactor = _redactor(labels, cfg_dict)
     resume = find_resume_checkpoint(cfg.train.resume, run_dir, notes.append) if cfg.train.resume else None
@@ -164,6 +171,9 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     distributed.barrier(world)  # every rank has read its checkpoint before rank 0 discards later files
 
     trainable = _build_trainable(cfg, hw)
+    if init_from and resume is None:
+        hf_load.load_weights(trainable.model, cfg.model.init_from)
+        notes.append(f"weights from {cfg.model.init_from}")
     state = TrainState(sampler, LossCounters(hw.device))
     checkpointer = Checkpointer(run_dir, trainable, state, redactor.redact(cfg_dict), sorted(redactor.private),
                                 data.tokenizer.to_dict(), cfg.train.keep_checkpoints, world.is_main)
