@@ -19,6 +19,10 @@ CONF_DIR = ROOT / "conf"
 # Offline: tiktoken reads the shared cache; tinyx's token cache lives in a per-session folder.
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(SHARED / "tiktoken_cache"))
 os.environ["WANDB_MODE"] = "offline"  # never online from a test, even with an exported WANDB_MODE=online
+# Hugging Face libraries read these once, when first imported: set before any test imports them, so a hub name
+# fails at once instead of after network timeouts (the tests make their data and models themselves).
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 # conf/debug/micro.yaml: a model small enough that a test run takes a second or two on 2 cores, no
 # tracker (wandb, the default logger, costs a second per run; its own tests switch it on).

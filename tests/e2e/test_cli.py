@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from helpers import MICRO, run_cli
 
 from tinyx.rundir import read_jsonl
@@ -30,6 +32,7 @@ def test_generate_from_a_run(trained_run):
     assert result.stdout.startswith("ROMEO:") and len(result.stdout.rstrip("\n")) >= 40
 
 
+@pytest.mark.slow
 def test_submitit_local_launcher_makes_normal_run_directories(tmp_path):
     """`hydra/launcher=submitit_local`: the launcher the SLURM presets (conf/hydra/launcher/) build on."""
     result = run_cli("train.py", "-m", "hydra/launcher=submitit_local", *MICRO, "hardware.threads=1",

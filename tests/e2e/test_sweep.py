@@ -98,6 +98,7 @@ def test_a_study_can_optimise_bits_per_byte_and_its_pruner_sees_them(tmp_path):
     assert report["best"]["value"] == min(float(r["value"]) for r in rows if r["state"] == "complete")
 
 
+@pytest.mark.slow
 def test_best_trial_experiment_file_reproduces_its_config(tmp_path):
     space = {"optim": {"type": "categorical", "choices": ["adamw", "muon"]},
              "muon_lr": {"key": "optim.lr", "type": "float", "low": 5e-3, "high": 5e-2, "log": True,
@@ -126,6 +127,7 @@ def test_median_pruner_stops_bad_trials_early(tmp_path):
     assert report["steps_trained"] < 6 * 40
 
 
+@pytest.mark.slow
 def test_hyperband_pruner_runs_a_study(tmp_path):
     report = study(tmp_path, n_trials=5, pruner="hyperband")
     rows = trials_csv(report)
@@ -191,6 +193,7 @@ def test_trials_are_wandb_runs_grouped_under_the_study(tmp_path):
         assert "study=s" in view["tags"] and view["state"] == "finished"
 
 
+@pytest.mark.slow
 def test_report_only_trains_nothing(tmp_path):
     study(tmp_path, n_trials=1, pruner="none")
     report = study(tmp_path, n_trials=5, report_only=True)

@@ -88,6 +88,7 @@ def test_tensorboard_event_files_hold_loss_val_loss_bpb_lr_grad_norm(tracked_mul
         assert "samples/text_summary" in events.Tags()["tensors"]
 
 
+@pytest.mark.slow
 def test_a_wandb_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch, capsys):
     # A WANDB_MODE wandb refuses makes wandb.init raise: the run must still train and log locally.
     import wandb
