@@ -7,6 +7,7 @@ fixtures live in conftest.py.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,13 @@ os.environ["WANDB_MODE"] = "offline"  # never online from a test, even with an e
 # fails at once instead of after network timeouts (the tests make their data and models themselves).
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
+
+# A shell starts a background job (`cmd &`, nohup, some CI runners) with SIGINT ignored, and an ignored signal
+# is inherited by every process the tests start: their Ctrl-C tests would then test nothing (a train.py that
+# never sees the SIGINT exits 0). A handled signal is reset to the default at exec, so handling it here gives
+# the test processes a user's terminal's Ctrl-C.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # conf/debug/micro.yaml: a model small enough that a test run takes a second or two on 2 cores, no
 # tracker (wandb, the default logger, costs a second per run; its own tests switch it on).
