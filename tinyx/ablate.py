@@ -34,7 +34,7 @@ from tinyx import stats
 from tinyx.errors import AblateError, CompareError, exit_on_user_error
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
-STATE_COMPLETED, STATE_FAILED, STATE_TODO = "completed", "failed", "todo"
+STATE_COMPLETED, STATE_FAILED, STATE_PENDING = "completed", "failed", "pending"
 TERMINAL = ("diverged", "failed", "pruned")  # a rerun would do the same: the seed is spent, without a value
 
 
@@ -125,14 +125,14 @@ def seed_dir(out: Path, arm: ArmSpec, seed: int) -> Path:
 
 
 def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
-    """The state of one seed's run (completed, failed: spent, todo), recording a completed run's metric."""
+    """The state of one seed's run (completed, failed: spent, pending), recording a completed run's metric."""
     from tinyx import rundir
     from tinyx.compare import read_run
 
     path = seed_dir(out, arm, seed)
     summary = rundir.read_summary(path)
     if summary is None or summary.status not in (STATE_COMPLETED, *TERMINAL):
-        return STATE_TODO  # never started, killed, or interrupted: (re)run it, resuming its checkpoint
+        return STATE_PENDING  # never started, killed, or interrupted: (re)run it, resuming its checkpoint
     run = read_run(path, lambda message: None) if summary.completed else None
     value = run.value(metric, None) if run is not None else None
     if value is None:
@@ -150,17 +150,17 @@ def train_command(out: Path, arm: ArmSpec, seeds: list[int], extra: list[str]) -
 
 def run_seeds(out: Path, arm: ArmSpec, n: int, extra: list[str], metric: str, say) -> None:
     """Make sure seeds 0..n-1 of the arm have finished: run the ones that have not in one train.py -m."""
-    todo = [s for s in range(n) if read_seed(out, arm, s, metric) == STATE_TODO]
-    if not todo:
+    pending = [s for s in range(n) if read_seed(out, arm, s, metric) == STATE_PENDING]
+    if not pending:
         return
-    say(f"{arm.name}: seeds {','.join(map(str, todo))}")
-    result = subprocess.run(train_command(out, arm, todo, extra))  # from the user's directory: their paths hold
+    say(f"{arm.name}: seeds {','.join(map(str, pending))}")
+    result = subprocess.run(train_command(out, arm, pending, extra))  # from the user's directory: their paths hold
     if result.returncode != 0:
         if result.returncode in (130, 143):  # the user stopped it: rerunning the same command continues
             raise KeyboardInterrupt
         raise AblateError(f"train.py for arm {arm.name!r} exited with {result.returncode} (its error is above): "
                           f"fix it, then rerun this command; finished seeds are kept.")
-    for seed in todo:
+    for seed in pending:
         read_seed(out, arm, seed, metric)
 
 
