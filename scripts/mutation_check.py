@@ -54,7 +54,7 @@ BREAKS = [
     Break("compare-median-for-mean", "tinyx/stats.py",
           "mean = statistics.fmean(values)", "mean = statistics.median(values)",
           ["tests/unit/test_compare.py", "-k", "mean_not_the_median"]),
-    Break("compare-ranks-by-best", "tinyx/compare/arms.py",
+    Break("compare-ranks-by-best", "tinyx/compare/runs.py",
           "written = _finite(self.summary.get(metric))", 'written = _finite(self.summary.get(name + "_best"))',
           ["tests/unit/test_compare.py", "-k", "mean_not_the_median"]),
     Break("compare-paired-data-tested-unpaired", "tinyx/compare/arms.py",

@@ -16,11 +16,11 @@ Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Compa
 """
 
 from tinyx.compare.arms import (
-    Arm, COMPLETED, Comparison, DATA_ORDER_KEYS, DEFAULT_MIN_EFFECT, Excluded, METRICS, RunResult, SEED_KEY,
-    Stat, TIME_TO_TARGET, against_baseline, check_options, commit_warning, compare_runs, data_order_differs,
-    differing_keys, find_baseline, group_arms, judge, read_run, select_observations,
+    Arm, Comparison, DATA_ORDER_KEYS, DEFAULT_MIN_EFFECT, Excluded, METRICS, Stat, against_baseline, check_options,
+    compare_runs, data_order_differs, differing_keys, find_baseline, group_arms, judge, select_observations,
 )
 from tinyx.compare.cli import main
+from tinyx.compare.runs import COMPLETED, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, read_run
 
 __all__ = [
     'Arm', 'COMPLETED', 'Comparison', 'DATA_ORDER_KEYS', 'DEFAULT_MIN_EFFECT', 'Excluded', 'METRICS',

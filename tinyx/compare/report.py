@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 
 from tinyx import stats
-from tinyx.compare.arms import TIME_TO_TARGET, Arm, Comparison
+from tinyx.compare.arms import Arm, Comparison
+from tinyx.compare.runs import TIME_TO_TARGET
 
 REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png")
 

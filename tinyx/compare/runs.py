@@ -1,0 +1,141 @@
+"""Reading one run directory as compare sees it: its config, status, evaluations and throughput (the figures an
+arm is judged by), the git commit and command line it ran with."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinyx import rundir
+from tinyx.rundir import METRICS_FILE, SUMMARY_FILE
+
+SEED_KEY = "seed"
+COMPLETED = "completed"
+TIME_TO_TARGET = "time_to_target"
+
+
+@dataclass
+class RunResult:
+    """One run directory as compare reads it."""
+
+    path: Path
+    config: dict[str, Any]  # flat `a.b.c` keys
+    status: str  # summary.json's, or "incomplete" without one (killed, or still running)
+    step: int  # the last step it logged
+    summary: dict[str, Any]  # summary.json as written ({} without one)
+    curves: dict[str, list[tuple[int, float]]]  # per validation metric: (step, value) of every evaluation
+    tokens_per_second: float | None
+    params: float | None
+    wall_seconds: float | None
+    seconds_to_target: float | None = None  # wall time at the first evaluation <= the target, if reached
+    commit: str | None = None  # the git commit of the code that trained it (provenance.json), if known
+    overrides: list[str] | None = None  # the command line's overrides (.hydra/overrides.yaml), if any
+    finished_at: float = 0.0  # when summary.json was written (its mtime): the newest completed run is kept
+
+    @property
+    def seed(self):
+        return self.config.get(SEED_KEY)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == COMPLETED
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens one optimizer step trains on, per process (batch_size x grad_accum x block_size)."""
+        c = self.config
+        return int(c.get("train.batch_size", 1)) * int(c.get("train.grad_accum", 1)) * int(c.get("model.block_size", 1))
+
+    def value(self, metric: str, at_step: int | None) -> float | None:
+        """The metric of this run (at `at_step`: from the evaluations up to that step); None if it has none."""
+        if metric == TIME_TO_TARGET:
+            return self.seconds_to_target
+        name, best = metric.removesuffix("_best"), metric.endswith("_best")
+        curve = self.curves.get(name, [])
+        if at_step is not None:
+            curve = [(s, v) for s, v in curve if s <= at_step]
+            return (min(v for _, v in curve) if best else curve[-1][1]) if curve else None
+        written = _finite(self.summary.get(metric))  # summary.json's own figure, when the run wrote one
+        if written is not None and self.completed:
+            return written
+        return (min(v for _, v in curve) if best else curve[-1][1]) if curve else None
+
+
+
+# ---------------------------------------------------------------- reading runs
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _first(*values):
+    return next((v for v in values if v is not None), None)
+
+
+def _read_overrides(path: Path) -> list[str] | None:
+    try:
+        from omegaconf import OmegaConf
+
+        overrides = OmegaConf.to_container(OmegaConf.load(path / ".hydra" / "overrides.yaml"))
+    except Exception:  # a run started from Python has none; a broken file names nothing
+        return None
+    return [str(o) for o in overrides] if isinstance(overrides, list) else None
+
+
+def _read_summary(path: Path, rows: list[dict], warn) -> dict[str, Any]:
+    try:
+        data = json.loads((path / SUMMARY_FILE).read_text())
+    except OSError:
+        return {}
+    except ValueError:
+        warn(f"{path / SUMMARY_FILE} is not valid JSON: figures taken from {METRICS_FILE}.")
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
+    """A run's figures from its summary and metrics (every evaluation, for --at-step and the curves)."""
+    from tinyx.config import flatten_config
+
+    try:
+        config = flatten_config(rundir.read_config(path))
+    except Exception as e:
+        warn(f"{rundir.config_path(path)} is unreadable ({type(e).__name__}): run skipped.")
+        return None
+    rows = rundir.read_metrics(path, on_bad_line=lambda number, line: warn(
+        f"{path / METRICS_FILE} line {number} is not a JSON object ({line[:40]!r}...): line skipped."))
+    curves = {name: [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get(name))) is not None]
+              for name in ("val/loss", "val/bpb")}
+    summary = _read_summary(path, rows, warn)
+    throughput = [v for r in rows if (v := _finite(r.get("tokens_per_second"))) is not None]
+    seconds_to_target = None
+    if target is not None:
+        seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
+                                  if (v := _finite(r.get("val/loss"))) is not None and v <= target), None)
+    last_step = max((int(r["step"]) for r in rows if isinstance(r.get("step"), int)), default=0)
+    return RunResult(
+        path=path, config=config, status=str(summary.get("status", "incomplete")),
+        step=max(last_step, int(summary.get("step") or 0)), summary=summary, curves=curves,
+        tokens_per_second=_first(_finite(summary.get("tokens_per_second")),
+                                 statistics.median(throughput) if throughput else None),
+        params=_finite(summary.get("params")), wall_seconds=_finite(summary.get("wall_seconds")),
+        seconds_to_target=seconds_to_target, commit=rundir.git_commit(path), overrides=_read_overrides(path),
+        finished_at=(path / SUMMARY_FILE).stat().st_mtime if summary else 0.0)
+
+
+def commit_warning(runs: list[RunResult]) -> str | None:
+    """One warning when the runs' code came from different git commits (runs without provenance not counted).
+
+    A difference between arms is then not only the config's: the code changed under them too.
+    """
+    commits = Counter(r.commit for r in runs if r.commit is not None)
+    if len(commits) < 2:
+        return None
+    listed = ", ".join(f"{c[:12]} ({n} run{'s' if n > 1 else ''})" for c, n in commits.most_common())
+    return (f"the runs come from {len(commits)} git commits: {listed}. Differences may come from code changes, "
+            f"not only from the config: rerun the arms on one commit to compare like with like.")
+
