@@ -1,13 +1,16 @@
 """What a run records about its data, and the check that a checkpoint's tokenizer is the data's.
 
 The run directory keeps the tokenizer whole (tokenizer.json, and in every checkpoint: what generate and
-evaluate decode with) and provenance.json's `data` says which tokens trained it (`data_record`). Resuming a
-run or evaluating a checkpoint on data whose tokenizer differs would read token ids as other text:
-`tokenizer_mismatch` words the refusal, naming both tokenizers.
+evaluate decode with) and provenance.json's `data` says which tokens trained it (`data_record`), with `content`:
+what the data is, whatever folder it was read from (`data_content`), by which compare tells corpora and
+tokenizers apart. Resuming a run or evaluating a checkpoint on data whose tokenizer differs would read token ids
+as other text: `tokenizer_mismatch` words the refusal, naming both tokenizers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 
@@ -55,9 +58,32 @@ def data_settings(config: dict[str, Any]) -> str:
     return " ".join(group + [f"data.{k}={data[k]}" for k in keys if data.get(k) is not None])
 
 
+def _digest(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _tokenizer_content(tokenizer: dict[str, Any]) -> dict[str, Any]:
+    # Where a tokenizer was read from is not what it is: a Hugging Face tokenizer's folder is left out.
+    return {k: v for k, v in tokenizer.items() if k != "source"}
+
+
+def data_content(data) -> str | None:
+    """What the data is (a TokenData): a digest of the tokens and document starts of both splits, as the token
+    cache digested them while writing them (its meta.json), and of the tokenizer that reads the ids as text.
+    The same corpus moved to another folder gives the same digest; another corpus or tokenizer another.
+    None for a cache that records no content."""
+    from tinyx.data.cache import read_content
+
+    content = read_content(data.cache_dir)
+    if content is None:
+        return None
+    return _digest({"splits": content, "tokenizer": _tokenizer_content(data.tokenizer.to_dict())})
+
+
 def data_record(data) -> dict[str, Any]:
-    """provenance.json's `data`: where the tokens came from and what made them (a TokenData)."""
+    """provenance.json's `data`: where the tokens came from, what made them and what they are (a TokenData)."""
     return {"corpus": str(data.corpus_path), "tokens": data.cache_dir.name, "fingerprint": data.fingerprint,
+            "content": data_content(data),
             "tokenizer": describe_tokenizer(data.tokenizer.to_dict()), "vocab_size": data.tokenizer.vocab_size,
             "train_tokens": len(data.train), "val_tokens": len(data.val),
             "documents": None if data.doc_starts is None else len(data.doc_starts)}

@@ -2,46 +2,16 @@
 
 import csv
 import json
-import os
-from dataclasses import asdict
+import re
 
 import pytest
-from helpers import micro_config
+from helpers import CORPUS, micro_config
+from rundirs import make_run
 from scipy import stats as sps
 
-from tinyx import rundir, stats
+from tinyx import stats
 from tinyx.compare import compare_runs, main
 from tinyx.errors import CompareError
-
-_CONFIGS: dict[tuple, dict] = {}
-
-
-def config_of(*overrides: str) -> dict:
-    """The nested config train.py writes for the micro preset plus overrides (composed once per set)."""
-    if overrides not in _CONFIGS:
-        _CONFIGS[overrides] = asdict(micro_config(*overrides))
-    return json.loads(json.dumps(_CONFIGS[overrides]))
-
-
-def make_run(run_dir, seed, curve, *overrides, status="completed", summary=True, mtime=None, hydra_overrides=None):
-    """A run directory as train.py leaves it: config.json, metrics.jsonl with one evaluation per (step, loss) of
-    `curve`, and summary.json (status, last step, final and best loss) unless `summary=False` (a killed run)."""
-    run_dir.mkdir(parents=True)
-    config = config_of(*overrides)
-    config["seed"] = seed
-    rundir.write_config(run_dir, config)
-    rows = [{"step": s, "val/loss": v, "wall_seconds": float(s), "tokens_per_second": 1000.0} for s, v in curve]
-    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    if summary:
-        rundir.write_summary(run_dir, rundir.RunSummary(
-            status=status, step=curve[-1][0], params=27840, val_loss=curve[-1][1],
-            val_loss_best=min(v for _, v in curve), tokens_per_second=1000.0, wall_seconds=float(curve[-1][0])))
-        if mtime is not None:
-            os.utime(run_dir / "summary.json", (mtime, mtime))
-    if hydra_overrides is not None:
-        (run_dir / ".hydra").mkdir()
-        (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in hydra_overrides))
-    return run_dir
 
 
 def make_arm(root, name, finals, *overrides, seeds=None):
@@ -159,6 +129,10 @@ def test_a_seed_run_twice_is_one_observation_the_newest_completed(tmp_path):
     assert [r.path.name for r in variant.runs] == ["x_rerun", "x_other"]
     whys = {e.run.path.name: e.why for e in variant.excluded}
     assert whys["x_first"] == f"seed 7 again: one observation per seed, {tmp_path / 'x_rerun'} kept (the newest completed)"
+    # ... and said as a warning, not only in the list of runs left out: both directories named.
+    said = [w for w in compare_runs([tmp_path]).warnings if "ran more than once" in w]
+    assert said == [f"seed 7 of arm 'model.norm=rmsnorm' ran more than once: {tmp_path / 'x_first'} is left out and "
+                    f"{tmp_path / 'x_rerun'} kept (the newest completed; one observation per seed)"]
     assert whys["x_killed"].startswith("incomplete at step 10")
     # With incomplete runs counted, a completed run still wins over a killed one of the same seed.
     counted = compare_runs([tmp_path], include_incomplete=True).arms[1]
@@ -267,3 +241,55 @@ def test_arms_take_the_mean_not_the_median_and_rank_by_the_metric_chosen(tmp_pat
     assert [a.rank for a in c.arms] == [2, 1, 3]
     best = compare_runs([tmp_path], metric="val/loss_best")
     assert [a.rank for a in best.arms] == [3, 2, 1]
+
+
+def _data(content: str, corpus: str) -> dict:
+    """provenance.json's data record of a run on `corpus` whose content digest is `content`."""
+    return {"corpus": corpus, "content": content * 20, "tokenizer": "char (65 characters)"}
+
+
+def test_corpora_are_arms_by_what_they_are_not_by_where_they_are_read_from(tmp_path, capsys):
+    # data.path is a machine setting (where a run reads its data): two corpora with the same seeds differ only
+    # there, and in the content each run records. Corpus a was moved for seeds 2 and 3: still one arm.
+    for seed, (a, b) in enumerate(zip(BASE[:4], RMS[:4])):
+        where = "/data" if seed < 2 else "/mnt/moved"
+        make_run(tmp_path / f"a{seed}", seed, [(20, a)], f"data.path={where}/a.txt", data=_data("a", f"{where}/a.txt"))
+        make_run(tmp_path / f"b{seed}", seed, [(20, b)], "data.path=/data/b.txt", data=_data("b", "/data/b.txt"))
+    c = main([str(tmp_path)])
+    assert [a.name for a in c.arms] == ["data content=aaaaaaaa (a.txt, char (65 characters))",
+                                        "data content=bbbbbbbb (b.txt, char (65 characters))"]
+    assert [a.n for a in c.arms] == [4, 4] and c.arms[0].observations == BASE[:4] and not c.excluded
+    assert c.keys == ["data content"] and "data content=bbbbbbbb" in capsys.readouterr().out
+    with open(tmp_path / "comparison.csv") as f:
+        assert [r["data content"] for r in csv.DictReader(f)] == [a.name.split("=", 1)[1] for a in c.arms]
+
+
+def test_runs_that_do_not_record_their_data_are_grouped_as_before_with_a_warning(tmp_path):
+    for seed, (a, b) in enumerate(zip(BASE[:2], RMS[:2])):
+        make_run(tmp_path / f"a{seed}", seed, [(20, a)], "data.path=/data/a.txt")
+        make_run(tmp_path / f"b{seed}", seed, [(20, b)], "data.path=/data/b.txt", data=_data("b", "/data/b.txt"))
+    c = compare_runs([tmp_path])
+    assert len(c.arms) == 1 and c.arms[0].n == 2 and len(c.excluded) == 2
+    [said] = [w for w in c.warnings if "do not record what their data is" in w]
+    assert said.startswith(f"data.path differ between runs of one arm, and 2 of them ({tmp_path / 'a0'}, "
+                           f"{tmp_path / 'a1'}) do not record")
+
+
+@pytest.mark.slow
+def test_real_runs_on_a_corpus_its_moved_copy_and_another_corpus(tmp_path):
+    # A user's corpus ablation: what each run records tells the corpora apart, whatever folder they were read from.
+    from tinyx.training import train
+
+    text = CORPUS.read_text()
+    for name, part in (("one/a.txt", text[:100_000]), ("two/a.txt", text[:100_000]), ("one/b.txt", text[-100_000:])):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(part)
+    for run, corpus in (("a", "one/a.txt"), ("a_moved", "two/a.txt"), ("b", "one/b.txt")):
+        train(micro_config(f"data.path={tmp_path / corpus}", "train.max_steps=4", "train.eval_every=4",
+                           "train.sample_tokens=0"), tmp_path / "runs" / run, quiet=True)
+    c = compare_runs([tmp_path / "runs"])
+    assert [a.n for a in c.arms] == [1, 1] and c.keys == ["data content"]
+    for arm, corpus in zip(c.arms, ("a.txt", "b.txt")):
+        assert re.fullmatch(rf"data content=[0-9a-f]{{8}} \({corpus}, char \(\d+ characters\)\)", arm.name), arm.name
+    [moved] = [w for w in c.warnings if "ran more than once" in w]  # the same data, the same seed: one observation
+    assert str(tmp_path / "runs" / "a") in moved and str(tmp_path / "runs" / "a_moved") in moved

@@ -5,11 +5,13 @@
     uv run python -m tinyx.compare 'outputs/runs/2026-11-21/*' --metric val/loss_best --out reports/ --wandb
 
 Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance). Runs that
-differ only by `seed` form one arm. Per arm: n, mean and its 95% confidence interval; against the baseline arm
-(the first, or --baseline): the difference, its 95% CI, the p-value of a paired t-test (same seeds, same batch
-size and context length: the same data order) or else Welch's t-test, Holm-adjusted over the variants, a
-verdict, and the seeds per arm the observed difference would need (tinyx.stats). Only completed runs enter by
-default; a seed run twice counts once (the newest completed run is kept). Writes comparison.md, comparison.csv
+differ only by `seed` form one arm (runs that trained other data, told apart by the content digest they record,
+are other arms). Per arm: n, mean and its 95% confidence interval; against the baseline arm (the first, or
+--baseline): the difference, its 95% CI, the p-value of a paired t-test (same seeds, same batch size and
+context length: the same data order) or else Welch's t-test,
+Holm-adjusted over the variants, a verdict, and the seeds per arm the observed difference would need
+(tinyx.stats). Only completed runs enter by default; a seed run twice counts once (the newest completed run is
+kept, and a warning names both). Writes comparison.md, comparison.csv
 and comparison.png into the directory compared (or --out); --wandb logs the comparison as a wandb run.
 
 Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Comparison.table()`.
@@ -20,11 +22,13 @@ from tinyx.compare.arms import (
     compare_runs, data_order_differs, differing_keys, find_baseline, group_arms, judge, select_observations,
 )
 from tinyx.compare.cli import main
-from tinyx.compare.runs import COMPLETED, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, read_run
+from tinyx.compare.runs import (COMPLETED, DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning,
+                                data_warning, read_run)
 
 __all__ = [
-    'Arm', 'COMPLETED', 'Comparison', 'DATA_ORDER_KEYS', 'DEFAULT_MIN_EFFECT', 'Excluded', 'METRICS',
-    'RunResult', 'SEED_KEY', 'Stat', 'TIME_TO_TARGET', 'against_baseline', 'check_options', 'commit_warning',
-    'compare_runs', 'data_order_differs', 'differing_keys', 'find_baseline', 'group_arms', 'judge',
+    'Arm', 'COMPLETED', 'Comparison', 'DATA_CONTENT', 'DATA_ORDER_KEYS', 'DEFAULT_MIN_EFFECT', 'Excluded',
+    'METRICS', 'RunResult', 'SEED_KEY', 'Stat', 'TIME_TO_TARGET', 'against_baseline', 'check_options',
+    'commit_warning', 'compare_runs', 'data_order_differs', 'data_warning', 'differing_keys', 'find_baseline',
+    'group_arms', 'judge',
     'read_run', 'select_observations', 'main',
 ]

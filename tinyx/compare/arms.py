@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tinyx import stats
-from tinyx.compare.runs import SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, read_run
+from tinyx.compare.runs import (DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, data_warning,
+                                read_run)
 from tinyx.config import is_hyperparameter
 from tinyx.errors import CompareError
 from tinyx.rundir import find_runs
@@ -42,6 +43,7 @@ class Stat:
 class Excluded:
     run: RunResult
     why: str
+    kept: RunResult | None = None  # for a seed run again: the run of that seed that was kept
 
 
 @dataclass
@@ -123,6 +125,7 @@ def _whole(value: float | None) -> float | int | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
+
 # ---------------------------------------------------------------- arms
 def _comparable(value) -> str:
     return json.dumps(value, sort_keys=True)
@@ -170,15 +173,30 @@ def _override_names(runs: list[RunResult], groups: list[list[RunResult]]) -> lis
     return names if len(set(names)) == len(names) else None
 
 
-def group_arms(runs: list[RunResult]) -> tuple[list[str], list[tuple[str, dict, list[RunResult]]]]:
-    """(differing keys, [(name, values, runs)]): runs that differ only by seed, in the order first found."""
-    runs = sorted(runs, key=lambda r: _natural(r.path))
-    keys = [k for k in differing_keys([r.config for r in runs]) if k != SEED_KEY]
+def _value(run: RunResult, key: str):
+    return run.data_content if key == DATA_CONTENT else run.config.get(key)
+
+
+def _grouped(runs: list[RunResult], keys: list[str]) -> list[list[RunResult]]:
     by_values: dict[tuple, list[RunResult]] = {}
     for run in runs:
-        by_values.setdefault(tuple(_comparable(run.config.get(k)) for k in keys), []).append(run)
-    groups = list(by_values.values())
-    values = [{k: g[0].config.get(k) for k in keys} for g in groups]
+        by_values.setdefault(tuple(_comparable(_value(run, k)) for k in keys), []).append(run)
+    return list(by_values.values())
+
+
+def group_arms(runs: list[RunResult]) -> tuple[list[str], list[tuple[str, dict, list[RunResult]]]]:
+    """(differing keys, [(name, values, runs)]): runs that differ only by seed, in the order first found.
+
+    Runs whose data differ (another corpus or tokenizer, which may differ only in where it is read from: a
+    machine setting) are other arms, told apart by the `data content` they record; runs older than that record
+    are grouped by their hyperparameters alone, as before (data_warning says when that may merge corpora).
+    """
+    runs = sorted(runs, key=lambda r: _natural(r.path))
+    keys = [k for k in differing_keys([r.config for r in runs]) if k != SEED_KEY]
+    groups = _grouped(runs, keys)
+    if all(r.data_content for r in runs) and len(by_data := _grouped(runs, [*keys, DATA_CONTENT])) > len(groups):
+        keys, groups = [*keys, DATA_CONTENT], by_data
+    values = [{k: g[0].data_label() if k == DATA_CONTENT else g[0].config.get(k) for k in keys} for g in groups]
     names = _override_names(runs, groups) or [
         " ".join(f"{k}={_show(v)}" for k, v in vals.items()) or "all runs" for vals in values]
     return keys, list(zip(names, values, groups))
@@ -208,7 +226,7 @@ def select_observations(runs: list[RunResult], metric: str, at_step: int | None,
         same_seed.sort(key=lambda r: (r.completed, r.finished_at, str(r.path)), reverse=True)
         kept, *dropped = same_seed
         excluded += [Excluded(r, f"seed {r.seed} again: one observation per seed, {kept.path} kept "
-                                 f"(the newest completed)") for r in dropped]
+                                 f"(the newest completed)", kept) for r in dropped]
         step = at_tokens // kept.tokens_per_step if at_tokens is not None else at_step
         if step is not None and kept.step < step:
             excluded.append(Excluded(kept, f"stopped at step {kept.step}, before step {step}"))
@@ -322,9 +340,8 @@ def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: st
     runs = [r for p in find_runs(paths) if (r := read_run(p, warnings.append, target)) is not None]
     if not runs:
         raise CompareError(f"none of the runs in {' '.join(map(str, paths))} can be read: check their config.json.")
-    if (mixed := commit_warning(runs)) is not None:
-        warnings.append(mixed)
     keys, groups = group_arms(runs)
+    warnings += [w for w in (commit_warning(runs), data_warning([g for _, _, g in groups])) if w is not None]
     at = f"--at-step={at_step}" if at_step is not None else f"--at-tokens={at_tokens}" if at_tokens else None
     arms = []
     for name, values, members in groups:
@@ -332,6 +349,8 @@ def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: st
         if not kept:
             raise _no_observation(name, excluded, at)
         arms.append(Arm(name=name, values=values, runs=kept, observations=observations, excluded=excluded))
+        warnings += [f"seed {e.run.seed} of arm {name!r} ran more than once: {e.run.path} is left out and "
+                     f"{e.kept.path} kept (the newest completed; one observation per seed)" for e in excluded if e.kept]
     first = find_baseline(arms, baseline)
     arms = [first] + [a for a in arms if a is not first]
     if min_effect is None:

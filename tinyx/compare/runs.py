@@ -1,5 +1,6 @@
 """Reading one run directory as compare sees it: its config, status, evaluations and throughput (the figures an
-arm is judged by), the git commit and command line it ran with."""
+arm is judged by), the git commit and command line it ran with, and what its data is (provenance.json's data
+content, which tells arms apart)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import math
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from tinyx.rundir import METRICS_FILE, SUMMARY_FILE
 SEED_KEY = "seed"
 COMPLETED = "completed"
 TIME_TO_TARGET = "time_to_target"
+# Not a config key: what the data is (provenance.json's data.content), which tells arms apart where only where
+# the data lives differs (these keys, machine settings that compare otherwise ignores).
+DATA_CONTENT = "data content"
+DATA_LOCATION_KEYS = ("data.path", "data.tokenizer_path", "data.val_path")
 
 
 @dataclass
@@ -36,6 +41,7 @@ class RunResult:
     commit: str | None = None  # the git commit of the code that trained it (provenance.json), if known
     overrides: list[str] | None = None  # the command line's overrides (.hydra/overrides.yaml), if any
     finished_at: float = 0.0  # when summary.json was written (its mtime): the newest completed run is kept
+    data: dict[str, Any] = field(default_factory=dict)  # provenance.json's data record ({} without one)
 
     @property
     def seed(self):
@@ -44,6 +50,18 @@ class RunResult:
     @property
     def completed(self) -> bool:
         return self.status == COMPLETED
+
+    @property
+    def data_content(self) -> str | None:
+        """What the data is, wherever it was read from (tinyx.datarecord.data_content); None for older runs."""
+        content = self.data.get("content")
+        return content if isinstance(content, str) else None
+
+    def data_label(self) -> str:
+        """`<content digest> (<corpus file>, <tokenizer>)`: an arm's data, named."""
+        corpus = Path(str(self.data.get("corpus") or "")).name
+        named = ", ".join(str(x) for x in (corpus, self.data.get("tokenizer")) if x)
+        return f"{(self.data_content or '')[:8]} ({named})" if named else (self.data_content or "")[:8]
 
     @property
     def tokens_per_step(self) -> int:
@@ -117,6 +135,7 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
         seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
                                   if (v := _finite(r.get("val/loss"))) is not None and v <= target), None)
     last_step = max((int(r["step"]) for r in rows if isinstance(r.get("step"), int)), default=0)
+    data = (rundir.read_provenance(path) or {}).get("data")
     return RunResult(
         path=path, config=config, status=str(summary.get("status", "incomplete")),
         step=max(last_step, int(summary.get("step") or 0)), summary=summary, curves=curves,
@@ -124,7 +143,8 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
                                  statistics.median(throughput) if throughput else None),
         params=_finite(summary.get("params")), wall_seconds=_finite(summary.get("wall_seconds")),
         seconds_to_target=seconds_to_target, commit=rundir.git_commit(path), overrides=_read_overrides(path),
-        finished_at=(path / SUMMARY_FILE).stat().st_mtime if summary else 0.0)
+        finished_at=(path / SUMMARY_FILE).stat().st_mtime if summary else 0.0,
+        data=data if isinstance(data, dict) else {})
 
 
 def commit_warning(runs: list[RunResult]) -> str | None:
@@ -139,3 +159,18 @@ def commit_warning(runs: list[RunResult]) -> str | None:
     return (f"the runs come from {len(commits)} git commits: {listed}. Differences may come from code changes, "
             f"not only from the config: rerun the arms on one commit to compare like with like.")
 
+
+
+def data_warning(groups: list[list[RunResult]]) -> str | None:
+    """One warning when runs grouped into one arm read their data from different places and some of them do not
+    record what it is (run before tinyx recorded it): they may be two corpora or tokenizers counted as one arm."""
+    merged = [(g, k) for g in groups for k in DATA_LOCATION_KEYS if len({str(r.config.get(k)) for r in g}) > 1
+              and any(r.data_content is None for r in g)]
+    if not merged:
+        return None
+    keys = sorted({k for _, k in merged})
+    runs = sorted({str(r.path) for g, _ in merged for r in g if r.data_content is None})
+    return (f"{', '.join(keys)} differ between runs of one arm, and {len(runs)} of them ({', '.join(runs[:3])}"
+            f"{', ...' if len(runs) > 3 else ''}) do not record what their data is (provenance.json's data.content, "
+            f"written since tinyx recorded it): they count as one arm even if they trained different corpora or "
+            f"tokenizers. Rerun them with this tinyx, or compare them separately.")

@@ -5,7 +5,9 @@
                           uint32 when the vocabulary exceeds 65,536; header[2] the count), readable by llm.c,
                           modded-nanogpt and tinyx's data=shards
   train_docs.bin, val_docs.bin   int64 token offsets where each document starts
-  meta.json               tokenizer, fingerprint and what it was made of, token/document/byte counts
+  meta.json               tokenizer, fingerprint and what it was made of, token/document/byte counts, and
+                          `content`: the sha256 of each split's token bytes and document offsets, taken as
+                          they were written (what the data is, wherever it was read from: tinyx.datarecord)
 
 The fingerprint is the sha256 of: each source file's absolute path, size and mtime_ns (or a hub dataset's
 name, config, split), the tokenizer, and the split settings (val_fraction, split_documents, field,
@@ -36,7 +38,7 @@ from tinyx.errors import DataError
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 3  # 3: llm.c shard files, document offsets, fingerprint of path + size + mtime
+CACHE_VERSION = 4  # 3: llm.c shard files, document offsets, fingerprint of path + size + mtime; 4: content digests
 SPLITS = ("train", "val")
 
 
@@ -120,12 +122,14 @@ class CacheWriter:
         self.tokens = dict.fromkeys(SPLITS, 0)
         self.documents = dict.fromkeys(SPLITS, 0)
         self.bytes = dict.fromkeys(SPLITS, 0)
+        # Digested as written: the data's identity costs no second pass over a cache larger than RAM.
+        self.digests = {name: hashlib.sha256() for s in SPLITS for name in (s, f"{s}_documents")}
 
     def add(self, split: str, tokens: np.ndarray, starts_doc: bool, nbytes: int = 0) -> None:
         if starts_doc:
             if self.tokens[split] and self.eot is not None:
                 self._write(split, np.array([self.eot]))
-            self.doc_files[split].write(np.array([self.tokens[split]], dtype="<i8").tobytes())
+            self._write_doc_starts(split, np.array([self.tokens[split]]))
             self.documents[split] += 1
         self._write(split, tokens)
         self.bytes[split] += nbytes
@@ -138,14 +142,21 @@ class CacheWriter:
         # A separator before each document start but the split's first (no tokens yet: none were added).
         eot_at = starts_doc & (self.tokens[split] + offsets > 0) if self.eot is not None else starts_doc & False
         doc_positions = self.tokens[split] + offsets + np.cumsum(eot_at)
-        self.doc_files[split].write(doc_positions[starts_doc].astype("<i8").tobytes())
+        self._write_doc_starts(split, doc_positions[starts_doc])
         self.documents[split] += int(starts_doc.sum())
         self._write(split, np.insert(tokens, offsets[eot_at], self.eot) if eot_at.any() else tokens)
         self.bytes[split] += int(nbytes.sum())
 
     def _write(self, split: str, tokens: np.ndarray) -> None:
-        self.files[split].write(np.asarray(tokens).astype(self.dtype, copy=False).tobytes())
+        data = np.asarray(tokens).astype(self.dtype, copy=False).tobytes()
+        self.files[split].write(data)
+        self.digests[split].update(data)
         self.tokens[split] += len(tokens)
+
+    def _write_doc_starts(self, split: str, offsets: np.ndarray) -> None:
+        data = np.asarray(offsets).astype("<i8", copy=False).tobytes()
+        self.doc_files[split].write(data)
+        self.digests[f"{split}_documents"].update(data)
 
     def finish(self) -> dict:
         for split, f in self.files.items():
@@ -154,11 +165,21 @@ class CacheWriter:
         self.close()
         return {"dtype": self.dtype.name, **{f"{s}_tokens": self.tokens[s] for s in SPLITS},
                 **{f"{s}_documents": self.documents[s] for s in SPLITS},
-                **{f"{s}_bytes": self.bytes[s] for s in SPLITS}}
+                **{f"{s}_bytes": self.bytes[s] for s in SPLITS},
+                "content": {name: h.hexdigest() for name, h in self.digests.items()}}
 
     def close(self) -> None:
         for f in [*self.files.values(), *self.doc_files.values()]:
             f.close()
+
+
+def read_content(folder: Path) -> dict | None:
+    """meta.json's `content` (see the module's doc); None when the cache records none or cannot be read."""
+    try:
+        content = json.loads((folder / "meta.json").read_text()).get("content")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return content if isinstance(content, dict) else None
 
 
 def _pid_alive(pid: int) -> bool:

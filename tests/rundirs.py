@@ -1,0 +1,51 @@
+"""Hand-made run directories, as train.py leaves them, for the tests of the tools that read runs (compare, ablate):
+no training, each written in milliseconds.
+
+Imported as `from rundirs import make_run` (pyproject's pytest `pythonpath` puts tests/ on the path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+
+from helpers import micro_config
+
+from tinyx import rundir
+
+_CONFIGS: dict[tuple, dict] = {}
+
+
+def config_of(*overrides: str) -> dict:
+    """The nested config train.py writes for the micro preset plus overrides (composed once per set)."""
+    if overrides not in _CONFIGS:
+        _CONFIGS[overrides] = asdict(micro_config(*overrides))
+    return json.loads(json.dumps(_CONFIGS[overrides]))
+
+
+def make_run(run_dir, seed, curve, *overrides, status="completed", summary=True, mtime=None, hydra_overrides=None,
+             data_order=None, data=None):
+    """A run directory as train.py leaves it: config.json, metrics.jsonl with one evaluation per (step, loss) of
+    `curve`, and summary.json (status, last step, final and best loss, `data_order`) unless `summary=False` (a
+    killed run). `data`: provenance.json's data record (e.g. {"content": ...}); without it, no provenance.json.
+    Without data_order or data, the run is one of a tinyx older than those records."""
+    run_dir.mkdir(parents=True)
+    config = config_of(*overrides)
+    config["seed"] = seed
+    rundir.write_config(run_dir, config)
+    rows = [{"step": s, "val/loss": v, "wall_seconds": float(s), "tokens_per_second": 1000.0} for s, v in curve]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if summary:
+        rundir.write_summary(run_dir, rundir.RunSummary(
+            status=status, step=curve[-1][0], params=27840, val_loss=curve[-1][1],
+            val_loss_best=min(v for _, v in curve), tokens_per_second=1000.0, wall_seconds=float(curve[-1][0]),
+            data_order=data_order))
+        if mtime is not None:
+            os.utime(run_dir / "summary.json", (mtime, mtime))
+    if data is not None:
+        (run_dir / rundir.PROVENANCE_FILE).write_text(json.dumps({"data": data}))
+    if hydra_overrides is not None:
+        (run_dir / ".hydra").mkdir()
+        (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in hydra_overrides))
+    return run_dir
