@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyx import stats
+from tinyx import records, rundir, stats
 from tinyx.errors import AblateError, CompareError, exit_on_user_error
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
@@ -100,6 +100,7 @@ class ArmSpec:
     name: str  # as the user wrote it, experiment names spelled out: "experiment=llama_tiny"
     overrides: list[str]
     seeds_done: dict[int, float] = field(default_factory=dict)  # seed -> metric of its completed run
+    runs: dict = field(default_factory=dict)  # seed -> its completed run (compare's RunResult): what pairs
     seeds_spent: set[int] = field(default_factory=set)  # seeds that ended without a value (diverged, failed)
     verdict: str = ""
     stopped_at: int | None = None  # seeds per arm at the look that decided it
@@ -126,7 +127,6 @@ def seed_dir(out: Path, arm: ArmSpec, seed: int) -> Path:
 
 def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
     """The state of one seed's run (completed, failed: spent, pending), recording a completed run's metric."""
-    from tinyx import rundir
     from tinyx.compare import read_run
 
     path = seed_dir(out, arm, seed)
@@ -138,7 +138,7 @@ def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
     if value is None:
         arm.seeds_spent.add(seed)
         return STATE_FAILED
-    arm.seeds_done[seed] = value
+    arm.seeds_done[seed], arm.runs[seed] = value, run
     return STATE_COMPLETED
 
 
@@ -188,18 +188,10 @@ def look(baseline: ArmSpec, variant: ArmSpec, n: int, looks: int, alpha: float, 
     return Look(verdict, stats.difference(a, b, paired, confidence=1 - alpha / looks))
 
 
-def same_data_order(out: Path, baseline: ArmSpec, variant: ArmSpec) -> bool:
-    """Whether a seed draws the same training windows in both arms: same batch size, accumulation, context."""
-    from tinyx import rundir
-    from tinyx.compare import DATA_ORDER_KEYS
-    from tinyx.config import flatten_config
-
-    def keys(arm: ArmSpec):
-        seed = min(arm.seeds_done)
-        config = flatten_config(rundir.read_config(seed_dir(out, arm, seed)))
-        return [config.get(k) for k in DATA_ORDER_KEYS]
-
-    return keys(baseline) == keys(variant)
+def same_data_order(baseline: ArmSpec, variant: ArmSpec) -> bool:
+    """Whether each seed both arms completed drew the same windows in both (tinyx.records: compare's rule)."""
+    shared = sorted(set(baseline.runs) & set(variant.runs))
+    return bool(shared) and not records.arms_order_differences((baseline.runs[s], variant.runs[s]) for s in shared)
 
 
 @dataclass
@@ -232,8 +224,7 @@ def ablate(arms: list[ArmSpec], opts: Options, say=print) -> dict[str, Look]:
         min_effect = (opts.min_effect if opts.min_effect is not None else
                       DEFAULT_MIN_EFFECT * abs(sum(baseline.seeds_done.values()) / len(baseline.seeds_done)))
         for v in active:
-            paired = bool(v.seeds_done) and same_data_order(opts.out, baseline, v)
-            last[v.name] = look(baseline, v, n, len(looks_at), opts.alpha, min_effect, paired)
+            last[v.name] = look(baseline, v, n, len(looks_at), opts.alpha, min_effect, same_data_order(baseline, v))
             if last[v.name].verdict != stats.UNDECIDED or n == looks_at[-1]:
                 v.verdict, v.stopped_at = last[v.name].verdict, n
         say(f"look {k}/{len(looks_at)} at {n} seeds: " + "; ".join(f"{v.name}: {last[v.name].verdict}"
@@ -254,12 +245,13 @@ def report(arms: list[ArmSpec], last: dict[str, Look], opts: Options) -> str:
         figures = (f"{d.delta:+.4f} | [{d.ci_low:+.4f}, {d.ci_high:+.4f}] | {d.p:.4g} | {d.test}" if d and d.ci_low
                    is not None else "- | - | - | -")
         lines.append(f"| {arm.name} | {arm.verdict} | {spent} | {at} | {figures} |")
-    total = sum(len(a.seeds_done) + len(a.seeds_spent) for a in arms)
+    if records.unrecorded(r for a in arms for r in a.runs.values()):
+        lines += ["", f"Pairing: {records.UNRECORDED}."]
     lines += ["", f"{opts.metric}, lower is better. Seeds in rounds of {opts.round_seeds} up to {opts.max_seeds} "
               f"({looks} planned looks); each look tests at α/{looks} = {opts.alpha / looks:.4g} (Bonferroni over the "
               f"looks: at most α = {opts.alpha:g} false 'better/worse' per variant over all looks). CI: "
               f"{1 - opts.alpha / looks:.2%} at the deciding look. no detectable difference: that CI inside "
-              f"±min-effect. {total} runs in all.",
+              f"±min-effect. {sum(len(a.seeds_done) + len(a.seeds_spent) for a in arms)} runs in all.",
               f"Full table (each arm tested once, at α): uv run python -m tinyx.compare {opts.out} "
               f"--baseline '{arms[0].name}'"]
     return "\n".join(lines) + "\n"
@@ -284,9 +276,8 @@ def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
     args.extra = argv[cut + 1:]
     arms = [parse_arm(a) for a in args.arms]
     _check(args, arms)
-    from tinyx.rundir import outputs_root
-
-    out = (Path(args.out) if args.out else outputs_root() / "ablations" / "_vs_".join(a.slug for a in arms)).resolve()
+    root = rundir.outputs_root()
+    out = (Path(args.out) if args.out else root / "ablations" / "_vs_".join(a.slug for a in arms)).resolve()
     return arms, Options(out=out, round_seeds=args.round_seeds, max_seeds=args.max_seeds, metric=args.metric,
                          alpha=args.alpha, min_effect=args.min_effect, extra=args.extra)
 

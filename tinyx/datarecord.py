@@ -80,6 +80,20 @@ def data_content(data) -> str | None:
     return _digest({"splits": content, "tokenizer": _tokenizer_content(data.tokenizer.to_dict())})
 
 
+def train_identity(data) -> str:
+    """The train split's identity (a TokenData), what WindowSampler.order_key hashes: its tokens and document
+    starts as the cache digested them, and the tokenizer. Without that record (a cache older than it) the
+    split is known by its length and its first and last 64 tokens."""
+    from tinyx.data.cache import read_content
+
+    content = read_content(data.cache_dir) or {}
+    if "train" in content:
+        split = {"train": content["train"], "train_documents": content.get("train_documents")}
+    else:
+        split = {"train_tokens": len(data.train), "ends": [int(t) for t in [*data.train[:64], *data.train[-64:]]]}
+    return _digest({**split, "tokenizer": _tokenizer_content(data.tokenizer.to_dict())})
+
+
 def data_record(data) -> dict[str, Any]:
     """provenance.json's `data`: where the tokens came from, what made them and what they are (a TokenData)."""
     return {"corpus": str(data.corpus_path), "tokens": data.cache_dir.name, "fingerprint": data.fingerprint,

@@ -1,12 +1,17 @@
 """tinyx.ablate's sequential rule: thousands of simulated A/A comparisons through the command's own decision
-function keep the false-positive rate at α over all looks; the naive rule (α at every look) does not."""
+function keep the false-positive rate at α over all looks; the naive rule (α at every look) does not. And on
+hand-made seed directories: ablate pairs exactly the runs compare pairs."""
+
+import subprocess
 
 import numpy as np
 import pytest
+from rundirs import make_run
 from scipy import stats as sps
 
 from tinyx import stats
-from tinyx.ablate import ArmSpec, decide, look, parse_arm, schedule, sequential
+from tinyx.ablate import ArmSpec, Options, ablate, decide, look, parse_arm, report, schedule, seed_dir, sequential
+from tinyx.compare import compare_runs
 
 SIMULATIONS = 4000
 ALPHA = 0.05
@@ -67,3 +72,60 @@ def test_schedule_and_arm_parsing():
     assert parse_arm("llama_tiny").overrides == ["experiment=llama_tiny"]
     arm = parse_arm("model.norm=rmsnorm model.pos=rope")
     assert arm.overrides == ["model.norm=rmsnorm", "model.pos=rope"] and arm.slug == "model.norm-rmsnorm_model.pos-rope"
+
+
+# ---------------------------------------------------------------- on seed directories (no training)
+BASE = [1.50, 1.53, 1.49, 1.55]
+RMS = [1.485, 1.512, 1.468, 1.532]  # each seed lower by 0.015-0.022: paired, a clear difference
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Every seed is already in its directory: ablate must only read them."""
+
+    def refuse(command, *args, **kwargs):
+        raise AssertionError(f"ablate started training: {' '.join(map(str, command))}")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+
+
+def seeds_of(out, text, finals, *config, statuses=None, order=None, corpus=None):
+    """Arm `text`'s seed directories in `out` (config `config`), as `ablate` lays them out; `order`: a prefix of
+    each seed's recorded data_order, `corpus`: its data content (None for both: runs older than the records)."""
+    arm = parse_arm(text)
+    for seed, final in enumerate(finals):
+        make_run(seed_dir(out, arm, seed), seed, [(10, final + 0.5), (20, final)], *config,
+                 status=(statuses or {}).get(seed, "completed"), data_order=order and f"{order}{seed}",
+                 data=corpus and {"content": corpus * 20, "corpus": f"/data/{corpus}.txt"})
+    return arm
+
+
+# (variant's overrides, its recorded data order (the baseline's: "same"; None: neither arm records one, as runs
+# older than the record), its corpus, whether a seed pairs the two arms)
+PAIRING = [
+    ("model.norm=rmsnorm", "same", "a", True),
+    ("data.max_documents=100000", "same", "a", True),  # a data key that changes no window: the record decides
+    ("data.window_start=document", "document", "a", False),
+    ("train.batch_size=8", "batch8", "a", False),
+    ("data.path=/data/b.txt", "corpus_b", "b", False),  # another corpus (data.path alone is a machine key)
+    ("model.norm=rmsnorm", None, None, True),
+    ("data.max_documents=100000", None, None, False),  # without a record every data key counts
+    ("data.window_start=document", None, None, False),
+    ("train.batch_size=8", None, None, False),
+]
+
+
+@pytest.mark.parametrize("overrides, order, corpus, paired", PAIRING)
+def test_compare_and_ablate_pair_the_same_runs(tmp_path, no_training, overrides, order, corpus, paired):
+    base = seeds_of(tmp_path, "model.norm=layernorm", BASE, order=order and "same", corpus=corpus and "a")
+    variant = seeds_of(tmp_path, overrides, RMS, *overrides.split(), order=order, corpus=corpus)
+    opts = Options(out=tmp_path, round_seeds=4, max_seeds=4)
+    by_ablate = ablate([base, variant], opts, say=lambda line: None)
+    comparison = compare_runs([tmp_path])
+    [by_compare] = comparison.variants
+    expected = stats.PAIRED if paired else stats.WELCH
+    assert by_ablate[variant.name].difference.test == by_compare.difference.test == expected
+    # Runs without a record: decided from their config, and both tools say so.
+    old = "are paired by their config"
+    said = report([base, variant], by_ablate, opts)
+    assert (old in said) == any(old in w for w in comparison.warnings) == (order is None)

@@ -1,6 +1,6 @@
 """What a run records its data *is*: a digest of the tokens (taken while the token cache is written) and of the
 tokenizer, the same for a corpus moved to another folder, another for another corpus or tokenizer. compare tells
-arms apart by it."""
+arms apart by it, and the data order (which runs pair) hashes the train split's part of it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from tinyx.config import DataConfig
 from tinyx.data import cache, load_tokens
-from tinyx.datarecord import data_content, data_record
+from tinyx.datarecord import data_content, data_record, train_identity
 
 TEXT_A = "".join(f"First Citizen {i}:\nBefore we proceed any further, hear me speak.\n\n" for i in range(300))
 TEXT_B = TEXT_A.replace("speak", "talk")
@@ -29,9 +29,11 @@ def test_a_corpus_moved_is_the_same_data_and_another_corpus_or_tokenizer_is_not(
     a, moved, b = (_load(tmp_path / p, tmp_path) for p in ("one/a.txt", "two/a.txt", "one/b.txt"))
     assert moved.cache_dir != a.cache_dir  # two caches (their fingerprint is the path's), one content
     assert data_content(a) == data_content(moved) != data_content(b)
+    assert train_identity(a) == train_identity(moved) != train_identity(b)
     assert data_record(moved)["content"] == data_content(a)
     gpt2 = _load(tmp_path / "one" / "a.txt", tmp_path, tokenizer="tiktoken")
     assert data_content(gpt2) not in (data_content(a), None)
+    assert train_identity(gpt2) != train_identity(a)
 
 
 def test_the_content_digest_does_not_depend_on_how_the_tokens_were_written(tmp_path):

@@ -7,11 +7,13 @@ summary.json's `data_order` says when that holds.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from helpers import micro_config
 
 from tinyx.data import WindowSampler
+from tinyx.data.windows import DocumentWindowSampler
 from tinyx.rundir import read_summary
 from tinyx.training import train
 
@@ -67,15 +69,13 @@ def test_a_resumed_run_of_another_architecture_continues_the_same_windows(tmp_pa
 def test_data_order_changes_with_what_changes_the_windows():
     ids = torch.arange(1000).numpy()
 
-    def key(batch=4, block=32, seed=1, accum=1, world=1, tokenizer=None):
-        sampler = WindowSampler(ids, batch, block, seed, rank=0, world_size=world)
-        return sampler.order_key(accum, tokenizer or {"kind": "char", "chars": "ab"})
+    def key(batch=4, block=32, seed=1, accum=1, world=1, train="train split a"):
+        return WindowSampler(ids, batch, block, seed, rank=0, world_size=world).order_key(accum, train)
 
     base = key()
     assert key() == base
     assert not torch.equal(WindowSampler(ids, 4, 32, 1).next_batch(), WindowSampler(ids, 4, 32, 2).next_batch())
-    for changed in (key(batch=8), key(block=16), key(seed=2), key(accum=2), key(tokenizer={"kind": "tiktoken"}),
-                    WindowSampler(ids[:999], 4, 32, 1).order_key(1, {"kind": "char", "chars": "ab"})):
+    for changed in (key(batch=8), key(block=16), key(seed=2), key(accum=2), key(train="train split b")):
         assert changed != base
     # N ranks of batch B draw the windows one process of N x B draws (sample_windows): one key
     assert key(batch=2, world=2) == key(batch=4)
@@ -83,3 +83,16 @@ def test_data_order_changes_with_what_changes_the_windows():
     b0, b1 = WindowSampler(ids, 2, 32, seed=1, rank=0, world_size=2), WindowSampler(ids, 2, 32, 1, 1, 2)
     for _ in range(3):
         assert torch.equal(a.next_batch(), torch.cat([b0.next_batch(), b1.next_batch()]))
+
+
+def test_data_order_changes_with_where_windows_start():
+    # One seed, one split: data.window_start=random and =document draw other windows, and so do other documents.
+    ids = torch.arange(1000).numpy()
+    random = WindowSampler(ids, 4, 32, seed=1)
+    document = DocumentWindowSampler(ids, np.array([0, 100, 300, 600]), 4, 32, seed=1)
+    other_documents = DocumentWindowSampler(ids, np.array([0, 100, 300, 700]), 4, 32, seed=1)
+    assert not torch.equal(random.next_batch(), document.next_batch())
+    keys = [s.order_key(1, "train split a") for s in (random, document, other_documents)]
+    assert len(set(keys)) == 3
+    again = DocumentWindowSampler(ids, np.array([0, 100, 300, 600]), 4, 32, seed=1).order_key(1, "train split a")
+    assert again == keys[1]

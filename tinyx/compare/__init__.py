@@ -7,8 +7,8 @@
 Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance). Runs that
 differ only by `seed` form one arm (runs that trained other data, told apart by the content digest they record,
 are other arms). Per arm: n, mean and its 95% confidence interval; against the baseline arm (the first, or
---baseline): the difference, its 95% CI, the p-value of a paired t-test (same seeds, same batch size and
-context length: the same data order) or else Welch's t-test,
+--baseline): the difference, its 95% CI, the p-value of a paired t-test (the same seeds drawing the same
+training windows: summary.json's data_order, tinyx.records) or else Welch's t-test,
 Holm-adjusted over the variants, a verdict, and the seeds per arm the observed difference would need
 (tinyx.stats). Only completed runs enter by default; a seed run twice counts once (the newest completed run is
 kept, and a warning names both). Writes comparison.md, comparison.csv
@@ -18,17 +18,16 @@ Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Compa
 """
 
 from tinyx.compare.arms import (
-    Arm, Comparison, DATA_ORDER_KEYS, DEFAULT_MIN_EFFECT, Excluded, METRICS, Stat, against_baseline, check_options,
-    compare_runs, data_order_differs, differing_keys, find_baseline, group_arms, judge, select_observations,
+    Arm, Comparison, DEFAULT_MIN_EFFECT, Excluded, METRICS, Stat, against_baseline, check_options, compare_runs,
+    differing_keys, find_baseline, group_arms, judge, select_observations,
 )
 from tinyx.compare.cli import main
 from tinyx.compare.runs import (COMPLETED, DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning,
                                 data_warning, read_run)
 
 __all__ = [
-    'Arm', 'COMPLETED', 'Comparison', 'DATA_CONTENT', 'DATA_ORDER_KEYS', 'DEFAULT_MIN_EFFECT', 'Excluded',
-    'METRICS', 'RunResult', 'SEED_KEY', 'Stat', 'TIME_TO_TARGET', 'against_baseline', 'check_options',
-    'commit_warning', 'compare_runs', 'data_order_differs', 'data_warning', 'differing_keys', 'find_baseline',
-    'group_arms', 'judge',
+    'Arm', 'COMPLETED', 'Comparison', 'DATA_CONTENT', 'DEFAULT_MIN_EFFECT', 'Excluded', 'METRICS',
+    'RunResult', 'SEED_KEY', 'Stat', 'TIME_TO_TARGET', 'against_baseline', 'check_options', 'commit_warning',
+    'compare_runs', 'data_warning', 'differing_keys', 'find_baseline', 'group_arms', 'judge',
     'read_run', 'select_observations', 'main',
 ]

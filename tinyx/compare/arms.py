@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tinyx import stats
+from tinyx import records, stats
 from tinyx.compare.runs import (DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, data_warning,
                                 read_run)
 from tinyx.config import is_hyperparameter
@@ -19,8 +19,6 @@ from tinyx.rundir import find_runs
 
 # The metrics an arm can be judged by: final or best of each validation curve, or the wall time to a target.
 METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", TIME_TO_TARGET)
-# What must be equal for a seed to draw the same training windows in two arms (the paired test's premise).
-DATA_ORDER_KEYS = ("train.batch_size", "train.grad_accum", "model.block_size")
 DEFAULT_MIN_EFFECT = 0.005  # relative to the baseline's mean, when --min-effect is not given
 
 
@@ -243,20 +241,15 @@ def select_observations(runs: list[RunResult], metric: str, at_step: int | None,
     return [kept_runs[i] for i in order], [values[i] for i in order], excluded
 
 
-def data_order_differs(a: Arm, b: Arm) -> list[str]:
-    """The keys that make one seed draw different training windows in the two arms."""
-    return [k for k in DATA_ORDER_KEYS + tuple(sorted({k for r in a.runs + b.runs for k in r.config
-                                                        if k.startswith("data.") and is_hyperparameter(k)}))
-            if _comparable(a.runs[0].config.get(k)) != _comparable(b.runs[0].config.get(k))]
-
-
 def _seed_range(arm: Arm) -> str:
     return ",".join(map(str, arm.seeds))
 
 
 def against_baseline(baseline: Arm, variant: Arm, alpha: float) -> stats.Difference:
     """The paired t-test when both arms ran the same seeds with the same data order, else Welch's, saying why."""
-    differs = data_order_differs(baseline, variant)
+    baseline_run = {_comparable(r.seed): r for r in baseline.runs}
+    differs = records.arms_order_differences((baseline_run[s], r) for r in variant.runs
+                                             if (s := _comparable(r.seed)) in baseline_run)
     if differs:
         note = f"unpaired: {', '.join(differs)} differ, so a seed does not give both arms the same batches"
         return stats.difference(baseline.observations, variant.observations, False, note, 1 - alpha)
@@ -351,6 +344,8 @@ def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: st
         arms.append(Arm(name=name, values=values, runs=kept, observations=observations, excluded=excluded))
         warnings += [f"seed {e.run.seed} of arm {name!r} ran more than once: {e.run.path} is left out and "
                      f"{e.kept.path} kept (the newest completed; one observation per seed)" for e in excluded if e.kept]
+    if len(arms) > 1 and records.unrecorded(r for a in arms for r in a.runs):
+        warnings.append(f"{records.UNRECORDED}.")
     first = find_baseline(arms, baseline)
     arms = [first] + [a for a in arms if a is not first]
     if min_effect is None:

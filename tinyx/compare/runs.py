@@ -1,6 +1,6 @@
-"""Reading one run directory as compare sees it: its config, status, evaluations and throughput (the figures an
-arm is judged by), the git commit and command line it ran with, and what its data is (provenance.json's data
-content, which tells arms apart)."""
+"""Reading one run directory as compare sees it: its config, status, evaluations, throughput, and the records that
+decide which arm it belongs to and whether its seeds pair (provenance.json's data content, summary.json's
+data_order: tinyx.records)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ class RunResult:
     @property
     def completed(self) -> bool:
         return self.status == COMPLETED
+
+    @property
+    def data_order(self) -> str | None:
+        """summary.json's: equal for two runs exactly when they drew the same windows (tinyx.records)."""
+        order = self.summary.get("data_order")
+        return order if isinstance(order, str) else None
 
     @property
     def data_content(self) -> str | None:

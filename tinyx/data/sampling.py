@@ -34,23 +34,28 @@ class WindowSampler:
     generator's, saved in checkpoints for exact resume.
     """
 
+    window_start = "random"  # data.window_start: where windows may start (part of the data order)
+
     def __init__(self, ids: np.ndarray, batch_size: int, block_size: int, seed: int, rank: int = 0,
                  world_size: int = 1):
         self.ids, self.batch_size, self.block_size = ids, batch_size, block_size
         self.rank, self.world_size, self.seed = rank, world_size, seed
         self.generator = torch.Generator().manual_seed(seed)
 
-    def order_key(self, grad_accum: int, tokenizer: dict) -> str:
+    def order_key(self, grad_accum: int, train_split: str) -> str:
         """summary.json's `data_order`: runs with equal keys draw the same windows at every step.
 
         What fixes the windows: the seed, the windows per draw (batch x world size: N ranks of batch B
-        draw what one process of N x B draws), the draws per step (grad_accum), the context, and the
-        train split (its tokenizer, length and ends stand for its content). Model and optimizer do not.
+        draw what one process of N x B draws), the draws per step (grad_accum), the context, where windows
+        start, and the train split (`train_split`: its content and tokenizer, tinyx.datarecord.train_identity).
+        Model and optimizer do not.
         """
-        ends = np.concatenate([self.ids[:64], self.ids[-64:]]).astype(np.int64).tolist()
-        parts = {"seed": self.seed, "windows_per_draw": self.batch_size * self.world_size, "grad_accum": grad_accum,
-                 "block_size": self.block_size, "train_tokens": len(self.ids), "ends": ends, "tokenizer": tokenizer}
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.order_parts(grad_accum, train_split), sort_keys=True).encode()
+                              ).hexdigest()[:16]
+
+    def order_parts(self, grad_accum: int, train_split: str) -> dict:
+        return {"seed": self.seed, "windows_per_draw": self.batch_size * self.world_size, "grad_accum": grad_accum,
+                "block_size": self.block_size, "window_start": self.window_start, "train": train_split}
 
     def next_batch(self) -> torch.Tensor:
         return sample_windows(self.ids, self.batch_size, self.block_size, self.generator, self.rank,

@@ -8,6 +8,8 @@ global batch between torchrun ranks the same way (tinyx.data.sample_windows).
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -25,6 +27,8 @@ class DocumentWindowSampler(WindowSampler):
     random window would.
     """
 
+    window_start = "document"
+
     def __init__(self, ids: np.ndarray, doc_starts: np.ndarray, batch_size: int, block_size: int, seed: int,
                  rank: int = 0, world_size: int = 1):
         super().__init__(ids, batch_size, block_size, seed, rank, world_size)
@@ -34,6 +38,11 @@ class DocumentWindowSampler(WindowSampler):
             raise DataError(f"data.window_start=document: none of the train split's {len(starts)} documents starts "
                             f"at least model.block_size+1={block_size + 1} tokens before its end: use "
                             f"data.window_start=random or a smaller model.block_size.")
+
+    def order_parts(self, grad_accum: int, train_split: str) -> dict:
+        # The starts drawn from: the split's documents that leave room for a window (the context is in the key).
+        starts = hashlib.sha256(np.ascontiguousarray(self.starts, dtype="<i8").tobytes()).hexdigest()
+        return {**super().order_parts(grad_accum, train_split), "document_starts": starts}
 
     def next_batch(self) -> torch.Tensor:
         # As sample_windows: every rank draws the whole global batch and gathers its own slice.

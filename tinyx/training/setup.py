@@ -18,7 +18,7 @@ from tinyx import distributed, faults, hardware, provenance, rundir
 from tinyx.checkpoint import discard_after, list_checkpoints
 from tinyx.config import Redactor, RunConfig, config_to_dict, flatten_config
 from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
-from tinyx.datarecord import data_record
+from tinyx.datarecord import data_record, train_identity
 from tinyx.errors import ConfigError, TrainingInterrupted
 from tinyx.files import atomic_write_json, check_writable
 from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers, next_steps
@@ -198,7 +198,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
                           data.val, cfg, data.tokenizer, hw, world.is_main)
     run = Run(cfg, run_dir, world, hw, trainable, sampler, state, checkpointer, evaluator, console, loggers, injected,
               resumed_from, cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size * world.size,
-              data_order=sampler.order_key(cfg.train.grad_accum, data.tokenizer.to_dict()))
+              data_order=sampler.order_key(cfg.train.grad_accum, train_identity(data)))
     _announce(run, data)
     return run
 

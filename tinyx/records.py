@@ -1,0 +1,66 @@
+"""What a run directory's records mean, defined once for every tool that reads them: the pairing rule (whether
+one seed drew the same training windows in two runs).
+
+Its own module rather than rundir.py (which lays the files out and reads them): compare and ablate import these
+few names without the rest, and the next tools over run directories (per-arm tuning, the ladder) read the same
+rule. Importing it is cheap: no torch, no numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Protocol
+
+# ---------------------------------------------------------------- the pairing rule
+# What fixed the windows before runs recorded their data order: compared in the config of older runs.
+ORDER_KEYS = ("train.batch_size", "train.grad_accum", "model.block_size")
+UNRECORDED = ("runs without a data_order in summary.json (run before tinyx recorded it, or killed) are paired by "
+              "their config: the same train.batch_size, train.grad_accum, model.block_size, data.* hyperparameters "
+              "and, where recorded, data content")
+
+
+class PairedRun(Protocol):
+    """A run as the pairing rule reads it (compare's RunResult)."""
+
+    config: dict[str, Any]  # flat `a.b.c` keys
+
+    @property
+    def data_order(self) -> str | None: ...  # summary.json's (WindowSampler.order_key)
+
+    @property
+    def data_content(self) -> str | None: ...  # provenance.json's data.content: what the data is
+
+
+def _config_differences(a: PairedRun, b: PairedRun) -> list[str]:
+    from tinyx.config import is_hyperparameter
+
+    data_keys = sorted({k for r in (a, b) for k in r.config if k.startswith("data.") and is_hyperparameter(k)})
+    return [k for k in (*ORDER_KEYS, *data_keys) if a.config.get(k) != b.config.get(k)]
+
+
+def order_differences(a: PairedRun, b: PairedRun) -> list[str]:
+    """Why one seed does not draw the same training windows in runs a and b (of the same seed); [] when it does.
+
+    Runs that record their data order pair exactly when the records are equal: it hashes everything that changes
+    the windows (tinyx.data.WindowSampler.order_key), and nothing that does not. The config keys that differ are
+    named to say why. For older runs, the config decides (UNRECORDED says how).
+    """
+    named = _config_differences(a, b)
+    content_differs = None not in (a.data_content, b.data_content) and a.data_content != b.data_content
+    if content_differs:
+        named.append("the training data")
+    if a.data_order is not None and b.data_order is not None:
+        return [] if a.data_order == b.data_order else named or ["their recorded data orders"]
+    return named
+
+
+def arms_order_differences(pairs: Iterable[tuple[PairedRun, PairedRun]]) -> list[str]:
+    """order_differences over the runs of one seed in two arms, each reason once: [] when every seed pairs."""
+    found: dict[str, None] = {}
+    for a, b in pairs:
+        found.update(dict.fromkeys(order_differences(a, b)))
+    return list(found)
+
+
+def unrecorded(runs: Iterable[PairedRun]) -> list[PairedRun]:
+    """The runs whose pairing falls back on their config (UNRECORDED)."""
+    return [r for r in runs if r.data_order is None]
