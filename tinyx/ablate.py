@@ -35,7 +35,6 @@ from tinyx.errors import AblateError, CompareError, exit_on_user_error
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
 STATE_COMPLETED, STATE_FAILED, STATE_PENDING = "completed", "failed", "pending"
-TERMINAL = ("diverged", "failed", "pruned")  # a rerun would do the same: the seed is spent, without a value
 
 
 # ---------------------------------------------------------------- the sequential rule
@@ -101,7 +100,7 @@ class ArmSpec:
     overrides: list[str]
     seeds_done: dict[int, float] = field(default_factory=dict)  # seed -> metric of its completed run
     runs: dict = field(default_factory=dict)  # seed -> its completed run (compare's RunResult): what pairs
-    seeds_spent: set[int] = field(default_factory=set)  # seeds that ended without a value (diverged, failed)
+    seeds_spent: dict[int, str] = field(default_factory=dict)  # seed -> how it ended without a value (failed: ...)
     verdict: str = ""
     stopped_at: int | None = None  # seeds per arm at the look that decided it
 
@@ -131,12 +130,12 @@ def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
 
     path = seed_dir(out, arm, seed)
     summary = rundir.read_summary(path)
-    if summary is None or summary.status not in (STATE_COMPLETED, *TERMINAL):
+    if summary is None or not records.has_ended(summary.status):
         return STATE_PENDING  # never started, killed, or interrupted: (re)run it, resuming its checkpoint
     run = read_run(path, lambda message: None) if summary.completed else None
     value = run.value(metric, None) if run is not None else None
-    if value is None:
-        arm.seeds_spent.add(seed)
+    if value is None:  # diverged, failed, pruned, or completed without the metric: a rerun would do the same
+        arm.seeds_spent[seed] = summary.status if not summary.completed else f"completed without {metric}"
         return STATE_FAILED
     arm.seeds_done[seed], arm.runs[seed] = value, run
     return STATE_COMPLETED
@@ -245,8 +244,7 @@ def report(arms: list[ArmSpec], last: dict[str, Look], opts: Options) -> str:
         figures = (f"{d.delta:+.4f} | [{d.ci_low:+.4f}, {d.ci_high:+.4f}] | {d.p:.4g} | {d.test}" if d and d.ci_low
                    is not None else "- | - | - | -")
         lines.append(f"| {arm.name} | {arm.verdict} | {spent} | {at} | {figures} |")
-    if records.unrecorded(r for a in arms for r in a.runs.values()):
-        lines += ["", f"Pairing: {records.UNRECORDED}."]
+    lines += seed_notes(arms, opts.out)
     lines += ["", f"{opts.metric}, lower is better. Seeds in rounds of {opts.round_seeds} up to {opts.max_seeds} "
               f"({looks} planned looks); each look tests at α/{looks} = {opts.alpha / looks:.4g} (Bonferroni over the "
               f"looks: at most α = {opts.alpha:g} false 'better/worse' per variant over all looks). CI: "
@@ -255,6 +253,16 @@ def report(arms: list[ArmSpec], last: dict[str, Look], opts: Options) -> str:
               f"Full table (each arm tested once, at α): uv run python -m tinyx.compare {opts.out} "
               f"--baseline '{arms[0].name}'"]
     return "\n".join(lines) + "\n"
+
+
+def seed_notes(arms: list[ArmSpec], out: Path) -> list[str]:
+    """What the table does not show: the seeds that ended without a value (never rerun, so said here) and
+    whether the pairing of older runs was decided from their config."""
+    spent = [f"- {arm.name}, seed {seed}: {status} ({seed_dir(out, arm, seed)})"
+             for arm in arms for seed, status in sorted(arm.seeds_spent.items())]
+    lines = ["", "Seeds spent without a value, not run again (delete a seed's directory to rerun it):", *spent]
+    old = records.unrecorded(r for a in arms for r in a.runs.values())
+    return (lines if spent else []) + (["", f"Pairing: {records.UNRECORDED}."] if old else [])
 
 
 # ---------------------------------------------------------------- command line

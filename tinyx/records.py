@@ -1,14 +1,40 @@
-"""What a run directory's records mean, defined once for every tool that reads them: the pairing rule (whether
-one seed drew the same training windows in two runs).
+"""What a run directory's records mean, defined once for every tool that reads them: the statuses summary.json's
+`status` takes, and the pairing rule (whether one seed drew the same training windows in two runs).
 
-Its own module rather than rundir.py (which lays the files out and reads them): compare and ablate import these
-few names without the rest, and the next tools over run directories (per-arm tuning, the ladder) read the same
-rule. Importing it is cheap: no torch, no numpy.
+Its own module rather than rundir.py (which lays the files out and reads them): compare, ablate and the training
+loop import these few names without the rest, and the next tools over run directories (per-arm tuning, the
+ladder) read the same rule. Importing it is cheap: no torch, no numpy.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Protocol
+
+# ---------------------------------------------------------------- statuses
+RUNNING, COMPLETED, INTERRUPTED = "running", "completed", "interrupted"
+DIVERGED, PRUNED, FAILED = "diverged", "pruned", "failed"
+# Ended without a value, and a rerun would end the same way: an ablation's seed is spent, not pending.
+SPENT = (DIVERGED, FAILED, PRUNED)
+
+
+def failed_status(error: BaseException) -> str:
+    """The status of a run an exception ended: `failed: RuntimeError: boom` (the kind, then what happened)."""
+    return f"{FAILED}: {type(error).__name__}: {error}"
+
+
+def status_kind(status: str) -> str:
+    """The status without its detail: `failed: RuntimeError: boom` -> `failed`."""
+    return status.split(":", 1)[0].strip()
+
+
+def is_spent(status: str) -> bool:
+    return status_kind(status) in SPENT
+
+
+def has_ended(status: str) -> bool:
+    """Completed or spent: nothing left to run or resume (running and interrupted runs have)."""
+    return status_kind(status) == COMPLETED or is_spent(status)
+
 
 # ---------------------------------------------------------------- the pairing rule
 # What fixed the windows before runs recorded their data order: compared in the config of older runs.

@@ -1,6 +1,6 @@
 """tinyx.ablate's sequential rule: thousands of simulated A/A comparisons through the command's own decision
 function keep the false-positive rate at α over all looks; the naive rule (α at every look) does not. And on
-hand-made seed directories: ablate pairs exactly the runs compare pairs."""
+hand-made seed directories: a failed seed is spent, and ablate pairs exactly the runs compare pairs."""
 
 import subprocess
 
@@ -98,6 +98,21 @@ def seeds_of(out, text, finals, *config, statuses=None, order=None, corpus=None)
                  status=(statuses or {}).get(seed, "completed"), data_order=order and f"{order}{seed}",
                  data=corpus and {"content": corpus * 20, "corpus": f"/data/{corpus}.txt"})
     return arm
+
+
+def test_a_failed_seed_is_spent_not_run_again_and_the_report_says_so(tmp_path, no_training):
+    # What train.py writes when an exception ends a run: "failed: <type>: <message>" (records.failed_status).
+    seeds_of(tmp_path, "model.norm=layernorm", BASE[:3])
+    seeds_of(tmp_path, "model.norm=rmsnorm", RMS[:3], "model.norm=rmsnorm", statuses={2: "failed: RuntimeError: boom"})
+    opts = Options(out=tmp_path, round_seeds=3, max_seeds=3)
+    for _ in range(2):  # the command, and the command rerun: nothing to train either time
+        base, variant = parse_arm("model.norm=layernorm"), parse_arm("model.norm=rmsnorm")
+        last = ablate([base, variant], opts, say=lambda line: None)
+    assert variant.seeds_spent == {2: "failed: RuntimeError: boom"} and sorted(variant.seeds_done) == [0, 1]
+    text = report([base, variant], last, opts)
+    assert "| model.norm=rmsnorm | undecided | 3 | 3 seeds (max) |" in text
+    assert (f"- model.norm=rmsnorm, seed 2: failed: RuntimeError: boom ({seed_dir(tmp_path, variant, 2)})"
+            in text.splitlines())
 
 
 # (variant's overrides, its recorded data order (the baseline's: "same"; None: neither arm records one, as runs

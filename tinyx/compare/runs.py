@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyx import rundir
+from tinyx import records, rundir
 from tinyx.rundir import METRICS_FILE, SUMMARY_FILE
 
 SEED_KEY = "seed"
-COMPLETED = "completed"
+COMPLETED = records.COMPLETED
 TIME_TO_TARGET = "time_to_target"
 # Not a config key: what the data is (provenance.json's data.content), which tells arms apart where only where
 # the data lives differs (these keys, machine settings that compare otherwise ignores).

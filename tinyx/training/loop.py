@@ -12,6 +12,7 @@ from tinyx.config import RunConfig, to_run_config
 from tinyx.errors import TrainingInterrupted
 from tinyx.loggers import Logger, RunLabels
 from tinyx.optim import eager_optimizers, lr_factor, set_lr
+from tinyx.records import failed_status
 from tinyx.rundir import RunSummary
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.setup import Run, setup
@@ -76,7 +77,7 @@ def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:
         summary = run.summary("interrupted")
         raise
     except Exception as e:
-        summary = run.summary(f"failed: {type(e).__name__}: {e}")
+        summary = run.summary(failed_status(e))
         raise
     finally:
         gc.unfreeze()
