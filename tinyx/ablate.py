@@ -189,8 +189,8 @@ def look(baseline: ArmSpec, variant: ArmSpec, n: int, looks: int, alpha: float, 
 
 def same_data_order(baseline: ArmSpec, variant: ArmSpec) -> bool:
     """Whether each seed both arms completed drew the same windows in both (tinyx.records: compare's rule)."""
-    shared = sorted(set(baseline.runs) & set(variant.runs))
-    return bool(shared) and not records.arms_order_differences((baseline.runs[s], variant.runs[s]) for s in shared)
+    pairs = records.seed_pairs(baseline.runs, variant.runs)
+    return bool(pairs) and not records.arms_order_differences(pairs)
 
 
 @dataclass
@@ -261,7 +261,7 @@ def seed_notes(arms: list[ArmSpec], out: Path) -> list[str]:
     spent = [f"- {arm.name}, seed {seed}: {status} ({seed_dir(out, arm, seed)})"
              for arm in arms for seed, status in sorted(arm.seeds_spent.items())]
     lines = ["", "Seeds spent without a value, not run again (delete a seed's directory to rerun it):", *spent]
-    old = records.unrecorded(r for a in arms for r in a.runs.values())
+    old = any(records.by_config(records.seed_pairs(arms[0].runs, v.runs)) for v in arms[1:])
     return (lines if spent else []) + (["", f"Pairing: {records.UNRECORDED}."] if old else [])
 
 

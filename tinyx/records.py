@@ -39,9 +39,10 @@ def has_ended(status: str) -> bool:
 # ---------------------------------------------------------------- the pairing rule
 # What fixed the windows before runs recorded their data order: compared in the config of older runs.
 ORDER_KEYS = ("train.batch_size", "train.grad_accum", "model.block_size")
-UNRECORDED = ("runs without a data_order in summary.json (run before tinyx recorded it, or killed) are paired by "
-              "their config: the same train.batch_size, train.grad_accum, model.block_size, data.* hyperparameters "
-              "and, where recorded, data content")
+UNRECORDED = ("runs without a data_order in summary.json (killed, or run before tinyx recorded it), or with one "
+              "of another version than the run they pair with, are paired by their config: the same "
+              "train.batch_size, train.grad_accum, model.block_size, data.* hyperparameters and, where recorded, "
+              "data content")
 
 
 class PairedRun(Protocol):
@@ -63,20 +64,36 @@ def _config_differences(a: PairedRun, b: PairedRun) -> list[str]:
     return [k for k in (*ORDER_KEYS, *data_keys) if a.config.get(k) != b.config.get(k)]
 
 
+def _version(order: str) -> str:
+    # order_key writes "<version>:<digest>"; the first data orders were a bare digest (version 1).
+    return order.split(":", 1)[0] if ":" in order else "1"
+
+
+def recorded_alike(a: PairedRun, b: PairedRun) -> bool:
+    """Whether the data orders of a and b decide their pairing: both recorded, by one version of order_key (keys
+    of two versions hash different things, so a run from before a change of the key still pairs by its config)."""
+    return None not in (a.data_order, b.data_order) and _version(a.data_order) == _version(b.data_order)
+
+
 def order_differences(a: PairedRun, b: PairedRun) -> list[str]:
     """Why one seed does not draw the same training windows in runs a and b (of the same seed); [] when it does.
 
     Runs that record their data order pair exactly when the records are equal: it hashes everything that changes
     the windows (tinyx.data.WindowSampler.order_key), and nothing that does not. The config keys that differ are
-    named to say why. For older runs, the config decides (UNRECORDED says how).
+    named to say why. Otherwise (not recorded_alike) the config decides (UNRECORDED says how).
     """
     named = _config_differences(a, b)
     content_differs = None not in (a.data_content, b.data_content) and a.data_content != b.data_content
     if content_differs:
         named.append("the training data")
-    if a.data_order is not None and b.data_order is not None:
+    if recorded_alike(a, b):
         return [] if a.data_order == b.data_order else named or ["their recorded data orders"]
     return named
+
+
+def seed_pairs(a: dict, b: dict) -> list[tuple[PairedRun, PairedRun]]:
+    """The runs of each seed two arms both ran (each a {seed: run}), in seed order: what the rule compares."""
+    return [(a[s], b[s]) for s in sorted(set(a) & set(b), key=str)]
 
 
 def arms_order_differences(pairs: Iterable[tuple[PairedRun, PairedRun]]) -> list[str]:
@@ -87,6 +104,6 @@ def arms_order_differences(pairs: Iterable[tuple[PairedRun, PairedRun]]) -> list
     return list(found)
 
 
-def unrecorded(runs: Iterable[PairedRun]) -> list[PairedRun]:
-    """The runs whose pairing falls back on their config (UNRECORDED)."""
-    return [r for r in runs if r.data_order is None]
+def by_config(pairs: Iterable[tuple[PairedRun, PairedRun]]) -> bool:
+    """Whether the config decided the pairing of some of these runs (UNRECORDED): for the tools to say so."""
+    return any(not recorded_alike(a, b) for a, b in pairs)

@@ -90,8 +90,8 @@ def no_training(monkeypatch):
 
 
 def seeds_of(out, text, finals, *config, statuses=None, order=None, corpus=None):
-    """Arm `text`'s seed directories in `out` (config `config`), as `ablate` lays them out; `order`: a prefix of
-    each seed's recorded data_order, `corpus`: its data content (None for both: runs older than the records)."""
+    """Arm `text`'s seed directories in `out` (config `config`), as `ablate` lays them out; `order`: each seed's
+    recorded data_order is order + seed, `corpus`: its data content (None for both: runs older than the records)."""
     arm = parse_arm(text)
     for seed, final in enumerate(finals):
         make_run(seed_dir(out, arm, seed), seed, [(10, final + 0.5), (20, final)], *config,
@@ -115,14 +115,14 @@ def test_a_failed_seed_is_spent_not_run_again_and_the_report_says_so(tmp_path, n
             in text.splitlines())
 
 
-# (variant's overrides, its recorded data order (the baseline's: "same"; None: neither arm records one, as runs
+# (variant's overrides, its recorded data order (the baseline's: "2:same"; None: neither arm records one, as runs
 # older than the record), its corpus, whether a seed pairs the two arms)
 PAIRING = [
-    ("model.norm=rmsnorm", "same", "a", True),
-    ("data.max_documents=100000", "same", "a", True),  # a data key that changes no window: the record decides
-    ("data.window_start=document", "document", "a", False),
-    ("train.batch_size=8", "batch8", "a", False),
-    ("data.path=/data/b.txt", "corpus_b", "b", False),  # another corpus (data.path alone is a machine key)
+    ("model.norm=rmsnorm", "2:same", "a", True),
+    ("data.max_documents=100000", "2:same", "a", True),  # a data key that changes no window: the record decides
+    ("data.window_start=document", "2:document", "a", False),
+    ("train.batch_size=8", "2:batch8", "a", False),
+    ("data.path=/data/b.txt", "2:corpus_b", "b", False),  # another corpus (data.path alone is a machine key)
     ("model.norm=rmsnorm", None, None, True),
     ("data.max_documents=100000", None, None, False),  # without a record every data key counts
     ("data.window_start=document", None, None, False),
@@ -132,7 +132,7 @@ PAIRING = [
 
 @pytest.mark.parametrize("overrides, order, corpus, paired", PAIRING)
 def test_compare_and_ablate_pair_the_same_runs(tmp_path, no_training, overrides, order, corpus, paired):
-    base = seeds_of(tmp_path, "model.norm=layernorm", BASE, order=order and "same", corpus=corpus and "a")
+    base = seeds_of(tmp_path, "model.norm=layernorm", BASE, order=order and "2:same", corpus=corpus and "a")
     variant = seeds_of(tmp_path, overrides, RMS, *overrides.split(), order=order, corpus=corpus)
     opts = Options(out=tmp_path, round_seeds=4, max_seeds=4)
     by_ablate = ablate([base, variant], opts, say=lambda line: None)
@@ -144,3 +144,19 @@ def test_compare_and_ablate_pair_the_same_runs(tmp_path, no_training, overrides,
     old = "are paired by their config"
     said = report([base, variant], by_ablate, opts)
     assert (old in said) == any(old in w for w in comparison.warnings) == (order is None)
+
+
+def test_a_data_order_of_another_version_pairs_by_the_config_and_says_so(tmp_path, no_training):
+    # Runs from before data_order hashed where windows start wrote a bare digest (version 1): never equal to a
+    # version-2 key, so compared with one they pair by their config, as runs without a record do.
+    for variant, paired in (("model.norm=rmsnorm", True), ("data.window_start=document", False)):
+        out = tmp_path / variant
+        base = seeds_of(out, "model.norm=layernorm", BASE, order="0f3a")
+        other = seeds_of(out, variant, RMS, variant, order="2:0f3a")
+        opts = Options(out=out, round_seeds=4, max_seeds=4)
+        by_ablate = ablate([base, other], opts, say=lambda line: None)
+        comparison = compare_runs([out])
+        expected = stats.PAIRED if paired else stats.WELCH
+        assert by_ablate[other.name].difference.test == comparison.variants[0].difference.test == expected
+        assert "another version" in report([base, other], by_ablate, opts)
+        assert any("another version" in w for w in comparison.warnings)

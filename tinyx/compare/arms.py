@@ -245,11 +245,14 @@ def _seed_range(arm: Arm) -> str:
     return ",".join(map(str, arm.seeds))
 
 
+def _seed_pairs(baseline: Arm, variant: Arm) -> list[tuple[RunResult, RunResult]]:
+    """The runs of each seed both arms ran: what the pairing rule (tinyx.records) reads."""
+    return records.seed_pairs(*({_comparable(r.seed): r for r in arm.runs} for arm in (baseline, variant)))
+
+
 def against_baseline(baseline: Arm, variant: Arm, alpha: float) -> stats.Difference:
     """The paired t-test when both arms ran the same seeds with the same data order, else Welch's, saying why."""
-    baseline_run = {_comparable(r.seed): r for r in baseline.runs}
-    differs = records.arms_order_differences((baseline_run[s], r) for r in variant.runs
-                                             if (s := _comparable(r.seed)) in baseline_run)
+    differs = records.arms_order_differences(_seed_pairs(baseline, variant))
     if differs:
         note = f"unpaired: {', '.join(differs)} differ, so a seed does not give both arms the same batches"
         return stats.difference(baseline.observations, variant.observations, False, note, 1 - alpha)
@@ -344,10 +347,10 @@ def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: st
         arms.append(Arm(name=name, values=values, runs=kept, observations=observations, excluded=excluded))
         warnings += [f"seed {e.run.seed} of arm {name!r} ran more than once: {e.run.path} is left out and "
                      f"{e.kept.path} kept (the newest completed; one observation per seed)" for e in excluded if e.kept]
-    if len(arms) > 1 and records.unrecorded(r for a in arms for r in a.runs):
-        warnings.append(f"{records.UNRECORDED}.")
     first = find_baseline(arms, baseline)
     arms = [first] + [a for a in arms if a is not first]
+    if any(records.by_config(_seed_pairs(first, a)) for a in arms[1:]):
+        warnings.append(f"{records.UNRECORDED}.")
     if min_effect is None:
         min_effect = DEFAULT_MIN_EFFECT * abs(statistics.fmean(first.observations))
     judge(arms, alpha, min_effect)

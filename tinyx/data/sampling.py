@@ -35,6 +35,9 @@ class WindowSampler:
     """
 
     window_start = "random"  # data.window_start: where windows may start (part of the data order)
+    # data_order's version: 2 hashes where windows start and the train split's content. Keys of two versions
+    # are not compared (tinyx.records pairs such runs by their config); version 1 wrote a bare digest.
+    ORDER_VERSION = 2
 
     def __init__(self, ids: np.ndarray, batch_size: int, block_size: int, seed: int, rank: int = 0,
                  world_size: int = 1):
@@ -50,8 +53,8 @@ class WindowSampler:
         start, and the train split (`train_split`: its content and tokenizer, tinyx.datarecord.train_identity).
         Model and optimizer do not.
         """
-        return hashlib.sha256(json.dumps(self.order_parts(grad_accum, train_split), sort_keys=True).encode()
-                              ).hexdigest()[:16]
+        parts = json.dumps(self.order_parts(grad_accum, train_split), sort_keys=True)
+        return f"{self.ORDER_VERSION}:{hashlib.sha256(parts.encode()).hexdigest()[:16]}"
 
     def order_parts(self, grad_accum: int, train_split: str) -> dict:
         return {"seed": self.seed, "windows_per_draw": self.batch_size * self.world_size, "grad_accum": grad_accum,
