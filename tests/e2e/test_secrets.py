@@ -1,7 +1,8 @@
 """Secrets: a real train.py run with wandb (offline) and TensorBoard, fake secrets planted in a .env file
 and in the environment, one of them used by the config through `${oc.env:...}`; no file the run
 writes (run directory, wandb's and tinyx's caches, the home directory) holds any of them; nor does a
-corpus download from a URL carrying a token (in its userinfo or its path), its log lines, console, error."""
+corpus download from a URL carrying a token (in its userinfo or its path), its log lines, console, error,
+nor what a tool writes from the run: an export's model card."""
 
 import base64
 import contextlib
@@ -251,3 +252,31 @@ def test_a_secret_is_masked_only_where_it_could_be_a_credential(tmp_path):
     assert mask("seed 1 on cpu at lr 0.000301") == "seed 1 on cpu at lr 0.000301"
     assert mask(f"GET https://h/k3y%2Fwith%2Bslash-0451/a.txt into {tmp_path}/cache") == \
         f"GET https://h/${{oc.env:KEY}}/a.txt into {tmp_path}/cache"
+
+
+def test_the_model_card_shows_the_config_as_config_json_does(path_token_run):
+    """load_model resolves the data URL again (evaluate needs it to download): the card, written to be
+    published, shows the URL as config.json does."""
+    from tinyx.export import model_card
+    from tinyx.rundir import load_model, read_config
+
+    run_dir = path_token_run[0] / "run"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TINYX_DATA_TOKEN", PATH_TOKEN)
+        run = load_model(run_dir)
+    assert PATH_TOKEN in run.config["data"]["url"]  # resolved, for the tools that download the corpus
+    card = model_card(run, "GPT2LMHeadModel", 0.0, None)
+    assert read_config(run_dir)["data"]["url"] in card and "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt" in card
+    assert PATH_TOKEN not in card
+
+
+@pytest.mark.slow
+def test_no_file_of_an_export_holds_the_token(path_token_run, tmp_path):
+    pytest.importorskip("transformers")
+    from tinyx.export import export
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TINYX_DATA_TOKEN", PATH_TOKEN)
+        export(path_token_run[0] / "run", tmp_path / "hf", say=lambda line: None)
+    assert "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt" in (tmp_path / "hf" / "README.md").read_text()
+    assert len(list((tmp_path / "hf").iterdir())) > 5 and files_holding(tmp_path / "hf", PATH_TOKEN) == []
