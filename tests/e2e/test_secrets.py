@@ -2,7 +2,7 @@
 and in the environment, one of them used by the config through `${oc.env:...}`; no file the run
 writes (run directory, wandb's and tinyx's caches, the home directory) holds any of them; nor does a
 corpus download from a URL carrying a token (in its userinfo or its path), its log lines, console, error,
-nor what a tool writes from the run: an export's model card."""
+nor what tools write from the run: an export's model card, a sweep's best-trial experiment file."""
 
 import base64
 import contextlib
@@ -280,3 +280,23 @@ def test_no_file_of_an_export_holds_the_token(path_token_run, tmp_path):
         export(path_token_run[0] / "run", tmp_path / "hf", say=lambda line: None)
     assert "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt" in (tmp_path / "hf" / "README.md").read_text()
     assert len(list((tmp_path / "hf").iterdir())) > 5 and files_holding(tmp_path / "hf", PATH_TOKEN) == []
+
+
+def test_the_best_trials_experiment_file_keeps_a_value_from_the_environment_as_its_source(tmp_path, monkeypatch):
+    """The file is meant to be committed: `data.name=${oc.env:...}` (a private dataset) stays that text."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from tinyx.config import SweepConfig
+    from tinyx.sweep.report import write_best_experiment
+
+    monkeypatch.setenv("TINYX_PRIVATE_DATASET", "org-private/dataset-3f9a77c1")
+    overrides = ["optim.lr=0.001", "data.name=${oc.env:TINYX_PRIVATE_DATASET}"]
+    best = SimpleNamespace(number=3, value=1.5, user_attrs={"train_overrides": overrides})
+    sweep = SweepConfig(study_name="s", experiment_dir=str(tmp_path))
+    path = write_best_experiment(SimpleNamespace(study_name="s"), best, sweep, OmegaConf.from_dotlist)
+    experiment = OmegaConf.load(path)
+    assert "org-private/dataset-3f9a77c1" not in path.read_text()
+    assert OmegaConf.to_container(experiment)["data"]["name"] == "${oc.env:TINYX_PRIVATE_DATASET}"
+    assert experiment.optim.lr == 0.001 and experiment.data.name == "org-private/dataset-3f9a77c1"  # still resolves
