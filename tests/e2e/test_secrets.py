@@ -234,6 +234,22 @@ def test_a_failed_download_shows_the_token_of_its_url_masked(tmp_path, capsys):
     assert files_holding(tmp_path, PATH_TOKEN) == []
 
 
+@pytest.mark.slow
+def test_train_py_writes_a_token_in_the_urls_path_nowhere(tmp_path):
+    """As above through train.py itself: Hydra's train.log and console, the exit path's error line."""
+    env = {"TINYX_CACHE_DIR": str(tmp_path / "cache")}
+    with path_token_server() as url:
+        ok = run_cli("train.py", *download_overrides(url, "corpus.txt"), f"hydra.run.dir={tmp_path / 'run'}", env=env)
+        failed = run_cli("train.py", *download_overrides(url, "missing.txt"), f"hydra.run.dir={tmp_path / 'failed'}",
+                         env=env)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt to " in (tmp_path / "run" / "train.log").read_text()
+    assert failed.returncode == 2 and "/${oc.env:TINYX_DATA_TOKEN}/missing.txt (HTTPError: HTTP Error 404" in \
+        failed.stderr.strip().splitlines()[-1]
+    assert files_holding(tmp_path, PATH_TOKEN) == []
+    assert PATH_TOKEN not in ok.stdout + ok.stderr + failed.stdout + failed.stderr
+
+
 def test_a_secret_is_masked_only_where_it_could_be_a_credential(tmp_path):
     """Short values ("1", "cpu"), numbers and existing paths from the environment are settings: masking them
     would garble every line; the rest is masked wherever it stands, URL-encoded too."""
