@@ -65,8 +65,8 @@ class Redactor:
 
     def masks(self, tree: dict[str, Any], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
         """The secret values the resolved nested config `tree` holds -> the text shown instead: each environment
-        variable's value (a token in a URL's path) as `${oc.env:NAME}`; a whole value whose source is unknown
-        as its source or "***"."""
+        variable's value (a token in a URL's path) as `${oc.env:NAME}`; a whole value whose source names no
+        variable (or is unknown: only the key was given) as that source or "***"."""
         found = {}
         for key, value in flatten_config(tree).items():
             if not (isinstance(value, str) and self.is_secret(key)):
