@@ -145,21 +145,28 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def _resolve_private(state: dict) -> None:
     """Put back the values a run took from the environment, where this process's environment has them;
-    elsewhere the `${oc.env:NAME}` source stays (generating text needs no data URL)."""
+    elsewhere the `${oc.env:NAME}` source stays (generating text needs no data URL). The sources stay in
+    state["private_sources"] (what a model card shows), and the values are masked in every line from now on."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from tinyx.secrets import Redactor
 
     private = state.get("private_keys", [])
     if not private:
         return
     config = OmegaConf.create(state["config"])  # the context: a source may refer to other keys
+    sources = {}
     for key in private:
         *parents, leaf = key.split(".")
         node = state["config"]
         for name in parents:
             node = node[name]
+        sources[key] = node[leaf]
         with contextlib.suppress(OmegaConfBaseException):
             node[leaf] = OmegaConf.select(config, key, throw_on_resolution_failure=True)
+    state["private_sources"] = sources
+    Redactor(sources).protect(state["config"])
 
 
 def load_latest_good(run_dir: str | Path, warn: Callable[[str], None]) -> tuple[Path, dict] | None:

@@ -8,7 +8,6 @@ This module must stay cheap to import (no torch).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field
 from dataclasses import field as dataclass_field  # DataConfig has a key named `field`
 from pathlib import Path
@@ -303,38 +302,6 @@ def key_role(key: str) -> str:
 
 def is_hyperparameter(key: str) -> bool:
     return key_role(key) == HYPERPARAMETER
-
-
-class Redactor:
-    """What a written file or a tracker may show of a config: never a secret.
-
-    A secret is a value taken from the environment (`private`: flat key -> its `${oc.env:NAME}` source
-    text, from the entry point that composed the config) or a key named in SECRET_KEYS. Files keep the
-    source text (so a checkpoint resolves it again where the variable is set); trackers drop the key.
-    """
-
-    def __init__(self, private: dict[str, Optional[str]] | None = None):
-        self.private = dict(private or {})
-
-    def is_secret(self, key: str) -> bool:
-        return key in self.private or key_role(key) == SECRET
-
-    def redact(self, tree: dict[str, Any]) -> dict[str, Any]:
-        """A copy of the nested config with each secret replaced by its source text (or "***")."""
-        tree = copy.deepcopy(tree)
-        for key, value in flatten_config(tree).items():
-            # Numbers stay: rebuilding the model needs them, and a number is no secret.
-            if isinstance(value, str) and self.is_secret(key):
-                *parents, leaf = key.split(".")
-                node = tree
-                for name in parents:
-                    node = node[name]
-                node[leaf] = self.private.get(key) or "***"
-        return tree
-
-    def tracked(self, tree: dict[str, Any]) -> dict[str, Any]:
-        """Flat `a.b.c` keys for trackers' config panels: all but logging settings and secrets."""
-        return {k: v for k, v in flatten_config(tree).items() if key_role(k) != LOGGING and not self.is_secret(k)}
 
 
 def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

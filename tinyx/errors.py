@@ -5,6 +5,8 @@ import os
 import signal
 import sys
 
+from tinyx.masking import mask_args
+
 
 class TinyxError(Exception):
     """A problem the user can fix (config, files, checkpoints).
@@ -99,6 +101,7 @@ def exit_on_user_error(fn):
         try:
             return fn(*args, **kwargs)
         except TinyxError as e:
+            mask_args(e)  # a secret the message quotes (a token in a URL) shows as its `${oc.env:...}` source
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
             print(f"error: {e}", file=sys.stderr, flush=True)

@@ -97,8 +97,10 @@ def max_logit_diff(model, folder: Path, seed: int = 0) -> float:
 
 
 def model_card(run, architecture: str, diff: float, summary: dict | None) -> str:
-    """README.md: what the model is, how it was trained and scored, and how to load it."""
-    cfg, m = run.config, run.config["model"]
+    """README.md: what the model is, how it was trained and scored, and how to load it. A card is written to be
+    published: it shows the config as config.json does, never a value the run took from the environment."""
+    cfg = run.public_config
+    m = cfg["model"]
     metrics = {k: summary.get(k) for k in ("status", "step", "params", "val/loss", "val/ppl", "val/loss_best",
                                           "train/loss", "tokens_per_second", "wall_seconds")} if summary else {}
     rows = "\n".join(f"| {k} | {v} |" for k, v in metrics.items() if v is not None) or "| (no summary.json) | |"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Collection, Protocol
 from urllib.parse import urlsplit
 
 from tinyx.files import atomic_write_json, atomic_write_text
+from tinyx.masking import mask
 from tinyx.rundir import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl
 
 if TYPE_CHECKING:
@@ -145,9 +146,9 @@ class ConsoleLogger:
         if self.progress:
             # soft_wrap: rich would otherwise break long lines with real newlines, even inside a path or a
             # command meant to be pasted (the terminal still wraps them on screen).
-            self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
-        else:
-            print(text, flush=True)
+            self.progress.console.print(mask(text), markup=False, highlight=False, soft_wrap=True)
+        else:  # masked like the log records (tinyx.masking): a secret a line quotes shows as its source
+            print(mask(text), flush=True)
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
         line = _fmt(metrics)
@@ -258,9 +259,9 @@ class _History:
 
 
 def tracked_config(cfg: RunConfig, private_keys: Collection[str] = ()) -> dict:
-    """The resolved config as flat `a.b.c` keys, for trackers' config panels (tinyx.config.Redactor.tracked:
-    all but the logger settings and secrets)."""
-    from tinyx.config import MUON_ONLY_KEYS, Redactor, config_to_dict
+    """The resolved config as flat `a.b.c` keys for trackers' config panels: all but logger settings and secrets."""
+    from tinyx.config import MUON_ONLY_KEYS, config_to_dict
+    from tinyx.secrets import Redactor
 
     tracked = Redactor(dict.fromkeys(private_keys)).tracked(config_to_dict(cfg))
     unused = {f"optim.{k}" for k in MUON_ONLY_KEYS} if cfg.optim.name != "muon" else set()

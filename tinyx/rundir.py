@@ -371,8 +371,17 @@ class LoadedRun:
 
     @property
     def config(self) -> dict[str, Any]:
-        """The nested config the checkpoint was trained with."""
+        """The nested config the checkpoint was trained with, values from the environment resolved here."""
         return self.state["config"]
+
+    @property
+    def public_config(self) -> dict[str, Any]:
+        """The config as the run's config.json shows it, for what is written to be shared (a model card):
+        values from the environment as their `${oc.env:NAME}` source, secrets by key name as ***."""
+        from tinyx.secrets import Redactor
+
+        private = {**dict.fromkeys(self.state.get("private_keys", [])), **self.state.get("private_sources", {})}
+        return Redactor(private).redact(self.config)
 
 
 def load_model(run_or_checkpoint: str | Path, device: str | torch.device = "cpu",

@@ -1,18 +1,23 @@
 """Secrets: a real train.py run with wandb (offline) and TensorBoard, fake secrets planted in a .env file
 and in the environment, one of them used by the config through `${oc.env:...}`; no file the run
 writes (run directory, wandb's and tinyx's caches, the home directory) holds any of them; nor does a
-corpus download from a URL carrying a token."""
+corpus download from a URL carrying a token (in its userinfo or its path), its log lines, console, error,
+nor what tools write from the run: an export's model card, a sweep's best-trial experiment file."""
 
 import base64
+import contextlib
 import hashlib
 import http.server
+import io
+import logging
 import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
-from helpers import CORPUS, MICRO, ROOT, run_cli
+from helpers import CORPUS, MICRO, ROOT, compose, run_cli
 
 from tinyx.checkpoint import load_checkpoint
 
@@ -129,3 +134,185 @@ def test_a_download_with_a_token_in_its_url_writes_the_token_nowhere(tmp_path):
     assert len(written) > 10 and any(p.name == "train.log" for p in written)
     assert [p for p in written if token.encode() in p.read_bytes()] == []
     assert token not in ok.stdout + ok.stderr + failed.stdout + failed.stderr
+
+
+# ---------------------------------------------------------------- a token in the URL's path (a signed URL)
+# Made at run time: a literal would be in provenance.json's git diff while this file has uncommitted changes.
+PATH_TOKEN = "tok-inpath-" + hashlib.sha256(b"tinyx test token").hexdigest()[:20]
+PATH_CORPUS = CORPUS.read_bytes()[:20_000]
+
+
+class _PathTokenServer(http.server.BaseHTTPRequestHandler):
+    """Serves PATH_CORPUS at /<PATH_TOKEN>/corpus.txt, as a signed URL does: the path is the credential."""
+
+    def do_GET(self):
+        body = PATH_CORPUS if self.path == f"/{PATH_TOKEN}/corpus.txt" else None
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args):
+        """Quiet: its lines would hold the token, and they are not tinyx's."""
+
+
+@contextlib.contextmanager
+def path_token_server():
+    """The URL (with the token as `${oc.env:TINYX_DATA_TOKEN}`) of a local server, the variable set meanwhile."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PathTokenServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("TINYX_DATA_TOKEN", PATH_TOKEN)
+            yield f"http://127.0.0.1:{server.server_address[1]}/${{oc.env:TINYX_DATA_TOKEN}}"
+    finally:
+        server.shutdown()
+
+
+@contextlib.contextmanager
+def captured_output():
+    """Every log record (at INFO, as train.py's Hydra logging has it) and every printed line, as text."""
+    text, root = io.StringIO(), logging.getLogger()
+    handler, level = logging.StreamHandler(text), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            yield text
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def download_overrides(url: str, filename: str) -> list[str]:
+    """A micro run whose corpus must be downloaded from `url`: no data.path, no folder to find it in."""
+    return [o for o in MICRO if not o.startswith("data.path=")] + [
+        "data.search_dirs=[]", f"data.filename={filename}", f"data.size_bytes={len(PATH_CORPUS)}",
+        f"data.sha256={hashlib.sha256(PATH_CORPUS).hexdigest()}", f"data.url={url}/{filename}",
+        "train.max_steps=10", "train.eval_every=5", "hardware.threads=1"]
+
+
+def files_holding(folder: Path, secret: str) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+@pytest.fixture(scope="module")
+def path_token_run(tmp_path_factory):
+    """A micro run trained in-process (train.py's body) on a corpus downloaded from a URL with the token in its
+    path; with what it logged and printed."""
+    from tinyx.cli import run_train
+
+    tmp = tmp_path_factory.mktemp("path_token")
+    with path_token_server() as url, pytest.MonkeyPatch.context() as env, captured_output() as output:
+        env.setenv("TINYX_CACHE_DIR", str(tmp / "cache"))
+        run_train(compose(download_overrides(url, "corpus.txt")), tmp / "run")
+    assert (tmp / "cache" / "corpora" / "corpus.txt").read_bytes() == PATH_CORPUS  # it was downloaded
+    return tmp, output.getvalue()
+
+
+def test_a_token_in_the_urls_path_is_in_no_line_and_no_file_of_the_run(path_token_run):
+    tmp, output = path_token_run
+    assert "downloading http://127.0.0.1:" in output and "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt to " in output
+    assert "tinyx: 27,616 parameters" in output and "val/loss_best" in output  # the console's lines too
+    assert PATH_TOKEN not in output
+    assert len(list((tmp / "run").rglob("*"))) > 5 and files_holding(tmp / "run", PATH_TOKEN) == []
+
+
+def test_a_failed_download_shows_the_token_of_its_url_masked(tmp_path, capsys):
+    from tinyx.cli import run_train
+    from tinyx.errors import exit_on_user_error
+
+    with path_token_server() as url, pytest.MonkeyPatch.context() as env, captured_output() as output:
+        env.setenv("TINYX_CACHE_DIR", str(tmp_path / "cache"))
+        with pytest.raises(SystemExit) as exit_:
+            exit_on_user_error(run_train)(compose(download_overrides(url, "missing.txt")), tmp_path / "run")
+    assert exit_.value.code == 2
+    error = output.getvalue().strip().splitlines()[-1]
+    assert error.startswith("error: could not download missing.txt from http://127.0.0.1:") and "404" in error
+    assert "/${oc.env:TINYX_DATA_TOKEN}/missing.txt" in error
+    assert PATH_TOKEN not in output.getvalue() + "".join(capsys.readouterr())
+    assert files_holding(tmp_path, PATH_TOKEN) == []
+
+
+@pytest.mark.slow
+def test_train_py_writes_a_token_in_the_urls_path_nowhere(tmp_path):
+    """As above through train.py itself: Hydra's train.log and console, the exit path's error line."""
+    env = {"TINYX_CACHE_DIR": str(tmp_path / "cache")}
+    with path_token_server() as url:
+        ok = run_cli("train.py", *download_overrides(url, "corpus.txt"), f"hydra.run.dir={tmp_path / 'run'}", env=env)
+        failed = run_cli("train.py", *download_overrides(url, "missing.txt"), f"hydra.run.dir={tmp_path / 'failed'}",
+                         env=env)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt to " in (tmp_path / "run" / "train.log").read_text()
+    assert failed.returncode == 2 and "/${oc.env:TINYX_DATA_TOKEN}/missing.txt (HTTPError: HTTP Error 404" in \
+        failed.stderr.strip().splitlines()[-1]
+    assert files_holding(tmp_path, PATH_TOKEN) == []
+    assert PATH_TOKEN not in ok.stdout + ok.stderr + failed.stdout + failed.stderr
+
+
+def test_a_secret_is_masked_only_where_it_could_be_a_credential(tmp_path):
+    """Short values ("1", "cpu"), numbers and existing paths from the environment are settings: masking them
+    would garble every line; the rest is masked wherever it stands, URL-encoded too."""
+    from tinyx.masking import mask, register
+    from tinyx.secrets import Redactor
+
+    environ = {"SEED": "1", "DEVICE": "cpu", "LR": "0.000301", "SCRATCH": str(tmp_path),
+               "KEY": "k3y/with+slash-0451"}
+    tree = {"seed": "1", "hardware": {"device": "cpu"}, "optim": {"lr": "0.000301"},
+            "data": {"cache_dir": f"{tmp_path}/cache", "url": "https://h/k3y/with+slash-0451/a.txt"}}
+    sources = {"seed": "${oc.env:SEED}", "hardware.device": "${oc.env:DEVICE}", "optim.lr": "${oc.env:LR}",
+               "data.cache_dir": "${oc.env:SCRATCH}/cache", "data.url": "https://h/${oc.env:KEY}/a.txt"}
+    masks = Redactor(sources).masks(tree, environ)
+    assert masks == {"k3y/with+slash-0451": "${oc.env:KEY}"}
+    register(masks)
+    assert mask("seed 1 on cpu at lr 0.000301") == "seed 1 on cpu at lr 0.000301"
+    assert mask(f"GET https://h/k3y%2Fwith%2Bslash-0451/a.txt into {tmp_path}/cache") == \
+        f"GET https://h/${{oc.env:KEY}}/a.txt into {tmp_path}/cache"
+
+
+def test_the_model_card_shows_the_config_as_config_json_does(path_token_run):
+    """load_model resolves the data URL again (evaluate needs it to download): the card, written to be
+    published, shows the URL as config.json does."""
+    from tinyx.export import model_card
+    from tinyx.rundir import load_model, read_config
+
+    run_dir = path_token_run[0] / "run"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TINYX_DATA_TOKEN", PATH_TOKEN)
+        run = load_model(run_dir)
+    assert PATH_TOKEN in run.config["data"]["url"]  # resolved, for the tools that download the corpus
+    card = model_card(run, "GPT2LMHeadModel", 0.0, None)
+    assert read_config(run_dir)["data"]["url"] in card and "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt" in card
+    assert PATH_TOKEN not in card
+
+
+@pytest.mark.slow
+def test_no_file_of_an_export_holds_the_token(path_token_run, tmp_path):
+    pytest.importorskip("transformers")
+    from tinyx.export import export
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TINYX_DATA_TOKEN", PATH_TOKEN)
+        export(path_token_run[0] / "run", tmp_path / "hf", say=lambda line: None)
+    assert "/${oc.env:TINYX_DATA_TOKEN}/corpus.txt" in (tmp_path / "hf" / "README.md").read_text()
+    assert len(list((tmp_path / "hf").iterdir())) > 5 and files_holding(tmp_path / "hf", PATH_TOKEN) == []
+
+
+def test_the_best_trials_experiment_file_keeps_a_value_from_the_environment_as_its_source(tmp_path, monkeypatch):
+    """The file is meant to be committed: `data.name=${oc.env:...}` (a private dataset) stays that text."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from tinyx.config import SweepConfig
+    from tinyx.sweep.report import write_best_experiment
+
+    monkeypatch.setenv("TINYX_PRIVATE_DATASET", "org-private/dataset-3f9a77c1")
+    overrides = ["optim.lr=0.001", "data.name=${oc.env:TINYX_PRIVATE_DATASET}"]
+    best = SimpleNamespace(number=3, value=1.5, user_attrs={"train_overrides": overrides})
+    sweep = SweepConfig(study_name="s", experiment_dir=str(tmp_path))
+    path = write_best_experiment(SimpleNamespace(study_name="s"), best, sweep, OmegaConf.from_dotlist)
+    experiment = OmegaConf.load(path)
+    assert "org-private/dataset-3f9a77c1" not in path.read_text()
+    assert OmegaConf.to_container(experiment)["data"]["name"] == "${oc.env:TINYX_PRIVATE_DATASET}"
+    assert experiment.optim.lr == 0.001 and experiment.data.name == "org-private/dataset-3f9a77c1"  # still resolves

@@ -203,7 +203,7 @@ def test_hyperparameters_named_like_secrets_reach_the_tracker_and_muon_keys_only
     muon = tracked_config(micro_config("optim=muon"))
     assert muon["optim.momentum"] == 0.95 and muon["optim.adamw_lr"] == 3e-3
     # A secret by exact name is left out, whatever its value.
-    from tinyx.config import Redactor
+    from tinyx.secrets import Redactor
 
     assert "logger.wandb.api_key" not in Redactor().tracked({"logger": {"wandb": {"api_key": "k"}}, "seed": 1})
     assert Redactor().redact({"logger": {"wandb": {"api_key": "k"}}})["logger"]["wandb"]["api_key"] == "***"

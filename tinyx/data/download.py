@@ -1,5 +1,6 @@
 """Where the named corpus (Tiny Shakespeare by default) comes from: data.path, the cache, a local mirror or a
-download verified by size and sha256. URLs may carry credentials: messages show them redacted."""
+download verified by size and sha256. URLs may carry credentials: messages show them redacted (userinfo and
+credential-named query values here; a value from the environment anywhere in the URL by tinyx.masking)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from tinyx.config import DataConfig
 from tinyx.errors import DataError
 from tinyx.files import atomic_write
+from tinyx.masking import mask
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ def _secret_params(query: str) -> list[tuple[str, str]]:
 
 
 def redact_url(url: str) -> str:
-    """`url` fit for logs and messages: its userinfo and credential-named query values replaced by ***."""
+    """`url` fit for logs and messages: its userinfo and credential-named query values replaced by ***, and a
+    secret from the environment anywhere in it (a token in the path) by its `${oc.env:NAME}` source."""
+    url = mask(url)  # first: a whole URL from the environment is masked whole, before its parts are changed
     try:
         parts = urlsplit(url)
     except ValueError:  # malformed (e.g. a bad IPv6 host): no telling which part is secret

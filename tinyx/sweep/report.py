@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
+from tinyx.compose import env_config_keys
 from tinyx.config import LOGGING, MACHINE, SweepConfig, flatten_config, key_role
 from tinyx.files import atomic_write, atomic_write_json, atomic_write_text
 from tinyx.sweep.space import Compose, format_value, override_key
@@ -131,11 +132,15 @@ def _write_plots(study, report_dir: Path, say: Callable[[str], None]) -> dict:
 
 def write_best_experiment(study, best, sweep: SweepConfig, compose: Compose) -> Path:
     """conf/experiment/best_<study>.yaml: every value the best trial trained with that differs from
-    train.py's defaults (machine keys left out), so `train.py experiment=best_<study>` reproduces it."""
+    train.py's defaults (machine keys left out), so `train.py experiment=best_<study>` reproduces it. A value
+    the trial took from the environment stays `${oc.env:NAME}`: the file is meant to be committed."""
     overrides = [o for o in best.user_attrs.get("train_overrides", []) if key_role(override_key(o)) not in (MACHINE, LOGGING)]
     default = flatten_config(OmegaConf.to_container(compose([]), resolve=True))
-    trained = flatten_config(OmegaConf.to_container(compose(overrides), resolve=True))
-    diff = {k: v for k, v in trained.items() if default.get(k, "<absent>") != v and key_role(k) not in (MACHINE, LOGGING)}
+    composed = compose(overrides)
+    trained = flatten_config(OmegaConf.to_container(composed, resolve=True))
+    sources = env_config_keys(composed)  # a value from the environment is written as its `${oc.env:...}` source
+    diff = {k: sources.get(k, v) for k, v in trained.items()
+            if default.get(k, "<absent>") != v and key_role(k) not in (MACHINE, LOGGING)}
     tree = OmegaConf.to_yaml(OmegaConf.from_dotlist([f"{k}={json.dumps(v)}" for k, v in diff.items()])) if diff else ""
     path = Path(sweep.experiment_dir) / f"best_{study.study_name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from tinyx.loggers import Logger, RunLabels
 from tinyx.optim import eager_optimizers, lr_factor, set_lr
 from tinyx.records import failed_status
 from tinyx.rundir import RunSummary
+from tinyx.secrets import masked_errors
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.setup import Run, setup
 from tinyx.training.step import train_step
@@ -45,7 +46,9 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     cfg = to_run_config(cfg)
     if on_eval_metric not in ON_EVAL_METRICS:
         raise ValueError(f"on_eval_metric={on_eval_metric!r} is not one of {', '.join(ON_EVAL_METRICS)}")
-    with eager_optimizers():  # torch.optim without importing torch._dynamo, unless the run compiles
+    # eager_optimizers: torch.optim without importing torch._dynamo, unless the run compiles; masked_errors: a
+    # user error's message shows a secret it quotes (a token in a data URL) as its `${oc.env:...}` source.
+    with eager_optimizers(), masked_errors():
         run = setup(cfg, Path(run_dir), labels or RunLabels(), quiet, list(extra_loggers or []))
         return _fit(run, on_eval and _reading(on_eval, on_eval_metric, run))
 

@@ -16,15 +16,17 @@ import torch
 
 from tinyx import distributed, faults, hardware, provenance, rundir
 from tinyx.checkpoint import discard_after, list_checkpoints
-from tinyx.config import Redactor, RunConfig, config_to_dict, flatten_config
+from tinyx.config import RunConfig, config_to_dict, flatten_config
 from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
 from tinyx.datarecord import data_record, train_identity
 from tinyx.errors import ConfigError, TrainingInterrupted
 from tinyx.files import atomic_write_json, check_writable
 from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers, next_steps
+from tinyx.masking import mask
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe
 from tinyx.rundir import RunSummary
+from tinyx.secrets import Redactor
 from tinyx.data.windows import make_sampler
 from tinyx.training.checkpointer import Checkpointer
 from tinyx.training.evaluation import Evaluator
@@ -113,7 +115,8 @@ class Run:
             val_bpb=s.val_bpb, val_bpb_best=s.best_val_bpb if s.best_val_bpb < math.inf else None,
             nonfinite_steps=int(s.counters.nonfinite_steps.item()),
             tokens_per_second=statistics.median(self.throughput) if self.throughput else None,
-            wall_seconds=s.wall_seconds(), eval_seconds=s.eval_seconds, reason=reason, data_order=self.data_order)
+            wall_seconds=s.wall_seconds(), eval_seconds=s.eval_seconds, reason=reason and mask(reason),
+            data_order=self.data_order)
 
     def diverged_reason(self) -> str:
         limit = self.cfg.train.max_nonfinite_steps
@@ -138,6 +141,7 @@ def seed_rank(seed: int, rank: int, step: int) -> None:
 
 
 def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_loggers: list[Logger]) -> Run:
+    redactor = _redactor(labels, config_to_dict(cfg))  # first: a download's log line or error masks its token
     injected = faults.load()
     world = distributed.world_from_env()
     hw = hardware.setup(cfg.hardware, world.local_rank, world.size)
@@ -163,7 +167,6 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     if init_from:
         hf_load.check(cfg, data.tokenizer, folder_tokenizer)
     cfg_dict = config_to_dict(cfg)
-    redactor = _redactor(labels, cfg_dict)
     resume = find_resume_checkpoint(cfg.train.resume, run_dir, notes.append) if cfg.train.resume else None
     if resume is not None:
         check_resumable(resume[1], resume[0], cfg_dict["model"], data.tokenizer.to_dict())
@@ -213,12 +216,15 @@ def _with_vocab_size(cfg: RunConfig, tokenizer) -> RunConfig:
 
 def _redactor(labels: RunLabels, cfg_dict: dict) -> Redactor:
     """Text values the entry point took from the environment (a URL with a token, a private path) are
-    written as their `${oc.env:...}` source; numbers stay, since rebuilding the model needs them."""
+    written as their `${oc.env:...}` source and masked in every line and error from now on; numbers stay,
+    since rebuilding the model needs them."""
     sources = labels.private_keys
     if not isinstance(sources, dict):
         sources = dict.fromkeys(sources)
     flat = flatten_config(cfg_dict)
-    return Redactor({k: v for k, v in sources.items() if isinstance(flat.get(k), str)})
+    redactor = Redactor({k: v for k, v in sources.items() if isinstance(flat.get(k), str)})
+    redactor.protect(cfg_dict)
+    return redactor
 
 
 def _build_trainable(cfg: RunConfig, hw: hardware.Hardware) -> Trainable:
