@@ -2,7 +2,8 @@
 
 Each describes itself with `to_dict` (what the run directory and checkpoints keep, so `generate` and
 `evaluate` decode without the corpus) and `tokenizer_from_dict` rebuilds it. `encode_batch` is what
-the cache's workers call; `token_byte_lengths` gives the UTF-8 bytes each id decodes to (bits per byte).
+the cache's workers call; `token_byte_lengths` gives the UTF-8 bytes each id stands for (bits per byte,
+tinyx/data/token_bytes.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ class CharTokenizer:
 
     def token_byte_lengths(self) -> np.ndarray:
         return np.array([len(c.encode("utf-8")) for c in self.chars], dtype=np.int64)
+
+    def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bytes inside a text, bytes as a text's first token): the same, a character is its bytes anywhere."""
+        table = self.token_byte_lengths()
+        return table, table
+
+    def bytes_mismatch(self) -> str | None:
+        return None  # every character is spelt by its token
 
     def to_dict(self) -> dict:
         return {"kind": "char", "chars": self.chars}
@@ -103,6 +112,14 @@ class TiktokenTokenizer:
                 pass
         return lengths
 
+    def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bytes inside a text, bytes as a text's first token): the same, tiktoken adds nothing to a text."""
+        table = self.token_byte_lengths()
+        return table, table
+
+    def bytes_mismatch(self) -> str | None:
+        return None  # byte-level: every byte is spelt, nothing normalized
+
     def to_dict(self) -> dict:
         return {"kind": "tiktoken", "encoding": self.encoding}
 
@@ -124,6 +141,7 @@ class HFTokenizer:
         self.json_text, self.source = json_text, source
         self.vocab_size = self.tok.get_vocab_size(with_added_tokens=True)
         self.eot = next((i for i in map(self.tok.token_to_id, _EOT_NAMES) if i is not None), None)
+        self._token_bytes: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_path(cls, path: str) -> "HFTokenizer":
@@ -154,21 +172,24 @@ class HFTokenizer:
         return self.tok.decode([i for i in ids if 0 <= i < self.vocab_size], skip_special_tokens=False)
 
     def token_byte_lengths(self) -> np.ndarray:
-        """Byte-level BPE (GPT-2 style) tokens spell their bytes one character each: count those, since a
-        token holding part of a multi-byte character decodes alone to U+FFFD. Other models: decode each id.
-        Special tokens (separators) count 0 bytes: they stand for no text."""
-        byte_level = json.loads(self.json_text).get("decoder") or {}
-        special = {t.content for t in self.tok.get_added_tokens_decoder().values()}
-        lengths = np.zeros(self.vocab_size, dtype=np.int64)
-        for i in range(self.vocab_size):
-            token = self.tok.id_to_token(i)
-            if token is None or token in special:
-                continue
-            if byte_level.get("type") == "ByteLevel":
-                lengths[i] = len(token)
-            else:
-                lengths[i] = len(self.tok.decode([i], skip_special_tokens=False).encode("utf-8"))
-        return lengths
+        """UTF-8 bytes each id stands for inside a text (tinyx.data.token_bytes: not from decoding it alone);
+        0 for special tokens (separators stand for no text)."""
+        return self.token_bytes()[0]
+
+    def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bytes inside a text, bytes as the first token of an encoded text): these differ where the tokenizer
+        puts a space before every text it encodes (SentencePiece's '▁')."""
+        if self._token_bytes is None:
+            from tinyx.data.token_bytes import hf_token_bytes
+
+            self._token_bytes = hf_token_bytes(self.tok, self.json_text)
+        return self._token_bytes
+
+    def bytes_mismatch(self) -> str | None:
+        """None, or how this tokenizer's byte counts miss a probe text's bytes (tinyx.data.token_bytes)."""
+        from tinyx.data.token_bytes import inexact_reason
+
+        return inexact_reason(self, *self.token_bytes())
 
     def to_dict(self) -> dict:
         return {"kind": "hf", "source": self.source, "json": self.json_text}
