@@ -9,6 +9,7 @@ tinyx/data/token_bytes.py).
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ class CharTokenizer:
     documents are marked by `TokenData.doc_starts` only, so the vocabulary is the corpus' characters."""
 
     eot = None
+    byte_token_ids: frozenset[int] = frozenset()  # none: each token is a whole character
 
     def __init__(self, chars: list[str]):
         self.chars = chars
@@ -66,6 +68,8 @@ class CharTokenizer:
 
 
 class TiktokenTokenizer:
+    byte_token_ids: frozenset[int] = frozenset()  # none: bytes that make no character decode alone to U+FFFD
+
     def __init__(self, encoding: str):
         import tiktoken
 
@@ -170,6 +174,14 @@ class HFTokenizer:
 
     def decode(self, ids) -> str:
         return self.tok.decode([i for i in ids if 0 <= i < self.vocab_size], skip_special_tokens=False)
+
+    @cached_property
+    def byte_token_ids(self) -> frozenset[int]:
+        """The byte-fallback tokens (<0xNN>): a run of them decodes to U+FFFD for every byte when the run is not
+        valid UTF-8 as a whole, so one's text depends on the byte tokens after it (tinyx.sampling.TextStream)."""
+        if not (json.loads(self.json_text).get("model") or {}).get("byte_fallback"):
+            return frozenset()
+        return frozenset(i for i in map(self.tok.token_to_id, (f"<0x{b:02X}>" for b in range(256))) if i is not None)
 
     def token_byte_lengths(self) -> np.ndarray:
         """UTF-8 bytes each id stands for inside a text (tinyx.data.token_bytes: not from decoding it alone);
