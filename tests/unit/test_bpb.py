@@ -97,7 +97,7 @@ def test_sentencepiece_bpb_over_the_whole_split_divides_by_the_texts_bytes():
     from tinyx.evaluate import validation_score
 
     tokenizer = shakespeare_tokenizer("metaspace")
-    docs = [p for p in CORPUS.read_text()[60_000:64_000].split("\n\n") if p] + ["Café — “quoted” 日本語 🙂"]
+    docs = [p for p in CORPUS.read_text()[60_000:62_000].split("\n\n") if p] + ["Café — “quoted” 日本語 🙂"]
     ids, starts = [], []
     for doc in docs:
         ids += [tokenizer.eot] if ids else []
@@ -106,7 +106,7 @@ def test_sentencepiece_bpb_over_the_whole_split_divides_by_the_texts_bytes():
     ids += [tokenizer.eot] * (-(len(ids) - 1) % BLOCK)  # whole windows: every token after the first is a target
     ids = np.array(ids)
     model, hw = _model(tokenizer.vocab_size), hardware_setup(HardwareConfig(device="cpu"))
-    loss, bpb, _ = validation_score(model, ids, split_bytes(tokenizer, ids, np.array(starts)), BLOCK, 4, None, hw)
+    loss, bpb, _ = validation_score(model, ids, split_bytes(tokenizer, ids, np.array(starts)), BLOCK, 16, None, hw)
 
     first_token_end = tokenizer.tok.encode(docs[0], add_special_tokens=False).offsets[0][1]
     text_bytes = sum(len(d.encode("utf-8")) for d in docs) - len(docs[0][:first_token_end].encode("utf-8"))
@@ -119,6 +119,28 @@ def test_sentencepiece_bpb_over_the_whole_split_divides_by_the_texts_bytes():
             token_logp = torch.log_softmax(logits[0].double(), dim=-1)[torch.arange(BLOCK), targets]
             nats -= token_logp[targets != tokenizer.eot].sum().item()
     assert bpb == pytest.approx(nats / (math.log(2) * text_bytes), rel=1e-6)
+
+
+@pytest.mark.slow  # a training run and an evaluation (seconds)
+def test_a_sentencepiece_run_and_evaluate_count_the_same_bytes(tmp_path):
+    """Training's evaluation and tinyx.evaluate both count out the space a Metaspace tokenizer puts before each
+    validation document (the cache's val_docs.bin): the logged bpb and evaluate's agree."""
+    from hf_tokenizers import shakespeare_tokenizer
+
+    from tinyx.evaluate import main
+    from tinyx.training import train
+
+    (tmp_path / "tokenizer").mkdir()
+    (tmp_path / "tokenizer" / "tokenizer.json").write_text(shakespeare_tokenizer("metaspace").json_text)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS.read_text()[:40_000])
+    cfg = micro_config(f"data.path={corpus}", "data.split_documents=paragraph", "data.tokenizer=hf",
+                       f"data.tokenizer_path={tmp_path / 'tokenizer'}", "train.max_steps=2", "train.eval_every=2",
+                       "train.sample_tokens=0", "data.val_fraction=0.5")
+    train(cfg, tmp_path / "run", quiet=True)
+    logged = [r["val/bpb"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "val/bpb" in r]
+    scores = main([str(tmp_path / "run"), "--eval-batches", "2", "--out", str(tmp_path)])
+    assert scores[0].val_bpb == pytest.approx(logged[-1], rel=1e-6)
 
 
 def test_a_char_run_logs_bpb_beside_every_val_loss(trained_run):

@@ -145,7 +145,6 @@ class HFTokenizer:
         self.json_text, self.source = json_text, source
         self.vocab_size = self.tok.get_vocab_size(with_added_tokens=True)
         self.eot = next((i for i in map(self.tok.token_to_id, _EOT_NAMES) if i is not None), None)
-        self._token_bytes: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_path(cls, path: str) -> "HFTokenizer":
@@ -191,11 +190,13 @@ class HFTokenizer:
     def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
         """(bytes inside a text, bytes as the first token of an encoded text): these differ where the tokenizer
         puts a space before every text it encodes (SentencePiece's '▁')."""
-        if self._token_bytes is None:
-            from tinyx.data.token_bytes import hf_token_bytes
+        return self._byte_counts
 
-            self._token_bytes = hf_token_bytes(self.tok, self.json_text)
-        return self._token_bytes
+    @cached_property
+    def _byte_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        from tinyx.data.token_bytes import hf_token_bytes
+
+        return hf_token_bytes(self.tok, self.json_text)
 
     def bytes_mismatch(self) -> str | None:
         """None, or how this tokenizer's byte counts miss a probe text's bytes (tinyx.data.token_bytes)."""
