@@ -104,18 +104,21 @@ def load_probes(path: str | Path) -> tuple[list[Probe], int | None]:
 
 
 # ---------------------------------------------------------------- scoring
-def validation_score(model, val_ids, byte_lengths, block_size: int, batch_size: int, eval_batches: int | None, hw):
+def validation_score(model, val_ids, val_bytes, block_size: int, batch_size: int, eval_batches: int | None, hw):
     """(mean loss per token, bits per byte, tokens scored) over the whole split, or over training's fixed
-    eval batches; bits per byte over the same target tokens (tinyx.training.evaluation.ValScore)."""
+    eval batches; bits per byte over the same target tokens (tinyx.training.evaluation.ValScore), whose bytes
+    `val_bytes` gives (tinyx.data.token_bytes.SplitBytes: windows cut from it match those cut from the ids)."""
     from tinyx.data import fixed_eval_windows, sequential_windows
     from tinyx.training.evaluation import score, target_byte_counts
 
     if eval_batches:
         windows = fixed_eval_windows(val_ids, eval_batches, batch_size, block_size)
-        val = score(model, windows, target_byte_counts(windows, byte_lengths), hw)
+        val = score(model, windows, target_byte_counts(fixed_eval_windows(val_bytes, eval_batches, batch_size,
+                                                                          block_size)), hw)
         return val.loss, val.bpb, eval_batches * batch_size * block_size
     batches = sequential_windows(val_ids, batch_size, block_size)
-    scores = [score(model, [b], target_byte_counts([b], byte_lengths), hw) for b in batches]
+    byte_batches = target_byte_counts(sequential_windows(val_bytes, batch_size, block_size))
+    scores = [score(model, [b], [n], hw) for b, n in zip(batches, byte_batches, strict=True)]
     rows = sum(len(b) for b in batches)
     # Batches differ in size only at the end: weight each batch's mean by its rows.
     loss = sum(s.loss * len(b) for s, b in zip(scores, batches)) / rows
@@ -169,18 +172,19 @@ def evaluate_checkpoints(checkpoints: list[Path], probes: list[Probe] = (), top_
     from tinyx import hardware
     from tinyx.config import HardwareConfig
     from tinyx.data import load_tokens
+    from tinyx.data.token_bytes import split_bytes
     from tinyx.datarecord import tokenizer_mismatch
 
     hw = hardware.setup(HardwareConfig(device=device, threads=threads))
     datasets: dict[str, object] = {}  # checkpoints of one run share their corpus: tokenized once
-    byte_lengths: dict[str, object] = {}
+    val_bytes: dict[str, object] = {}
     scores = []
     for ckpt in checkpoints:
         run = load_model(ckpt, hw.device)
         key = json.dumps(run.config["data"], sort_keys=True)
         if key not in datasets:
-            datasets[key] = load_tokens(_data_config(run.config, data_path))
-            byte_lengths[key] = datasets[key].tokenizer.token_byte_lengths()
+            datasets[key] = data = load_tokens(_data_config(run.config, data_path))
+            val_bytes[key] = split_bytes(data.tokenizer, data.val, data.val_doc_starts)
         data = datasets[key]
         mismatch = tokenizer_mismatch(run.state["tokenizer"], data.tokenizer.to_dict())
         if mismatch:
@@ -189,7 +193,7 @@ def evaluate_checkpoints(checkpoints: list[Path], probes: list[Probe] = (), top_
         train_cfg = run.config.get("train", {})
         # --eval-batches reproduces training's batches, so it takes training's batch size.
         rows = batch_size or (train_cfg.get("eval_batch_size", 12) if eval_batches else FULL_SPLIT_BATCH_SIZE)
-        loss, bpb, n_tokens = validation_score(run.model, data.val, byte_lengths[key], run.model.cfg.block_size,
+        loss, bpb, n_tokens = validation_score(run.model, data.val, val_bytes[key], run.model.cfg.block_size,
                                                rows, eval_batches, hw)
         score = CheckpointScore(checkpoint=ckpt, step=run.step, val_loss=loss, val_ppl=math.exp(min(loss, 50.0)),
                                 val_bpb=bpb, val_tokens=n_tokens)

@@ -85,7 +85,7 @@ def print_sample(model, tokenizer, prompt_ids: list[int], cfg: GenerateConfig, g
     from tinyx.sampling import TextStream, stream_tokens
 
     idx = torch.tensor([prompt_ids], dtype=torch.long, device=next(model.parameters()).device)
-    text = TextStream(tokenizer)
+    text = TextStream(tokenizer, prompt_ids)  # the prompt is printed: the first token reads after it
     sys.stdout.write(tokenizer.decode(prompt_ids))
     for token in stream_tokens(model, idx, cfg.max_new_tokens, temperature=cfg.temperature, top_k=cfg.top_k,
                                top_p=cfg.top_p, generator=generator, kv_cache=cfg.kv_cache):

@@ -6,7 +6,6 @@ Used by `tinyx.generate` and by the samples written during training (`training/e
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterator
 
 import torch
@@ -92,26 +91,42 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float =
 
 
 class TextStream:
-    """Turns tokens into text as they come: each token's bytes go through an incremental UTF-8 decoder, so
-    a character split across BPE tokens is printed once its last byte arrives (never as a broken glyph)."""
+    """Turns tokens into text as they come, printing exactly what the tokenizer's `decode` of the whole sequence
+    gives, never a broken glyph.
 
-    def __init__(self, tokenizer):
-        self.token_bytes = _token_bytes_function(tokenizer)
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    A token's text depends on its neighbours (a SentencePiece '▁' is a space except at a text's start; a byte
+    token or a BPE token holding part of a character makes a character only with the next ones), so tokens are
+    not decoded alone: each push decodes the tokens since the last printed piece's start (`window`, a few
+    tokens) and prints what that adds to the text of the window's printed part, once it does not end inside a
+    character (U+FFFD) nor with a byte-fallback token (a run of those decodes as a whole: U+FFFD for each
+    byte when the run is not valid UTF-8, so a later byte token can change the text of an earlier one).
+    `context`: the ids already printed (the prompt), so the first token reads in place.
+    """
+
+    def __init__(self, tokenizer, context: list[int] = ()):
+        self.tokenizer = tokenizer
+        self.window = list(context)
+        self.printed = len(self.window)  # the window's first `printed` tokens are on the screen
+        self.printed_text = tokenizer.decode(self.window)
 
     def push(self, token: int) -> str:
-        return self.decoder.decode(self.token_bytes(token))
+        self.window.append(token)
+        if token in self.tokenizer.byte_token_ids:
+            return ""  # the run of byte tokens may go on
+        text = self.tokenizer.decode(self.window)
+        if len(text) <= len(self.printed_text) or text.endswith("\ufffd"):
+            return ""  # no whole character yet
+        return self._print(text)
 
     def finish(self) -> str:
-        return self.decoder.decode(b"", final=True)
+        """What is left (a sequence that ends inside a character shows U+FFFD, as decode does)."""
+        text = self.tokenizer.decode(self.window)
+        return self._print(text) if len(text) > len(self.printed_text) else ""
 
-
-def _token_bytes_function(tokenizer):
-    from tinyx.data import TiktokenTokenizer
-
-    if isinstance(tokenizer, TiktokenTokenizer):
-        enc, vocab = tokenizer.enc, tokenizer.vocab_size
-
-        # A padded vocabulary's extra ids decode to nothing, as tokenizer.decode drops them.
-        return lambda i: enc.decode_single_token_bytes(i) if 0 <= i < vocab else b""
-    return lambda i: tokenizer.decode([i]).encode("utf-8")
+    def _print(self, text: str) -> str:
+        # Only the tokens printed by this piece stay as the next window's context: decoding stays linear.
+        new_text = text[len(self.printed_text):]
+        self.window = self.window[self.printed:]
+        self.printed = len(self.window)
+        self.printed_text = self.tokenizer.decode(self.window)
+        return new_text

@@ -32,6 +32,11 @@ def _windows(ids: list[int], rows: int) -> list[torch.Tensor]:
     return [torch.stack(per_batch[:rows]), torch.stack(per_batch[rows:])]
 
 
+def _target_bytes(windows: list[torch.Tensor], table: np.ndarray) -> list[torch.Tensor]:
+    """Each target token's bytes from a per-id table (these windows start no document)."""
+    return target_byte_counts([torch.from_numpy(table[w.numpy()]) for w in windows])
+
+
 def _independent_bpb(model: GPT, windows: list[torch.Tensor], bytes_of_token) -> float:
     """Summed negative log-likelihood (float64 log-softmax, nats) over summed bytes, token by token."""
     nats, n_bytes = 0.0, 0
@@ -52,7 +57,7 @@ def test_char_bpb_counts_the_utf8_bytes_of_multibyte_characters():
     tokenizer = CharTokenizer.from_text(text)
     model, hw = _model(tokenizer.vocab_size), hardware_setup(HardwareConfig(device="cpu"))
     windows = _windows(tokenizer.encode(text), rows=3)
-    val = score(model, windows, target_byte_counts(windows, tokenizer.token_byte_lengths()), hw)
+    val = score(model, windows, _target_bytes(windows, tokenizer.token_byte_lengths()), hw)
 
     expected = _independent_bpb(model, windows, lambda i: len(tokenizer.chars[i].encode("utf-8")))
     assert val.bpb == pytest.approx(expected, rel=1e-6)
@@ -77,10 +82,65 @@ def test_bpe_bpb_leaves_separator_tokens_out_of_both_sums():
     model, hw = _model(tokenizer.vocab_size), hardware_setup(HardwareConfig(device="cpu"))
     windows = _windows(ids, rows=2)
     assert any(eot in w[:, 1:].flatten().tolist() for w in windows)
-    val = score(model, windows, target_byte_counts(windows, tokenizer.token_byte_lengths()), hw)
+    val = score(model, windows, _target_bytes(windows, tokenizer.token_byte_lengths()), hw)
     expected = _independent_bpb(model, windows,
                                 lambda i: 0 if i == eot else len(tokenizer.enc.decode_single_token_bytes(i)))
     assert val.bpb == pytest.approx(expected, rel=1e-6)
+
+
+def test_sentencepiece_bpb_over_the_whole_split_divides_by_the_texts_bytes():
+    """Metaspace with byte fallback: '▁the' stands for 4 bytes inside a text, a document's first word for its own
+    (no space), '<0xE2>' for 1 byte; the separators between documents for none, and they leave both sums."""
+    from hf_tokenizers import shakespeare_tokenizer
+
+    from tinyx.data.token_bytes import split_bytes
+    from tinyx.evaluate import validation_score
+
+    tokenizer = shakespeare_tokenizer("metaspace")
+    docs = [p for p in CORPUS.read_text()[60_000:62_000].split("\n\n") if p] + ["Café — “quoted” 日本語 🙂"]
+    ids, starts = [], []
+    for doc in docs:
+        ids += [tokenizer.eot] if ids else []
+        starts.append(len(ids))
+        ids += tokenizer.encode(doc)
+    ids += [tokenizer.eot] * (-(len(ids) - 1) % BLOCK)  # whole windows: every token after the first is a target
+    ids = np.array(ids)
+    model, hw = _model(tokenizer.vocab_size), hardware_setup(HardwareConfig(device="cpu"))
+    loss, bpb, _ = validation_score(model, ids, split_bytes(tokenizer, ids, np.array(starts)), BLOCK, 16, None, hw)
+
+    first_token_end = tokenizer.tok.encode(docs[0], add_special_tokens=False).offsets[0][1]
+    text_bytes = sum(len(d.encode("utf-8")) for d in docs) - len(docs[0][:first_token_end].encode("utf-8"))
+    nats = 0.0
+    with torch.no_grad():
+        for start in range(0, len(ids) - 1, BLOCK):
+            window = torch.from_numpy(ids[start:start + BLOCK + 1]).long()[None]
+            logits, _ = model(window[:, :-1], window[:, 1:])
+            targets = window[0, 1:]
+            token_logp = torch.log_softmax(logits[0].double(), dim=-1)[torch.arange(BLOCK), targets]
+            nats -= token_logp[targets != tokenizer.eot].sum().item()
+    assert bpb == pytest.approx(nats / (math.log(2) * text_bytes), rel=1e-6)
+
+
+@pytest.mark.slow  # a training run and an evaluation (seconds)
+def test_a_sentencepiece_run_and_evaluate_count_the_same_bytes(tmp_path):
+    """Training's evaluation and tinyx.evaluate both count out the space a Metaspace tokenizer puts before each
+    validation document (the cache's val_docs.bin): the logged bpb and evaluate's agree."""
+    from hf_tokenizers import shakespeare_tokenizer
+
+    from tinyx.evaluate import main
+    from tinyx.training import train
+
+    (tmp_path / "tokenizer").mkdir()
+    (tmp_path / "tokenizer" / "tokenizer.json").write_text(shakespeare_tokenizer("metaspace").json_text)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS.read_text()[:40_000])
+    cfg = micro_config(f"data.path={corpus}", "data.split_documents=paragraph", "data.tokenizer=hf",
+                       f"data.tokenizer_path={tmp_path / 'tokenizer'}", "train.max_steps=2", "train.eval_every=2",
+                       "train.sample_tokens=0", "data.val_fraction=0.5")
+    train(cfg, tmp_path / "run", quiet=True)
+    logged = [r["val/bpb"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "val/bpb" in r]
+    scores = main([str(tmp_path / "run"), "--eval-batches", "2", "--out", str(tmp_path)])
+    assert scores[0].val_bpb == pytest.approx(logged[-1], rel=1e-6)
 
 
 def test_a_char_run_logs_bpb_beside_every_val_loss(trained_run):

@@ -146,6 +146,50 @@ def test_streaming_prints_whole_characters_and_the_same_text_as_decode():
     assert all("\ufffd" not in p for p in pieces)
 
 
+STREAMED = "ROMEO:\n“What is this, my lord?” — ‘Nay’, café, 日本語 🎭\n  JULIET: Good  night!"
+
+
+def _stream_tokenizer(kind: str):
+    from hf_tokenizers import shakespeare_tokenizer
+
+    if kind == "char":
+        return CharTokenizer.from_text(STREAMED)
+    return TiktokenTokenizer("gpt2") if kind == "tiktoken" else shakespeare_tokenizer(kind)
+
+
+def _streamed(tokenizer, ids: list[int], context: list[int] = ()) -> list[str]:
+    stream = TextStream(tokenizer, context) if context else TextStream(tokenizer)
+    return [stream.push(i) for i in ids] + [stream.finish()]
+
+
+@pytest.mark.parametrize("kind", ["char", "tiktoken", "byte_level", "metaspace", "llama2"])
+def test_the_stream_prints_what_decode_of_the_whole_sequence_gives(kind):
+    # A SentencePiece '▁' is a space only after another token; curly quotes and CJK are split across byte tokens.
+    tokenizer = _stream_tokenizer(kind)
+    ids = tokenizer.encode(STREAMED)
+    pieces = _streamed(tokenizer, ids)
+    assert "".join(pieces) == tokenizer.decode(ids)
+    assert not any("\ufffd" in p for p in pieces)
+    # After a prompt of the first `cut` tokens, as tinyx.generate prints it (a prompt encoded from text ends with
+    # a whole character).
+    for cut in [c for c in range(1, len(ids)) if "\ufffd" not in tokenizer.decode(ids[:c])]:
+        assert tokenizer.decode(ids[:cut]) + "".join(_streamed(tokenizer, ids[cut:], ids[:cut])) == \
+            tokenizer.decode(ids)
+
+
+@pytest.mark.parametrize("kind", ["tiktoken", "byte_level", "metaspace", "llama2"])
+def test_the_stream_of_any_sampled_ids_is_their_decoding(kind):
+    # A model samples any sequence: byte tokens that make no character, separators, ids past the vocabulary.
+    tokenizer = _stream_tokenizer(kind)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        ids = torch.randint(tokenizer.vocab_size + 2, (40,), generator=generator).tolist()
+        pieces = _streamed(tokenizer, ids)
+        assert "".join(pieces) == tokenizer.decode(ids)
+        if "\ufffd" not in tokenizer.decode(ids):
+            assert not any("\ufffd" in p for p in pieces)
+
+
 def test_streaming_a_character_tokenizer():
     tokenizer = CharTokenizer.from_text("ab\nc")
     stream = TextStream(tokenizer)

@@ -70,6 +70,7 @@ class CachedTokens:
     val: np.ndarray
     doc_starts: np.ndarray | None
     meta: dict
+    val_doc_starts: np.ndarray | None = None
 
 
 def _open_split(folder: Path, split: str, meta: dict) -> np.ndarray:
@@ -81,6 +82,13 @@ def _open_split(folder: Path, split: str, meta: dict) -> np.ndarray:
     if magic not in LLMC_FORMATS or LLMC_FORMATS[magic][1].itemsize != dtype.itemsize:
         raise ValueError(f"{path.name} has magic {magic}")
     return np.memmap(path, dtype=dtype, mode="r", offset=HEADER_BYTES, shape=(n,))
+
+
+def _open_doc_starts(folder: Path, split: str, meta: dict) -> np.ndarray:
+    docs, n_docs = folder / f"{split}_docs.bin", meta[f"{split}_documents"]
+    if docs.stat().st_size != 8 * n_docs:
+        raise ValueError(f"{docs.name} has {docs.stat().st_size} bytes, not {8 * n_docs}")
+    return np.memmap(docs, dtype="<i8", mode="r", shape=(n_docs,)) if n_docs else np.zeros(0, np.int64)
 
 
 def open_cache(folder: Path, digest: str) -> CachedTokens | None:
@@ -99,12 +107,8 @@ def open_cache(folder: Path, digest: str) -> CachedTokens | None:
         if meta.get("fingerprint") != digest:
             raise ValueError("made from another source, tokenizer or settings")
         train, val = (_open_split(folder, split, meta) for split in SPLITS)
-        docs = folder / "train_docs.bin"
-        n_docs = meta["train_documents"]
-        if docs.stat().st_size != 8 * n_docs:
-            raise ValueError(f"train_docs.bin has {docs.stat().st_size} bytes, not {8 * n_docs}")
-        doc_starts = np.memmap(docs, dtype="<i8", mode="r", shape=(n_docs,)) if n_docs else np.zeros(0, np.int64)
-        return CachedTokens(train, val, doc_starts, meta)
+        train_docs, val_docs = (_open_doc_starts(folder, split, meta) for split in SPLITS)
+        return CachedTokens(train, val, train_docs, meta, val_docs)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         log.warning("token cache %s is stale or damaged (%s); rebuilding it", folder, e)
         return None

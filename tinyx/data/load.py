@@ -29,6 +29,7 @@ class TokenData:
     fingerprint: str = ""
     doc_starts: np.ndarray | None = None  # token offsets in `train` where documents start
     eot: int | None = None  # the separator between documents (None: none, e.g. characters)
+    val_doc_starts: np.ndarray | None = None  # token offsets in `val` where documents start (bits per byte)
 
 
 def _named_tokenizer(cfg: DataConfig) -> Tokenizer | None:
@@ -48,7 +49,7 @@ def _settings(cfg: DataConfig) -> dict:
 
 def _token_data(found: cache.CachedTokens, label: str, folder: Path, hit: bool, digest: str) -> TokenData:
     return TokenData(found.train, found.val, tokenizer_from_dict(found.meta["tokenizer"]), Path(label), folder, hit,
-                     digest, found.doc_starts, found.meta.get("eot"))
+                     digest, found.doc_starts, found.meta.get("eot"), found.val_doc_starts)
 
 
 def _text_tokens(cfg: DataConfig) -> TokenData:

@@ -2,12 +2,14 @@
 
 Each describes itself with `to_dict` (what the run directory and checkpoints keep, so `generate` and
 `evaluate` decode without the corpus) and `tokenizer_from_dict` rebuilds it. `encode_batch` is what
-the cache's workers call; `token_byte_lengths` gives the UTF-8 bytes each id decodes to (bits per byte).
+the cache's workers call; `token_byte_lengths` gives the UTF-8 bytes each id stands for (bits per byte,
+tinyx/data/token_bytes.py).
 """
 
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ class CharTokenizer:
     documents are marked by `TokenData.doc_starts` only, so the vocabulary is the corpus' characters."""
 
     eot = None
+    byte_token_ids: frozenset[int] = frozenset()  # none: each token is a whole character
 
     def __init__(self, chars: list[str]):
         self.chars = chars
@@ -52,11 +55,21 @@ class CharTokenizer:
     def token_byte_lengths(self) -> np.ndarray:
         return np.array([len(c.encode("utf-8")) for c in self.chars], dtype=np.int64)
 
+    def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bytes inside a text, bytes as a text's first token): the same, a character is its bytes anywhere."""
+        table = self.token_byte_lengths()
+        return table, table
+
+    def bytes_mismatch(self) -> str | None:
+        return None  # every character is spelt by its token
+
     def to_dict(self) -> dict:
         return {"kind": "char", "chars": self.chars}
 
 
 class TiktokenTokenizer:
+    byte_token_ids: frozenset[int] = frozenset()  # none: bytes that make no character decode alone to U+FFFD
+
     def __init__(self, encoding: str):
         import tiktoken
 
@@ -102,6 +115,14 @@ class TiktokenTokenizer:
             except KeyError:  # a hole in the id range (some encodings have them)
                 pass
         return lengths
+
+    def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bytes inside a text, bytes as a text's first token): the same, tiktoken adds nothing to a text."""
+        table = self.token_byte_lengths()
+        return table, table
+
+    def bytes_mismatch(self) -> str | None:
+        return None  # byte-level: every byte is spelt, nothing normalized
 
     def to_dict(self) -> dict:
         return {"kind": "tiktoken", "encoding": self.encoding}
@@ -153,22 +174,35 @@ class HFTokenizer:
     def decode(self, ids) -> str:
         return self.tok.decode([i for i in ids if 0 <= i < self.vocab_size], skip_special_tokens=False)
 
+    @cached_property
+    def byte_token_ids(self) -> frozenset[int]:
+        """The byte-fallback tokens (<0xNN>): a run of them decodes to U+FFFD for every byte when the run is not
+        valid UTF-8 as a whole, so one's text depends on the byte tokens after it (tinyx.sampling.TextStream)."""
+        if not (json.loads(self.json_text).get("model") or {}).get("byte_fallback"):
+            return frozenset()
+        return frozenset(i for i in map(self.tok.token_to_id, (f"<0x{b:02X}>" for b in range(256))) if i is not None)
+
     def token_byte_lengths(self) -> np.ndarray:
-        """Byte-level BPE (GPT-2 style) tokens spell their bytes one character each: count those, since a
-        token holding part of a multi-byte character decodes alone to U+FFFD. Other models: decode each id.
-        Special tokens (separators) count 0 bytes: they stand for no text."""
-        byte_level = json.loads(self.json_text).get("decoder") or {}
-        special = {t.content for t in self.tok.get_added_tokens_decoder().values()}
-        lengths = np.zeros(self.vocab_size, dtype=np.int64)
-        for i in range(self.vocab_size):
-            token = self.tok.id_to_token(i)
-            if token is None or token in special:
-                continue
-            if byte_level.get("type") == "ByteLevel":
-                lengths[i] = len(token)
-            else:
-                lengths[i] = len(self.tok.decode([i], skip_special_tokens=False).encode("utf-8"))
-        return lengths
+        """UTF-8 bytes each id stands for inside a text (tinyx.data.token_bytes: not from decoding it alone);
+        0 for special tokens (separators stand for no text)."""
+        return self.token_bytes()[0]
+
+    def token_bytes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bytes inside a text, bytes as the first token of an encoded text): these differ where the tokenizer
+        puts a space before every text it encodes (SentencePiece's '▁')."""
+        return self._byte_counts
+
+    @cached_property
+    def _byte_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        from tinyx.data.token_bytes import hf_token_bytes
+
+        return hf_token_bytes(self.tok, self.json_text)
+
+    def bytes_mismatch(self) -> str | None:
+        """None, or how this tokenizer's byte counts miss a probe text's bytes (tinyx.data.token_bytes)."""
+        from tinyx.data.token_bytes import inexact_reason
+
+        return inexact_reason(self, *self.token_bytes())
 
     def to_dict(self) -> dict:
         return {"kind": "hf", "source": self.source, "json": self.json_text}

@@ -6,12 +6,12 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from tinyx import faults, hardware
 from tinyx.data import fixed_eval_windows, to_device
+from tinyx.data.token_bytes import split_bytes
 from tinyx.model import GPT
 
 
@@ -43,10 +43,10 @@ class ValScore:
         return self.nll_nats / (math.log(2) * self.target_bytes) if self.target_bytes else math.nan
 
 
-def target_byte_counts(windows: list[torch.Tensor], byte_lengths: np.ndarray) -> list[torch.Tensor]:
-    """For each batch of windows, the UTF-8 bytes of each target token (the window's tokens after the first)."""
-    table = byte_lengths.astype(np.int32)
-    return [torch.from_numpy(table[w[:, 1:].numpy()]) for w in windows]
+def target_byte_counts(byte_windows: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The bytes of each target token (a window's tokens after the first), from windows of byte counts cut as the
+    token windows are (`fixed_eval_windows(split_bytes(...), ...)`: tinyx.data.token_bytes.SplitBytes)."""
+    return [w[:, 1:] for w in byte_windows]
 
 
 @torch.inference_mode()
@@ -87,11 +87,13 @@ class Evaluator:
     and on the process that writes files adds the sink mass and a text sample."""
 
     def __init__(self, model: GPT, eval_model: torch.nn.Module, val_ids, cfg, tokenizer, hw: hardware.Hardware,
-                 is_main: bool):
+                 is_main: bool, val_doc_starts=None):
         tc = cfg.train
         self.model, self.eval_model, self.tokenizer, self.hw, self.is_main = model, eval_model, tokenizer, hw, is_main
         self.windows = fixed_eval_windows(val_ids, tc.eval_batches, tc.eval_batch_size, cfg.model.block_size)
-        self.target_bytes = target_byte_counts(self.windows, tokenizer.token_byte_lengths())
+        val_bytes = split_bytes(tokenizer, val_ids, val_doc_starts)
+        self.target_bytes = target_byte_counts(fixed_eval_windows(val_bytes, tc.eval_batches, tc.eval_batch_size,
+                                                                  cfg.model.block_size))
         # Encoded only when sampling: a corpus without the prompt's characters (no "\n") trains with no samples.
         self.prompt_ids = (tokenizer.encode(tc.sample_prompt) or [0]) if tc.sample_tokens else []
         self.sample_tokens, self.seed = tc.sample_tokens, cfg.seed

@@ -198,7 +198,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     for note in notes:
         console.say(note)
     evaluator = Evaluator(trainable.model, trainable.model if world.distributed else trainable.step_model,
-                          data.val, cfg, data.tokenizer, hw, world.is_main)
+                          data.val, cfg, data.tokenizer, hw, world.is_main, data.val_doc_starts)
     run = Run(cfg, run_dir, world, hw, trainable, sampler, state, checkpointer, evaluator, console, loggers, injected,
               resumed_from, cfg.train.batch_size * cfg.train.grad_accum * cfg.model.block_size * world.size,
               data_order=sampler.order_key(cfg.train.grad_accum, train_identity(data)))
