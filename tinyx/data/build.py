@@ -13,7 +13,8 @@ import numpy as np
 from tinyx.config import DataConfig
 from tinyx.data import cache
 from tinyx.data.encode import encoded_batches, worker_count
-from tinyx.data.sources import Source, pieces
+from tinyx.data.sources import Source
+from tinyx.data.splits import pieces, val_rule
 from tinyx.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _tokenize(writer: cache.CacheWriter, cfg: DataConfig, source: Source, tokeni
     """Every piece of the source, tokenized in order into the writer."""
     with _progress(source.label, source.nbytes) as progress:
         task = progress.add_task("", total=source.nbytes, docs=0, tokens=0)
-        for marks, (tokens, lengths, nbytes) in encoded_batches(pieces(cfg, source), tokenizer, workers):
+        for marks, (tokens, lengths, nbytes) in encoded_batches(pieces(cfg, source, tokenizer), tokenizer, workers):
             if cfg.max_tokens and _add_until(writer, cfg.max_tokens, marks, tokens, lengths, nbytes):
                 return
             if not cfg.max_tokens:
@@ -87,13 +88,7 @@ def build_text_cache(cfg: DataConfig, source: Source, tokenizer, folder: Path, m
                  workers)
 
     _build(folder, cache.token_dtype(tokenizer.vocab_size), tokenizer.eot, fill,
-           {**meta, "workers": workers, "val_rule": _val_rule(cfg, source)})
-
-
-def _val_rule(cfg: DataConfig, source: Source) -> str:
-    if source.kind == "text" and cfg.split_documents == "none":
-        return f"the last {cfg.val_fraction:g} of the characters (nanoGPT's split)"
-    return f"document i when floor((i+1)*{cfg.val_fraction:g}) > floor(i*{cfg.val_fraction:g})"
+           {**meta, "workers": workers, "val_rule": val_rule(cfg, source)})
 
 
 def build_shard_cache(shard_set, tokenizer, folder: Path, meta: dict) -> None:

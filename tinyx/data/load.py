@@ -53,11 +53,12 @@ def _token_data(found: cache.CachedTokens, label: str, folder: Path, hit: bool, 
 
 def _text_tokens(cfg: DataConfig) -> TokenData:
     from tinyx.data.sources import describe_source
+    from tinyx.data.splits import split_settings
 
     source = describe_source(cfg)
     tokenizer = _named_tokenizer(cfg)
     wanted = tokenizer.to_dict() if tokenizer else {"kind": "char"}
-    digest, described = cache.fingerprint(source, wanted, _settings(cfg))
+    digest, described = cache.fingerprint(source, wanted, {**_settings(cfg), **split_settings(cfg, source)})
     folder = cache_root(cfg) / "tokens" / f"{source.kind}-{_short_id(wanted)}-{digest}"
 
     def build() -> None:

@@ -1,0 +1,141 @@
+"""Reading text files: the ~1 MB cuts keep the tokens of the whole text, paragraphs stream in bounded fragments.
+
+Block sizes are lowered (text.BLOCK_BYTES) so that a few kilobytes of text are cut many times. Reference
+tokens: the tokenizer's own library on the whole text.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+
+import pytest
+import tiktoken
+from helpers import CORPUS
+
+from tinyx.config import DataConfig
+from tinyx.data import load_tokens, text
+from tinyx.data.sources import describe_source
+from tinyx.data.splits import pieces
+
+
+@pytest.fixture(scope="module")
+def prose() -> str:
+    """Markdown-like prose: one-line paragraphs and verse, blank lines (some several, some holding spaces),
+    headings, lists, indented code, numbers, trailing spaces: every shape of whitespace around a cut."""
+    lines = [line.strip() for line in CORPUS.read_text().splitlines() if line.strip()]
+    rng = random.Random(0)
+    parts = []
+    for i in range(160):
+        shape = i % 6
+        chosen = [rng.choice(lines) for _ in range(rng.randint(1, 5))]
+        if shape == 0:
+            parts.append(f"# {chosen[0]}")
+        elif shape == 1:
+            parts.append("\n".join(f"- {c} {rng.randint(0, 99999)}" for c in chosen))
+        elif shape == 2:
+            parts.append("\n".join("    " + c for c in chosen) + "  ")
+        elif shape == 3:
+            parts.append("\n".join(chosen))
+        else:
+            parts.append(" ".join(chosen))
+        parts.append(rng.choice(["\n\n", "\n\n", "\n\n\n", "\n \n", "\n"]))
+    return "".join(parts)
+
+
+def cfg(tmp_path, **kw) -> DataConfig:
+    return DataConfig(**{"cache_dir": str(tmp_path / "cache"), "source": "text", **kw})
+
+
+@pytest.mark.parametrize("encoding", ["gpt2", "cl100k_base"])
+def test_cut_text_gives_the_tokens_of_the_whole_text(tmp_path, monkeypatch, prose, encoding):
+    # 10 files, a document each (document 9 validates): every file is cut every ~2 KB, and each document's
+    # tokens must be encode_ordinary of the whole file. A cut after "\n\n" once gave 628 for 198, 198.
+    monkeypatch.setattr(text, "BLOCK_BYTES", 2048)
+    enc = tiktoken.get_encoding(encoding)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    docs = [prose[i * 1000:] + prose[:i * 1000] for i in range(10)]
+    for i, doc in enumerate(docs):
+        (folder / f"{i}.md").write_text(doc)
+    data = load_tokens(cfg(tmp_path, path=str(folder), split_documents="file", tokenizer="tiktoken",
+                           encoding=encoding))
+    train = [t for doc in docs[:9] for t in [*enc.encode_ordinary(doc), enc.eot_token]][:-1]
+    assert data.train.tolist() == train
+    assert data.val.tolist() == enc.encode_ordinary(docs[9])
+
+
+def _metaspace_tokenizer(folder, prose: str, legacy: bool):
+    """A sentencepiece-style tokenizer: Metaspace (prepends "▁" to every text it encodes), or the older
+    layout whose normalizer prepends "▁" and replaces spaces (Llama 2's tokenizer.json)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    if legacy:
+        tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="always")
+    tok.train_from_iterator(prose.split("\n\n"), trainers.BpeTrainer(vocab_size=300, special_tokens=["</s>"]))
+    tok.save(str(folder / "tokenizer.json"))
+    return tok
+
+
+def test_a_hugging_face_tokenizer_is_cut_only_where_its_tokens_stay_those_of_the_whole_text(tmp_path, monkeypatch,
+                                                                                          prose, caplog):
+    # Metaspace puts "▁" before every text it encodes: a piece starting "\n..." would gain one, so the cut
+    # goes before a space instead, which becomes the "▁" it would have had anyway.
+    monkeypatch.setattr(text, "BLOCK_BYTES", 2048)
+    tok = _metaspace_tokenizer(tmp_path, prose, legacy=False)
+    path = tmp_path / "one.txt"
+    path.write_text(prose)
+    data = load_tokens(cfg(tmp_path, path=str(path), split_documents="none", tokenizer="hf",
+                           tokenizer_path=str(tmp_path)))
+    n_train = int(len(prose) * 0.9)
+    assert data.train.tolist() == tok.encode(prose[:n_train], add_special_tokens=False).ids
+    assert data.val.tolist() == tok.encode(prose[n_train:], add_special_tokens=False).ids
+    assert "may differ" not in caplog.text
+
+
+def test_a_tokenizer_no_cut_suits_is_cut_anyway_and_says_so(tmp_path, monkeypatch, prose, caplog):
+    monkeypatch.setattr(text, "BLOCK_BYTES", 1024)
+    _metaspace_tokenizer(tmp_path, prose, legacy=True)  # every piece gains a "▁": no cut is exact
+    path = tmp_path / "one.txt"
+    path.write_text(prose)
+    with caplog.at_level(logging.WARNING):
+        data = load_tokens(cfg(tmp_path, path=str(path), split_documents="none", tokenizer="hf",
+                               tokenizer_path=str(tmp_path)))
+    assert len(data.train) > 0
+    assert caplog.text.count("the tokens next to those cuts may differ") == 1  # said once per source
+    assert f"{path}: no place in 8192 characters where the tokenizer {tmp_path}" in caplog.text
+
+
+def test_paragraphs_are_those_of_a_blank_line_split(tmp_path, monkeypatch, prose):
+    # Blocks of 7 bytes: breaks (blank lines holding spaces, several newlines) straddle every block boundary.
+    monkeypatch.setattr(text, "BLOCK_BYTES", 7)
+    path = tmp_path / "p.txt"
+    body = "\n\n  lead\n" + prose + "\n \t\n\nlast line\n\n\n"
+    path.write_text(body)
+    expected = [p.strip("\n") for p in re.split(r"\n[ \t]*\n\s*", body) if p.strip()]
+    got: list[str] = []
+    for fragment, starts in text.file_fragments(path, paragraphs=True):
+        if starts:
+            got.append("")
+        got[-1] += fragment
+    assert got == expected
+
+
+def test_a_file_without_blank_lines_read_by_paragraph_comes_in_bounded_fragments(tmp_path, monkeypatch, prose):
+    # Once one piece of the whole file, re-split at every block (time and memory growing with the file).
+    monkeypatch.setattr(text, "BLOCK_BYTES", 2048)
+    body = "\n".join(line for line in prose.splitlines() if line.strip())
+    path = tmp_path / "lines.txt"
+    path.write_text(body)
+    data_cfg = cfg(tmp_path, path=str(path), split_documents="paragraph", tokenizer="tiktoken")
+    got = list(pieces(data_cfg, describe_source(data_cfg)))
+    assert len(got) >= len(body) // 4096 > 2 and max(len(p.text) for p in got) <= 2 * 2048
+    assert [p.starts_doc for p in got] == [True] + [False] * (len(got) - 1)
+    assert "".join(p.text for p in got) == body
+    enc = tiktoken.get_encoding("gpt2")
+    data = load_tokens(data_cfg)
+    assert data.train.tolist() == enc.encode_ordinary(body) and len(data.val) == 0
