@@ -1,4 +1,5 @@
-"""Reading text files: the ~1 MB cuts keep the tokens of the whole text, paragraphs stream in bounded fragments.
+"""Reading text files: the ~1 MB cuts keep the tokens of the whole text, paragraphs stream in bounded fragments,
+and the validation split of a text corpus is never empty by accident (one file).
 
 Block sizes are lowered (text.BLOCK_BYTES) so that a few kilobytes of text are cut many times. Reference
 tokens: the tokenizer's own library on the whole text.
@@ -6,18 +7,21 @@ tokens: the tokenizer's own library on the whole text.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
 
+import numpy as np
 import pytest
 import tiktoken
 from helpers import CORPUS
 
 from tinyx.config import DataConfig
-from tinyx.data import load_tokens, text
+from tinyx.data import check_lengths, load_tokens, text
 from tinyx.data.sources import describe_source
 from tinyx.data.splits import pieces
+from tinyx.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +143,45 @@ def test_a_file_without_blank_lines_read_by_paragraph_comes_in_bounded_fragments
     enc = tiktoken.get_encoding("gpt2")
     data = load_tokens(data_cfg)
     assert data.train.tolist() == enc.encode_ordinary(body) and len(data.val) == 0
+
+
+@pytest.mark.parametrize("n_files", [1, 3])
+def test_text_files_too_few_for_a_val_document_validate_on_their_last_characters(tmp_path, caplog, n_files):
+    # data=text's default (a document per file) on one file: the whole corpus was one train document and the
+    # run stopped with "too short". Now: the last 0.1 of the characters, files still starting documents.
+    corpus = CORPUS.read_text()
+    size = len(corpus) // n_files
+    docs = [corpus[i * size:(i + 1) * size] for i in range(n_files)]
+    for i, doc in enumerate(docs):
+        (tmp_path / f"{i}.txt").write_text(doc)
+    path = tmp_path / "0.txt" if n_files == 1 else tmp_path
+    data = load_tokens(cfg(tmp_path, path=str(path), split_documents="file", tokenizer="tiktoken"))
+    enc = tiktoken.get_encoding("gpt2")
+    whole = "".join(docs)
+    n_train = int(len(whole) * 0.9)
+    bounds = np.cumsum([0, *map(len, docs)])
+    train_texts = [whole[a:min(b, n_train)] for a, b in zip(bounds[:-1], bounds[1:]) if a < n_train]
+    assert data.train.tolist() == [t for doc in train_texts for t in [*enc.encode_ordinary(doc), enc.eot_token]][:-1]
+    assert data.val.tolist() == enc.encode_ordinary(whole[n_train:])
+    assert len(data.doc_starts) == n_files  # the file boundaries stay document starts
+    meta = json.loads((data.cache_dir / "meta.json").read_text())
+    files = "one file" if n_files == 1 else "3 files"
+    assert meta["val_rule"] == f"the last 0.1 of the characters ({files}: too few documents to split by document)"
+    assert meta["made_from"]["settings"]["split"] == "characters"  # in the fingerprint: other tokens, other cache
+    with caplog.at_level(logging.INFO):
+        check_lengths(data, 64)
+    assert f"val split: {meta['val_rule']}" in caplog.text
+
+
+def test_a_val_split_empty_by_the_split_rule_is_not_called_too_short(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"text": CORPUS.read_text()[i * 5000:(i + 1) * 5000]}) + "\n"
+                            for i in range(5)))
+    data = load_tokens(cfg(tmp_path, source="jsonl", path=str(path), tokenizer="tiktoken"))
+    with pytest.raises(DataError) as e:
+        check_lengths(data, 64)
+    message = str(e.value)
+    assert "too short" not in message
+    assert f"corpus {path} holds {len(data.train):,} tokens, but its val split has 0 (0 documents)" in message
+    assert "val: document i when floor((i+1)*0.1) > floor(i*0.1)" in message
+    assert "raise data.val_fraction=0.1 to at least 0.2 (val then gets one of the 5 documents)" in message

@@ -6,7 +6,8 @@ fragments, tinyx.data.text). The split follows one of two rules, recorded in the
 - by document: document i goes to val when floor((i + 1) * f) > floor(i * f), f = val_fraction: evenly spread,
   deterministic, the same on every machine;
 - by characters: the last f of the characters (nanoGPT's split), for text read as one stream
-  (split_documents=none).
+  (split_documents=none) and for text files too few to give val a document under the first rule (a single
+  file, the commonest corpus: document i is never val for i < 1/f - 1). Files still start documents there.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ def _text_files(cfg: DataConfig, source: Source) -> list:
 
 
 def splits_by_characters(cfg: DataConfig, source: Source) -> bool:
-    """True for a text stream."""
-    return source.kind == "text" and cfg.split_documents == "none"
+    """True for a text stream, and for text files too few for the document rule to give val one of them."""
+    if source.kind != "text" or cfg.split_documents == "paragraph":
+        return False
+    n_files = len(_text_files(cfg, source))
+    return cfg.split_documents == "none" or not any(is_val_document(i, cfg.val_fraction) for i in range(n_files))
 
 
 def val_rule(cfg: DataConfig, source: Source) -> str:
@@ -48,7 +52,11 @@ def val_rule(cfg: DataConfig, source: Source) -> str:
     f = cfg.val_fraction
     if not splits_by_characters(cfg, source):
         return f"document i when floor((i+1)*{f:g}) > floor(i*{f:g})"
-    return f"the last {f:g} of the characters (nanoGPT's split)"
+    if cfg.split_documents == "none":
+        return f"the last {f:g} of the characters (nanoGPT's split)"
+    n = len(_text_files(cfg, source))
+    return (f"the last {f:g} of the characters ({'one file' if n == 1 else f'{n} files'}: too few documents to "
+            f"split by document)")
 
 
 def split_settings(cfg: DataConfig, source: Source) -> dict:
