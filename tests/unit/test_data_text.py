@@ -1,5 +1,5 @@
 """Reading text files: the ~1 MB cuts keep the tokens of the whole text, paragraphs stream in bounded fragments,
-and the validation split of a text corpus is never empty by accident (one file).
+and the validation split of a text corpus is never empty by accident (one file, data.max_tokens).
 
 Block sizes are lowered (text.BLOCK_BYTES) so that a few kilobytes of text are cut many times. Reference
 tokens: the tokenizer's own library on the whole text.
@@ -171,6 +171,17 @@ def test_text_files_too_few_for_a_val_document_validate_on_their_last_characters
     with caplog.at_level(logging.INFO):
         check_lengths(data, 64)
     assert f"val split: {meta['val_rule']}" in caplog.text
+
+
+def test_max_tokens_on_one_stream_caps_train_and_keeps_val(tmp_path):
+    # Tiny Shakespeare (one stream, split 90/10 by characters): the cap once stopped before the val split.
+    whole = load_tokens(cfg(tmp_path, path=str(CORPUS)))
+    capped = load_tokens(cfg(tmp_path, path=str(CORPUS), max_tokens=100_000))
+    assert capped.train.tolist() == whole.train[:100_000].tolist()
+    assert np.array_equal(capped.val, whole.val)  # val losses compare across caps
+    check_lengths(capped, 64)
+    meta = json.loads((capped.cache_dir / "meta.json").read_text())
+    assert meta["train_bytes"] == 100_000 and meta["val_bytes"] == len(whole.val)
 
 
 def test_a_val_split_empty_by_the_split_rule_is_not_called_too_short(tmp_path):
