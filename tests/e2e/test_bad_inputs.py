@@ -90,7 +90,7 @@ CASES = {
                                                     "data.split_documents=paragraph"],
                                           ["three_paragraphs.txt holds 8,949 tokens, but its val split has 0",
                                            "val: document i when floor((i+1)*0.1) > floor(i*0.1)",
-                                           "raise data.val_fraction=0.1 to at least 0.333",
+                                           "raise data.val_fraction=0.1 to at least 0.334",
                                            "or set data.split_documents=none"]),
     "train-resume-missing": Case("train", ["train.resume={tmp}/nope"],
                                  ["train.resume={tmp}/nope does not exist", "train.resume=auto"]),

@@ -88,11 +88,10 @@ def _add_train_until(writer: cache.CacheWriter, max_tokens: int, tokenizer, mark
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     for i, (split, starts_doc) in enumerate(marks):
         piece = tokens[offsets[i]:offsets[i + 1]]
-        room = max_tokens - writer.tokens[split]
+        room = max_tokens - writer.tokens[split]  # > 0: the call that fills train returns True
         if len(piece) >= room:
-            if room:
-                kept = piece[:room]
-                writer.add(split, kept, starts_doc, int(tokenizer.token_byte_lengths()[kept].sum()))
+            kept = piece[:room]
+            writer.add(split, kept, starts_doc, int(tokenizer.token_byte_lengths()[kept].sum()))
             return True
         writer.add(split, piece, starts_doc, int(nbytes[i]))
     return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,8 +187,10 @@ def _split_fix(split: str, meta: dict, settings: dict, window: int) -> str:
     if split == "train":
         return f"lower data.val_fraction={f:g}"
     fix = f"raise data.val_fraction={f:g}"
-    if 1 < documents and f < 1 / documents:
-        fix += f" to at least {1 / documents:.3g} (val then gets one of the {documents} documents)"
+    if 1 < documents and math.floor(documents * f) < 1:
+        enough = math.ceil(1000 / documents) / 1000  # rounded up: floor(documents * enough) must reach 1
+        enough += 0.001 if math.floor(documents * enough) < 1 else 0
+        fix += f" to at least {enough:g} (val then gets one of the {documents} documents)"
     if settings.get("max_tokens") or settings.get("max_documents"):
         fix += ", raise data.max_tokens / data.max_documents"
     if meta.get("made_from", {}).get("source") == "text" and settings.get("split_documents") != "none":
