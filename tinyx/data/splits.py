@@ -114,3 +114,5 @@ def _character_split(cfg: DataConfig, source: Source, cutter: Cutter, splits: tu
             if head < len(text) and "val" in splits:
                 yield Piece(text[head:], "val", starts or seen <= n_train)
             seen += len(text)
+            if seen >= n_train and "val" not in splits:
+                return
