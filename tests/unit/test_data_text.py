@@ -70,27 +70,34 @@ def test_cut_text_gives_the_tokens_of_the_whole_text(tmp_path, monkeypatch, pros
     assert data.val.tolist() == enc.encode_ordinary(docs[9])
 
 
-def _metaspace_tokenizer(folder, prose: str, legacy: bool):
-    """A sentencepiece-style tokenizer: Metaspace (prepends "▁" to every text it encodes), or the older
-    layout whose normalizer prepends "▁" and replaces spaces (Llama 2's tokenizer.json)."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+def _prepending_tokenizer(folder, prose: str, kind: str):
+    """A tokenizer that adds something before every text it encodes: Metaspace ("▁", sentencepiece style),
+    ByteLevel with add_prefix_space (a space), or the older layout whose normalizer prepends "▁" and replaces
+    spaces (Llama 2's tokenizer.json)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
-    if legacy:
+    alphabet = []
+    if kind == "legacy":
         tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    else:
+    elif kind == "metaspace":
         tok.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="always")
-    tok.train_from_iterator(prose.split("\n\n"), trainers.BpeTrainer(vocab_size=300, special_tokens=["</s>"]))
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+        tok.decoder, alphabet = decoders.ByteLevel(), pre_tokenizers.ByteLevel.alphabet()
+    tok.train_from_iterator(prose.split("\n\n"), trainers.BpeTrainer(vocab_size=300, special_tokens=["</s>"],
+                                                                     initial_alphabet=alphabet))
     tok.save(str(folder / "tokenizer.json"))
     return tok
 
 
+@pytest.mark.parametrize("kind", ["metaspace", "bytelevel-prefix-space"])
 def test_a_hugging_face_tokenizer_is_cut_only_where_its_tokens_stay_those_of_the_whole_text(tmp_path, monkeypatch,
-                                                                                          prose, caplog):
-    # Metaspace puts "▁" before every text it encodes: a piece starting "\n..." would gain one, so the cut
-    # goes before a space instead, which becomes the "▁" it would have had anyway.
+                                                                                          prose, caplog, kind):
+    # Metaspace puts "▁" (ByteLevel with add_prefix_space a space) before every text it encodes: a piece
+    # starting "\n..." would gain one, so the cut goes before a space, which is what it would have added.
     monkeypatch.setattr(text, "BLOCK_BYTES", 2048)
-    tok = _metaspace_tokenizer(tmp_path, prose, legacy=False)
+    tok = _prepending_tokenizer(tmp_path, prose, kind)
     path = tmp_path / "one.txt"
     path.write_text(prose)
     data = load_tokens(cfg(tmp_path, path=str(path), split_documents="none", tokenizer="hf",
@@ -103,7 +110,7 @@ def test_a_hugging_face_tokenizer_is_cut_only_where_its_tokens_stay_those_of_the
 
 def test_a_tokenizer_no_cut_suits_is_cut_anyway_and_says_so(tmp_path, monkeypatch, prose, caplog):
     monkeypatch.setattr(text, "BLOCK_BYTES", 1024)
-    _metaspace_tokenizer(tmp_path, prose, legacy=True)  # every piece gains a "▁": no cut is exact
+    _prepending_tokenizer(tmp_path, prose, "legacy")  # every piece gains a "▁": no cut is exact
     path = tmp_path / "one.txt"
     path.write_text(prose)
     with caplog.at_level(logging.WARNING):
