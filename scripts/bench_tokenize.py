@@ -13,6 +13,13 @@
    and prints each start's seconds and peak RSS: the overhead of the large corpus is the difference.
 5. With --train-steps N, trains the tiny model N steps from each cache and prints tokens/s of both.
 Peak RSS of this process and of its children (the tokenizer workers) is printed at the end.
+
+    uv run python scripts/bench_tokenize.py --paragraph-sizes 16,32,64   # split_documents=paragraph's table
+
+prints instead, for each size in MB, the wall and CPU time and peak RSS of building a split_documents=paragraph
+cache (gpt2, data.workers=-1: one process, so its CPU time and peak are the whole build's; CPU time is the figure
+that holds on a busy machine) in a fresh process, for a file with no blank line (one paragraph: a document of
+many fragments) and for prose (a blank line every 20-200 lines).
 """
 
 from __future__ import annotations
@@ -39,6 +46,17 @@ def generate(path: Path, size_bytes: int, seed: int = 0) -> None:
     with open(path, "w") as f:
         while written < size_bytes:
             block = "\n".join(rng.choice(lines) for _ in range(rng.randint(20, 200))) + "\n\n"
+            f.write(block)
+            written += len(block.encode())
+
+
+def generate_without_blank_lines(path: Path, size_bytes: int, seed: int = 0) -> None:
+    lines = [line for line in CORPUS.read_text().splitlines() if line.strip()]
+    rng = random.Random(seed)
+    written = 0
+    with open(path, "w") as f:
+        while written < size_bytes:
+            block = "\n".join(rng.choice(lines) for _ in range(1000)) + "\n"
             f.write(block)
             written += len(block.encode())
 
@@ -76,9 +94,10 @@ import json, sys, time
 start = time.perf_counter()
 from tinyx.config import DataConfig
 from tinyx.data import load_tokens
-loading = time.perf_counter()
+loading, cpu = time.perf_counter(), time.process_time()
 data = load_tokens(DataConfig(**json.loads(sys.argv[1])))
 print(json.dumps({"seconds": time.perf_counter() - start, "load_seconds": time.perf_counter() - loading,
+                  "load_cpu_seconds": time.process_time() - cpu,
                   "hit": data.cache_hit, "tokens": len(data.train),
                   "rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM"))) / 1024}))
 """
@@ -103,6 +122,25 @@ def train_tokens_per_second(cfg, steps: int, run_dir: Path) -> float:
     return json.loads((run_dir / "summary.json").read_text())["tokens_per_second"]
 
 
+def paragraph_table(sizes_mb: list[float], folder: Path, encoding: str) -> None:
+    """Build time and peak RSS of split_documents=paragraph caches, per size and kind of file."""
+    print(f"{'file':<16} {'MB':>6} {'documents':>10} {'build s':>8} {'CPU s':>6} {'MB/s':>6} {'peak RSS MB':>12}")
+    for size in sizes_mb:
+        for kind, make in (("no blank lines", generate_without_blank_lines), ("prose", generate)):
+            corpus = folder / f"{kind.replace(' ', '_')}_{size:g}.txt"
+            make(corpus, int(size * 1e6))
+            cache = folder / "paragraph_cache"
+            shutil.rmtree(cache, ignore_errors=True)
+            got = start_in_fresh_process(data_config(corpus, cache, -1, encoding))
+            meta = json.loads(next(cache.glob("tokens/*/meta.json")).read_text())
+            mb = corpus.stat().st_size / 1e6
+            print(f"{kind:<16} {mb:>6.1f} {meta['train_documents'] + meta['val_documents']:>10,} "
+                  f"{got['load_seconds']:>8.1f} {got['load_cpu_seconds']:>6.1f} {mb / got['load_seconds']:>6.1f} "
+                  f"{got['rss_mb']:>12.0f}", flush=True)
+            corpus.unlink()
+            shutil.rmtree(cache, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=2000)
@@ -111,12 +149,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", help="where the corpus and cache go (default: a temporary folder, removed)")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--train-steps", type=int, default=0)
+    parser.add_argument("--paragraph-sizes", help="comma-separated MB: print split_documents=paragraph's table only")
     args = parser.parse_args(argv)
 
     folder = Path(args.dir or tempfile.mkdtemp(prefix="bench_tokenize_"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        run(args, folder)
+        if args.paragraph_sizes:
+            paragraph_table([float(x) for x in args.paragraph_sizes.split(",")], folder, args.encoding)
+        else:
+            run(args, folder)
     finally:
         if not args.dir:
             shutil.rmtree(folder, ignore_errors=True)

@@ -85,6 +85,13 @@ CASES = {
     "train-corpus-binary": Case("train", ["data.path={tmp}/binary.bin"], ["binary.bin is not UTF-8", "convert it"]),
     "train-corpus-too-short": Case("train", ["data.path={tmp}/short.txt"], ["short.txt is too short",
                                                                             "model.block_size"]),
+    # Long enough, but 3 documents give val none at data.val_fraction=0.1: the rule's doing, not the corpus'.
+    "train-val-split-empty-by-rule": Case("train", ["data=text", "data.path={tmp}/three_paragraphs.txt",
+                                                    "data.split_documents=paragraph"],
+                                          ["three_paragraphs.txt holds 8,949 tokens, but its val split has 0",
+                                           "val: document i when floor((i+1)*0.1) > floor(i*0.1)",
+                                           "raise data.val_fraction=0.1 to at least 0.334",
+                                           "or set data.split_documents=none"]),
     "train-resume-missing": Case("train", ["train.resume={tmp}/nope"],
                                  ["train.resume={tmp}/nope does not exist", "train.resume=auto"]),
     "train-resume-no-checkpoint": Case("train", ["train.resume={tmp}/empty_dir"],
@@ -397,6 +404,8 @@ def _make_bad_data(tmp: Path) -> None:
     (tmp / "mixed" / "a_story.txt").write_text(CORPUS.read_text()[:20_000])
     (tmp / "mixed" / "b_image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     (tmp / "broken.jsonl").write_text('{"text": "fine"}\n{"text": "cut sho\n')
+    paragraphs = [CORPUS.read_text()[i * 3000:(i + 1) * 3000].replace("\n\n", "\n") for i in range(3)]
+    (tmp / "three_paragraphs.txt").write_text("\n\n".join(paragraphs))
     (tmp / "no_field.jsonl").write_text('{"body": "the text is under another key"}\n')
     pq.write_table(pa.table({"body": ["a document"] * 3}), tmp / "no_column.parquet")
     tokens = list(range(1000))

@@ -16,7 +16,7 @@ from helpers import CORPUS
 
 from tinyx.config import DataConfig
 from tinyx.data import HFTokenizer, load_tokens, tokenizer_from_dict
-from tinyx.data.sources import is_val_document
+from tinyx.data.splits import is_val_document
 from tinyx.errors import DataError
 
 GPT2 = tiktoken.get_encoding("gpt2")

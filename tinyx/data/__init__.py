@@ -1,7 +1,8 @@
 """Data: sources (text, JSONL/Parquet, Hugging Face datasets, shards), tokenizers, the token cache, sampling.
 
-Modules: sources.py and hub.py (where documents come from), shards.py (llm.c / nanoGPT token files),
-tokenizers.py, encode.py (parallel tokenizing), cache.py and build.py (the on-disk token cache),
+Modules: sources.py and hub.py (where documents come from), text.py and cuts.py (text files read in pieces
+that keep the whole text's tokens), splits.py (documents and the validation split), shards.py (llm.c /
+nanoGPT token files), tokenizers.py, encode.py (parallel tokenizing), cache.py and build.py (the on-disk token cache),
 load.py (`load_tokens` -> `TokenData`), sampling.py (batches), windows.py (where training windows start),
 download.py (the named corpus).
 The names below are re-exported lazily, so `import tinyx.data.tokenizers` (the tokenizing workers)

@@ -4,8 +4,10 @@ into a temporary folder that becomes the cache only once complete (tinyx/data/ca
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import shutil
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,8 @@ import numpy as np
 from tinyx.config import DataConfig
 from tinyx.data import cache
 from tinyx.data.encode import encoded_batches, worker_count
-from tinyx.data.sources import Source, pieces
+from tinyx.data.sources import Source
+from tinyx.data.splits import pieces, splits_by_characters, val_rule
 from tinyx.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -33,25 +36,39 @@ def _progress(label: str, total: int | None):
 
 
 def _tokenize(writer: cache.CacheWriter, cfg: DataConfig, source: Source, tokenizer, workers: int) -> None:
-    """Every piece of the source, tokenized in order into the writer."""
+    """Every piece of the source, tokenized in order into the writer. data.max_tokens: text split by characters
+    keeps its first max_tokens train tokens and its whole val split (the same val as without the cap, so val
+    losses compare across caps); any other source stops at the first document start past the cap."""
     with _progress(source.label, source.nbytes) as progress:
         task = progress.add_task("", total=source.nbytes, docs=0, tokens=0)
-        for marks, (tokens, lengths, nbytes) in encoded_batches(pieces(cfg, source), tokenizer, workers):
-            if cfg.max_tokens and _add_until(writer, cfg.max_tokens, marks, tokens, lengths, nbytes):
-                return
-            if not cfg.max_tokens:
-                _add_batch(writer, marks, tokens, lengths, nbytes)
-            progress.update(task, advance=int(nbytes.sum()), docs=sum(writer.documents.values()),
-                            tokens=sum(writer.tokens.values()))
+
+        def fill(stream, add) -> None:
+            with closing(encoded_batches(stream, tokenizer, workers)) as batches:  # closing: stops the workers
+                for marks, (tokens, lengths, nbytes) in batches:
+                    if add(marks, tokens, lengths, nbytes):
+                        return
+                    progress.update(task, advance=int(nbytes.sum()), docs=sum(writer.documents.values()),
+                                    tokens=sum(writer.tokens.values()))
+
+        add_all = functools.partial(_add_batch, writer)
+        if not cfg.max_tokens:
+            fill(pieces(cfg, source, tokenizer), add_all)
+        elif splits_by_characters(cfg, source):
+            fill(pieces(cfg, source, tokenizer, ("train",)),
+                 functools.partial(_add_train_until, writer, cfg.max_tokens, tokenizer))
+            fill(pieces(cfg, source, tokenizer, ("val",)), add_all)
+        else:
+            fill(pieces(cfg, source, tokenizer), functools.partial(_add_until, writer, cfg.max_tokens))
 
 
-def _add_batch(writer: cache.CacheWriter, marks: list, tokens, lengths, nbytes) -> None:
+def _add_batch(writer: cache.CacheWriter, marks: list, tokens, lengths, nbytes) -> bool:
     is_val = np.array([split == "val" for split, _ in marks], dtype=bool)
     starts = np.array([starts_doc for _, starts_doc in marks], dtype=bool)
     token_is_val = np.repeat(is_val, lengths)
     for split, chosen, token_chosen in (("train", ~is_val, ~token_is_val), ("val", is_val, token_is_val)):
         if chosen.any():
             writer.add_pieces(split, tokens[token_chosen], lengths[chosen], starts[chosen], nbytes[chosen])
+    return False
 
 
 def _add_until(writer: cache.CacheWriter, max_tokens: int, marks: list, tokens, lengths, nbytes) -> bool:
@@ -61,6 +78,22 @@ def _add_until(writer: cache.CacheWriter, max_tokens: int, marks: list, tokens, 
         if starts_doc and sum(writer.tokens.values()) >= max_tokens:
             return True
         writer.add(split, tokens[offsets[i]:offsets[i + 1]], starts_doc, int(nbytes[i]))
+    return False
+
+
+def _add_train_until(writer: cache.CacheWriter, max_tokens: int, tokenizer, marks: list, tokens, lengths,
+                     nbytes) -> bool:
+    """Train pieces until the train split holds exactly max_tokens tokens (the last piece cut short, its bytes
+    those its kept tokens decode to); True: the cap is reached."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for i, (split, starts_doc) in enumerate(marks):
+        piece = tokens[offsets[i]:offsets[i + 1]]
+        room = max_tokens - writer.tokens[split]  # > 0: the call that fills train returns True
+        if len(piece) >= room:
+            kept = piece[:room]
+            writer.add(split, kept, starts_doc, int(tokenizer.token_byte_lengths()[kept].sum()))
+            return True
+        writer.add(split, piece, starts_doc, int(nbytes[i]))
     return False
 
 
@@ -87,13 +120,7 @@ def build_text_cache(cfg: DataConfig, source: Source, tokenizer, folder: Path, m
                  workers)
 
     _build(folder, cache.token_dtype(tokenizer.vocab_size), tokenizer.eot, fill,
-           {**meta, "workers": workers, "val_rule": _val_rule(cfg, source)})
-
-
-def _val_rule(cfg: DataConfig, source: Source) -> str:
-    if source.kind == "text" and cfg.split_documents == "none":
-        return f"the last {cfg.val_fraction:g} of the characters (nanoGPT's split)"
-    return f"document i when floor((i+1)*{cfg.val_fraction:g}) > floor(i*{cfg.val_fraction:g})"
+           {**meta, "workers": workers, "val_rule": val_rule(cfg, source)})
 
 
 def build_shard_cache(shard_set, tokenizer, folder: Path, meta: dict) -> None:

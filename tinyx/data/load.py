@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +56,12 @@ def _token_data(found: cache.CachedTokens, label: str, folder: Path, hit: bool, 
 
 def _text_tokens(cfg: DataConfig) -> TokenData:
     from tinyx.data.sources import describe_source
+    from tinyx.data.splits import split_settings
 
     source = describe_source(cfg)
     tokenizer = _named_tokenizer(cfg)
     wanted = tokenizer.to_dict() if tokenizer else {"kind": "char"}
-    digest, described = cache.fingerprint(source, wanted, _settings(cfg))
+    digest, described = cache.fingerprint(source, wanted, {**_settings(cfg), **split_settings(cfg, source)})
     folder = cache_root(cfg) / "tokens" / f"{source.kind}-{_short_id(wanted)}-{digest}"
 
     def build() -> None:
@@ -156,9 +159,48 @@ def load_tokens(cfg: DataConfig) -> TokenData:
 
 
 def check_lengths(data: TokenData, block_size: int) -> None:
-    """Both splits must hold at least one window of block_size + 1 tokens."""
+    """Both splits must hold at least one window of block_size + 1 tokens. A split short of it in a corpus that
+    holds a window at that split's share is the split rule's doing: the message names the rule and its fix."""
+    meta = _cache_meta(data.cache_dir)
+    settings = meta.get("made_from", {}).get("settings", {})
+    window, total = block_size + 1, len(data.train) + len(data.val)
     for split, ids in (("train", data.train), ("val", data.val)):
-        if len(ids) < block_size + 1:
+        if len(ids) >= window:
+            continue
+        f = settings.get("val_fraction")
+        share = None if f is None else total * (f if split == "val" else 1 - f)
+        if share is None or share < window:
             raise DataError(f"corpus {data.corpus_path} is too short: its {split} split has {len(ids)} tokens, "
-                            f"fewer than one window of model.block_size+1={block_size + 1}. "
+                            f"fewer than one window of model.block_size+1={window}. "
                             f"Use a longer corpus or a smaller model.block_size.")
+        raise DataError(f"corpus {data.corpus_path} holds {total:,} tokens, but its {split} split has {len(ids)} "
+                        f"({meta.get(f'{split}_documents', 0)} documents), fewer than one window of "
+                        f"model.block_size+1={window}, because of the split rule (val: {meta.get('val_rule')}): "
+                        f"{_split_fix(split, meta, settings, window)}.")
+    if "too few documents" in meta.get("val_rule", ""):
+        log.info("val split: %s", meta["val_rule"])
+
+
+def _split_fix(split: str, meta: dict, settings: dict, window: int) -> str:
+    f, documents = settings["val_fraction"], meta.get("train_documents", 0) + meta.get("val_documents", 0)
+    if split == "train" and settings.get("max_tokens"):
+        return f"raise data.max_tokens={settings['max_tokens']} to at least {window}"
+    if split == "train":
+        return f"lower data.val_fraction={f:g}"
+    fix = f"raise data.val_fraction={f:g}"
+    if 1 < documents and math.floor(documents * f) < 1:
+        enough = math.ceil(1000 / documents) / 1000  # rounded up: floor(documents * enough) must reach 1
+        enough += 0.001 if math.floor(documents * enough) < 1 else 0
+        fix += f" to at least {enough:g} (val then gets one of the {documents} documents)"
+    if settings.get("max_tokens") or settings.get("max_documents"):
+        fix += ", raise data.max_tokens / data.max_documents"
+    if meta.get("made_from", {}).get("source") == "text" and settings.get("split_documents") != "none":
+        fix += f", or set data.split_documents=none (val: the last {f:g} of the characters)"
+    return fix
+
+
+def _cache_meta(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return {}

@@ -1,45 +1,21 @@
-"""Text sources: where documents come from, read in bounded pieces, each assigned to the train or val split.
-
-A source yields `Piece`s: a stretch of text, the split it belongs to and whether it starts a document.
-Text never has to fit in memory: files are read in blocks of about a megabyte, cut where a tokenizer
-would cut anyway (after a newline followed by a non-space, a boundary every tiktoken pattern splits at),
-so the tokens equal those of the whole text tokenized at once.
-
-The validation split: a corpus read as one stream (data=text with split_documents=none, Tiny Shakespeare)
-keeps nanoGPT's split, the last `val_fraction` of its characters. A corpus of documents sends document i
-to val when floor((i + 1) * f) > floor(i * f), f = val_fraction: evenly spread, deterministic, the same
-on every machine, and recorded in the cache's meta.json.
-"""
+"""Sources: what data.* names (text files, JSONL, Parquet, a hub dataset), checked to exist, and the
+documents of JSONL and Parquet files. Reading text files: tinyx.data.text; documents and the validation
+split: tinyx.data.splits."""
 
 from __future__ import annotations
 
-import codecs
 import glob
 import json
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
-
-import numpy as np
+from typing import Iterator
 
 from tinyx.config import DataConfig
 from tinyx.errors import DataError
 
-BLOCK_BYTES = 1 << 20
 TEXT_SUFFIXES = (".txt", ".md", ".text", ".rst")
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
-_SAFE_CUT = re.compile(r"\n(?=\S)")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-
-
-@dataclass
-class Piece:
-    text: str
-    split: str  # "train" | "val"
-    starts_doc: bool
 
 
 @dataclass
@@ -98,127 +74,6 @@ def describe_source(cfg: DataConfig) -> Source:
     from tinyx.data.hub import hf_source
 
     return Source("hf", *hf_source(cfg))
-
-
-# ---------------------------------------------------------------- reading text
-def _decode_blocks(path: Path) -> Iterator[str]:
-    """The file's text, a block at a time; a byte that is not UTF-8 names the file and offset."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with open(path, "rb") as f:
-        while True:
-            raw = f.read(BLOCK_BYTES)
-            try:
-                text = decoder.decode(raw, final=not raw)
-            except UnicodeDecodeError as e:
-                raise DataError(f"{path} is not UTF-8 text (bad byte at offset {offset + e.start}): convert it to "
-                                f"UTF-8, or leave it out of data.path.") from None
-            offset += len(raw)
-            if text:
-                yield text
-            if not raw:
-                return
-
-
-def _safe_cut(text: str) -> int:
-    """The last position in `text` where every tokenizer splits anyway; 0 when there is none."""
-    tail_start = max(0, len(text) - (64 << 10))
-    cut = 0
-    for m in _SAFE_CUT.finditer(text, tail_start):
-        cut = m.end()
-    return cut
-
-
-def file_fragments(path: Path) -> Iterator[str]:
-    """A file's text in fragments of about a megabyte, cut only at safe places (see the module's doc)."""
-    carry = ""
-    for block in _decode_blocks(path):
-        text = carry + block
-        cut = _safe_cut(text)
-        if cut == 0 and len(text) < 8 * BLOCK_BYTES:
-            carry = text  # no safe place yet: read on (a pathological file is cut at 8 MB regardless)
-            continue
-        cut = cut or len(text)
-        yield text[:cut]
-        carry = text[cut:]
-    if carry:
-        yield carry
-
-
-def file_paragraphs(path: Path) -> Iterator[str]:
-    """A file's blank-line separated paragraphs (stripped, the empty ones left out)."""
-    carry = ""
-    for block in _decode_blocks(path):
-        parts = _PARAGRAPH_BREAK.split(carry + block)
-        carry = parts.pop()
-        yield from (p.strip("\n") for p in parts if p.strip())
-    if carry.strip():
-        yield carry.strip("\n")
-
-
-def count_chars(files: list[Path]) -> int:
-    """Characters in these UTF-8 files (bytes that do not continue a multi-byte character), without decoding."""
-    n = 0
-    for path in files:
-        with open(path, "rb") as f:
-            while raw := f.read(BLOCK_BYTES * 16):
-                n += int(np.count_nonzero((np.frombuffer(raw, dtype=np.uint8) & 0xC0) != 0x80))
-    return n
-
-
-# ---------------------------------------------------------------- documents and splits
-def is_val_document(index: int, val_fraction: float) -> bool:
-    return math.floor((index + 1) * val_fraction) > math.floor(index * val_fraction)
-
-
-def _stream_pieces(files: list[Path], val_fraction: float) -> Iterator[Piece]:
-    """The files as one stream, its last val_fraction of characters the validation split (nanoGPT's split)."""
-    n_train = int(count_chars(files) * (1 - val_fraction))
-    seen, first_val = 0, True
-    for i, path in enumerate(files):
-        for j, text in enumerate(file_fragments(path)):
-            starts = i == 0 and j == 0
-            if seen + len(text) <= n_train:
-                yield Piece(text, "train", starts)
-            elif seen >= n_train:
-                yield Piece(text, "val", first_val)
-                first_val = False
-            else:
-                head = n_train - seen
-                if head:
-                    yield Piece(text[:head], "train", starts)
-                yield Piece(text[head:], "val", True)
-                first_val = False
-            seen += len(text)
-
-
-def _documents(cfg: DataConfig, source: Source) -> Iterator[Iterable[str]]:
-    """Each document as an iterable of its fragments."""
-    if source.kind == "text" and cfg.split_documents == "file":
-        yield from (file_fragments(path) for path in source.files)
-    elif source.kind == "text":
-        yield from ([p] for path in source.files for p in file_paragraphs(path))
-    elif source.kind == "jsonl":
-        yield from ([doc] for doc in jsonl_documents(source.files, cfg.field))
-    elif source.kind == "parquet":
-        yield from ([doc] for doc in parquet_documents(source.files, cfg.field))
-    else:
-        from tinyx.data.hub import hf_documents
-
-        yield from ([doc] for doc in hf_documents(cfg))
-
-
-def pieces(cfg: DataConfig, source: Source) -> Iterator[Piece]:
-    """Every piece of the source in order, each with its split (see the module's doc)."""
-    if source.kind == "text" and cfg.split_documents == "none":
-        yield from _stream_pieces(source.files, cfg.val_fraction)
-        return
-    for index, fragments in enumerate(_documents(cfg, source)):
-        if cfg.max_documents is not None and index >= cfg.max_documents:
-            return
-        split = "val" if is_val_document(index, cfg.val_fraction) else "train"
-        for j, text in enumerate(fragments):
-            yield Piece(text, split, j == 0)
 
 
 # ---------------------------------------------------------------- JSONL and Parquet
