@@ -1,6 +1,6 @@
 """Break tinyx on purpose, one change at a time, and check the tests aimed at each break catch it.
 
-    uv run python scripts/mutation_check.py                 # every break (about 15 minutes on 2 cores)
+    uv run python scripts/mutation_check.py                 # every break (about 20 minutes on 2 cores)
     uv run python scripts/mutation_check.py --only probe     # the breaks whose name contains "probe"
     uv run python scripts/mutation_check.py --only '^(holm|launcher)-'   # a regular expression
 
