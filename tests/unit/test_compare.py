@@ -137,6 +137,11 @@ def test_a_seed_run_twice_is_one_observation_the_newest_completed(tmp_path):
     # With incomplete runs counted, a completed run still wins over a killed one of the same seed.
     counted = compare_runs([tmp_path], include_incomplete=True).arms[1]
     assert sorted(counted.observations) == [1.7, 1.8]
+    # Even a newer one: a rerun interrupted after the seed completed does not displace the completed run.
+    make_run(tmp_path / "x_interrupted", 8, [(10, 2.0), (20, 1.95)], "model.norm=rmsnorm", status="interrupted",
+             mtime=3_000_000)
+    counted = compare_runs([tmp_path], include_incomplete=True).arms[1]
+    assert sorted(counted.observations) == [1.7, 1.8]
 
 
 def test_at_step_reads_the_curves_of_runs_of_different_lengths(tmp_path):

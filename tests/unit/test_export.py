@@ -18,14 +18,16 @@ from tinyx.errors import ExportError
 from tinyx.hf.mapping import architecture
 
 LLAMA = {"norm": "rmsnorm", "pos": "rope", "mlp": "swiglu"}
-BLOCKS = {  # the default suite: one GPT-2 and one Llama-style export (a few seconds each)
+BLOCKS = {  # the default suite: each architecture, and an untied head (a second or two each)
     "gpt2-no-bias": ({"bias": False}, "GPT2LMHeadModel"),
     "llama-gqa-4-2": ({**LLAMA, "n_head": 4, "n_kv_head": 2}, "LlamaForCausalLM"),
+    # rope_theta neither tinyx's default (10,000) nor Qwen3's (1,000,000): config.json must carry it.
+    "qwen3-qk-norm": ({**LLAMA, "n_head": 4, "n_kv_head": 2, "qk_norm": True, "rope_theta": 50_000.0},
+                      "Qwen3ForCausalLM"),
+    "gpt2-no-positions-relu2-untied": ({"pos": "none", "mlp": "relu2", "tie_embeddings": False}, "GPT2LMHeadModel"),
 }
 SLOW_BLOCKS = {  # exact too, and checked the same way: in the slow suite (.ci/run) to keep the default one short
     "gpt2-bias": ({"bias": True}, "GPT2LMHeadModel"),
-    "qwen3-qk-norm": ({**LLAMA, "n_head": 4, "n_kv_head": 2, "qk_norm": True}, "Qwen3ForCausalLM"),
-    "gpt2-no-positions-relu2-untied": ({"pos": "none", "mlp": "relu2", "tie_embeddings": False}, "GPT2LMHeadModel"),
     "llama-bias": ({**LLAMA, "bias": True, "n_kv_head": 1}, "LlamaForCausalLM"),
 }
 
@@ -123,11 +125,35 @@ def test_round_trip_of_weights_is_exact():
         hf_sd = to_hf_state_dict(model.state_dict(), model.cfg)
         if model.cfg.tie_embeddings:
             hf_sd["lm_head.weight"] = hf_sd.get("transformer.wte.weight", hf_sd.get("model.embed_tokens.weight"))
+        if kind == "gpt2":  # a folder with more positions than the run's context: its first block_size load
+            wpe = hf_sd["transformer.wpe.weight"]
+            hf_sd["transformer.wpe.weight"] = torch.cat([wpe, torch.randn(16, wpe.shape[1])])
         back = from_hf_state_dict(hf_sd, model.cfg, kind)
         ours = model.state_dict()
         assert set(ours) <= set(back), switches
         for key, value in ours.items():
             assert torch.equal(back[key], value), (switches, key)
+
+
+@pytest.mark.parametrize("name", ["qwen3-qk-norm", "gpt2-no-positions-relu2-untied"])
+def test_init_from_loads_back_exactly_the_exported_weights(name, char_tokenizer, tmp_path):
+    """Export, then model.init_from's loader (transformers' from_pretrained, then HF -> tinyx) into a model of
+    another init: every weight is the exported one (the untied head its own, the QK-norms Qwen3's)."""
+    from tinyx.export import write_folder
+    from tinyx.hf.load import load_weights
+    from tinyx.model import GPT
+
+    model = random_model(BLOCKS[name][0], char_tokenizer.vocab_size)
+    write_folder(model, char_tokenizer, tmp_path)
+    torch.manual_seed(1)
+    fresh = GPT(model.cfg)
+    load_weights(fresh, f"hf:{tmp_path}")
+    loaded, exported = fresh.state_dict(), model.state_dict()
+    assert set(loaded) == set(exported)
+    assert all(torch.equal(loaded[k], exported[k]) for k in exported), [k for k in exported
+                                                                       if not torch.equal(loaded[k], exported[k])]
+    if not model.cfg.tie_embeddings:
+        assert not torch.equal(loaded["lm_head.weight"], loaded["tok_emb.weight"])
 
 
 @pytest.mark.slow

@@ -77,6 +77,12 @@ def test_documents_too_close_to_the_end_are_left_out_and_none_left_is_an_error()
     ids = np.arange(100, dtype=np.uint16)
     sampler = DocumentWindowSampler(ids, np.array([0, 50, 95]), BATCH, BLOCK, seed=0)
     assert sampler.starts.tolist() == [0, 50]  # 95 + 9 tokens would run past the end
+    # The last start that fits: its window of BLOCK + 1 tokens ends on the split's last token; one later does not fit.
+    last_fit = len(ids) - BLOCK - 1
+    sampler = DocumentWindowSampler(ids, np.array([0, last_fit, last_fit + 1]), BATCH, BLOCK, seed=0)
+    assert sampler.starts.tolist() == [0, last_fit]
+    windows = torch.cat(_batches(sampler, 10))
+    assert windows[windows[:, 0] == last_fit].tolist()[0] == list(range(last_fit, len(ids)))
     with pytest.raises(DataError, match=r"data.window_start=document: none of the train split's 1 documents"):
         DocumentWindowSampler(ids, np.array([95]), BATCH, BLOCK, seed=0)
 
@@ -93,8 +99,9 @@ def test_make_sampler_follows_data_window_start():
     assert type(make_sampler(_token_data(None), cfg)) is WindowSampler
     document = micro_config("model.block_size=8", "data.window_start=document")
     assert isinstance(make_sampler(_token_data(starts), document), DocumentWindowSampler)
-    with pytest.raises(DataError, match="data.window_start=document needs a source split into documents"):
-        make_sampler(_token_data(None), document)
+    for one_document in (None, np.array([0])):  # one document: every window would start at token 0
+        with pytest.raises(DataError, match="data.window_start=document needs a source split into documents"):
+            make_sampler(_token_data(one_document), document)
 
 
 @pytest.fixture

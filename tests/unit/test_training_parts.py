@@ -6,6 +6,7 @@ import math
 import os
 import signal
 
+import numpy as np
 import pytest
 import torch
 from helpers import micro_config
@@ -82,6 +83,28 @@ def test_train_state_round_trips_through_its_state_dict(parts):
     assert torch.equal(restored.sampler.next_batch(), next_batch)  # the same windows come next
     assert restored.wall_seconds() >= saved["wall_seconds"]
     assert not restored.record_eval(3, 3.6) and restored.record_eval(4, 3.4) and restored.best_step == 4
+
+
+def test_counters_and_clocks_resume_where_the_checkpoint_left_them():
+    """A run killed mid-streak of non-finite steps resumes mid-streak (the next ones still end it as diverged),
+    with its partial loss sum, step count and clocks (summary.json's wall and eval seconds)."""
+    def state() -> TrainState:
+        return TrainState(WindowSampler(np.arange(100), 2, 8, seed=0), LossCounters(torch.device("cpu")))
+
+    before = state()
+    for finite in (True, False, False, False, True, False, False):  # 5 skipped, longest run 3, 2 in a row now
+        before.counters.add_step(torch.tensor(2.0), torch.tensor(finite))
+    before.wall_offset, before.eval_seconds = 100.0, 7.0
+    after = state()
+    after.load_state_dict(before.state_dict())
+    c = after.counters
+    assert (c.nonfinite_steps.item(), c.nonfinite_streak.item(), c.longest_streak.item()) == (5, 2, 3)
+    assert (c.loss_sum.item(), c.loss_steps.item()) == (4.0, 2)
+    assert after.wall_seconds() >= 100.0 and after.eval_seconds == 7.0
+    assert after.diverged(3) and not after.diverged(4)
+    for _ in range(2):
+        after.counters.add_step(torch.tensor(float("nan")), torch.tensor(False))
+    assert after.diverged(4) and after.counters.longest_streak.item() == 4  # the streak went on: 2 + 2
 
 
 def test_a_seed_fixes_the_batches_whatever_the_model(parts):
