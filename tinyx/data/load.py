@@ -95,16 +95,20 @@ def _shard_tokens(cfg: DataConfig) -> TokenData:
 
 
 def _shard_tokenizer(cfg: DataConfig, shard_set) -> Tokenizer:
-    """nanoGPT's meta.pkl fixes a character vocabulary; otherwise the tokenizer data.* names (gpt2 by default)."""
+    """nanoGPT's meta.pkl fixes a character vocabulary (its itos); without one, the tokenizer data.* names.
+    data=shards leaves data.tokenizer unset (None): meta.pkl's characters, else tiktoken data.encoding."""
     if shard_set.meta_pkl is None:
+        if cfg.tokenizer is None:  # nanoGPT's BPE prepare.py writes no meta.pkl: gpt2 unless data.encoding says
+            return TiktokenTokenizer(cfg.encoding)
         return _named_tokenizer(cfg) or _refuse_char(cfg)
     from tinyx.data.shards import read_meta_pkl
 
-    meta = read_meta_pkl(shard_set.meta_pkl)
-    if cfg.tokenizer != "char":
+    itos = read_meta_pkl(shard_set.meta_pkl)["itos"]
+    if cfg.tokenizer not in (None, "char"):
         raise DataError(f"{shard_set.meta_pkl} says these tokens were made with a character vocabulary of "
-                        f"{len(meta['itos'])} symbols, not data.tokenizer={cfg.tokenizer}: add data.tokenizer=char.")
-    itos = meta["itos"]
+                        f"{len(itos)} symbols, but data.tokenizer={cfg.tokenizer} was given: leave data.tokenizer "
+                        f"unset (or set it to char) to use meta.pkl's, or remove meta.pkl if {cfg.tokenizer} "
+                        f"made them.")
     return CharTokenizer([str(itos[i]) for i in range(len(itos))])
 
 
