@@ -92,7 +92,8 @@ class DataConfig:
     # Where documents come from (docs/data.md): text (a file, folder or glob) | jsonl | parquet | hf (a hub
     # dataset, or a save_to_disk folder in data.path) | shards (nanoGPT train.bin/val.bin, llm.c shards).
     source: str = "text"
-    tokenizer: str = "char"  # char | tiktoken | hf
+    # char | tiktoken | hf; None (data=shards' default): from the shards, char with nanoGPT's meta.pkl, else tiktoken.
+    tokenizer: Optional[str] = "char"
     encoding: str = "gpt2"  # tiktoken encoding name (tokenizer=tiktoken)
     tokenizer_path: Optional[str] = None  # tokenizer=hf: a folder with tokenizer.json (or the file), local only
     # source=text: a file, a folder (its .txt/.md/.text files) or a glob. Unset: the named corpus below.
@@ -326,7 +327,8 @@ def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
 
 def _validate_data(d: DataConfig) -> None:
     _choice("data.source", d.source, ("text", "jsonl", "parquet", "hf", "shards"))
-    _choice("data.tokenizer", d.tokenizer, ("char", "tiktoken", "hf"))
+    if d.tokenizer is not None or d.source != "shards":  # only shards say which tokenizer made them
+        _choice("data.tokenizer", d.tokenizer, ("char", "tiktoken", "hf"))
     _choice("data.split_documents", d.split_documents, ("none", "file", "paragraph"))
     _choice("data.window_start", d.window_start, ("random", "document"))
     _check(0 < d.val_fraction < 1, f"data.val_fraction={d.val_fraction} must be in (0, 1).")

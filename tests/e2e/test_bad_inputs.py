@@ -157,8 +157,11 @@ CASES = {
     "train-shard-ids-outside-vocabulary": Case("train", ["data=shards", "data.path={tmp}/shard_ids/s_train.bin",
                                                          CACHE],
                                                ["holds token id 50300", "set data.tokenizer/data.encoding"]),
-    "train-shards-other-tokenizer": Case("train", ["data=shards", "data.path={tmp}/nanogpt_char", CACHE],
-                                         ["character vocabulary", "add data.tokenizer=char"]),
+    "train-shards-tokenizer-contradicts-meta-pkl": Case("train", ["data=shards", "data.path={tmp}/nanogpt_char",
+                                                                  "data.tokenizer=tiktoken", CACHE],
+                                                        ["nanogpt_char/meta.pkl says", "character vocabulary of 2 "
+                                                         "symbols", "but data.tokenizer=tiktoken was given",
+                                                         "leave data.tokenizer unset"]),
     # The tokenizer is compared before the model's shape: a vocabulary padded to the same size is no excuse.
     "train-resume-other-corpus-same-vocab-size": Case("train", ["train.resume={run}", "data.path={tmp}/other_corpus.txt",
                                                                 "model.vocab_size=65"],

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from helpers import MICRO, ROOT, micro_config, run_cli
+from helpers import CORPUS, MICRO, ROOT, micro_config, run_cli
 
 from tinyx.checkpoint import find_checkpoint
 from tinyx.rundir import read_jsonl
@@ -117,3 +117,40 @@ def test_two_ranks_with_grad_accumulation_equal_one_process_with_twice_the_batch
     print(f"max |loss difference|, 2 ranks x batch 2 x accum 2 vs 1 process x batch 4 x accum 2: {difference:.2e}")
     assert difference < TOLERANCE
     assert [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "train/loss" in r] == [5, 10]
+
+
+LOAD_UNDER_A_SHORT_TIMEOUT = """
+import sys, time
+from datetime import timedelta
+import torch.distributed as dist
+import tinyx.data.build as build
+from tinyx.config import DataConfig
+from tinyx.data import load_tokens
+
+dist.init_process_group("gloo", timeout=timedelta(seconds=2))
+original = build.build_text_cache
+
+def slow_build(*args, **kwargs):
+    time.sleep(6)  # a large corpus: longer than the process group's timeout
+    original(*args, **kwargs)
+
+build.build_text_cache = slow_build
+data = load_tokens(DataConfig(path=sys.argv[1], cache_dir=sys.argv[2]))
+hits = [None, None]
+dist.all_gather_object(hits, (data.cache_hit, data.fingerprint))
+if dist.get_rank() == 0:
+    print("hits", sorted(h for h, _ in hits), "same cache", hits[0][1] == hits[1][1])
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_ranks_wait_for_a_build_longer_than_the_process_group_timeout(tmp_path):
+    # NCCL's 10-minute default passes at about 12 GB of text: loading must not wait at a collective.
+    script, corpus = tmp_path / "load.py", tmp_path / "corpus.txt"
+    script.write_text(LOAD_UNDER_A_SHORT_TIMEOUT)
+    corpus.write_text(CORPUS.read_text()[:20_000])
+    result = run_cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), str(corpus),
+                     str(tmp_path / "cache"), timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "hits [False, True] same cache True" in result.stdout  # one rank built, the other opened it

@@ -3,12 +3,14 @@ write_datafile, read by tinyx; and tinyx's own cache read back the way llm.c / m
 
 from __future__ import annotations
 
+import json
+import math
 import pickle
 
 import numpy as np
 import pytest
 import tiktoken
-from helpers import CORPUS
+from helpers import CORPUS, micro_config
 
 from tinyx.config import DataConfig
 from tinyx.data import load_tokens
@@ -160,8 +162,56 @@ def test_shard_ids_outside_the_vocabulary(tmp_path):
     assert "holds token id 50257, outside the tokenizer's vocabulary of 50257" in _shard_error(tmp_path)
 
 
-def test_meta_pkl_with_another_tokenizer(tmp_path, text):
+def test_meta_pkl_with_another_tokenizer_given(tmp_path, text):
     nanogpt_prepare_char(tmp_path, text)
-    with pytest.raises(DataError, match="character vocabulary of \\d+ symbols, not data.tokenizer=tiktoken: add "
-                                        "data.tokenizer=char"):
+    with pytest.raises(DataError) as e:
         load_tokens(DataConfig(source="shards", path=str(tmp_path), tokenizer="tiktoken", cache_dir=str(tmp_path)))
+    assert str(e.value) == (f"{tmp_path / 'meta.pkl'} says these tokens were made with a character vocabulary of "
+                            f"{len(set(text))} symbols, but data.tokenizer=tiktoken was given: leave data.tokenizer "
+                            f"unset (or set it to char) to use meta.pkl's, or remove meta.pkl if tiktoken made them.")
+
+
+def test_an_unset_tokenizer_is_for_shards_only():
+    from tinyx.config import RunConfig, validate
+    from tinyx.errors import ConfigError
+
+    validate(RunConfig(data=DataConfig(source="shards", path="train.bin", tokenizer=None)))  # the shards say
+    with pytest.raises(ConfigError, match="data.tokenizer=None is not one of char, tiktoken, hf"):
+        validate(RunConfig(data=DataConfig(source="text", tokenizer=None)))  # a text has no tokenizer of its own
+
+
+def _shards_group(folder, *overrides: str) -> DataConfig:
+    """data.* as `train.py data=shards data.path=<folder>` composes it."""
+    return micro_config("data=shards", f"data.path={folder}", *overrides).data
+
+
+def test_nanogpt_char_folder_needs_no_tokenizer_setting(tmp_path, text):
+    # nanoGPT's data/shakespeare_char after its prepare.py: the ids are meta.pkl's characters.
+    nanogpt_prepare_char(tmp_path, text)
+    data = load_tokens(_shards_group(tmp_path))
+    assert data.tokenizer.to_dict() == {"kind": "char", "chars": sorted(set(text))}
+    assert data.tokenizer.decode(data.val.tolist()) == text[int(len(text) * 0.9):]
+
+
+def test_nanogpt_bpe_folder_without_meta_pkl_is_gpt2_by_default(tmp_path, text):
+    # nanoGPT's data/shakespeare (BPE) prepare.py writes train.bin and val.bin only.
+    ids = GPT2.encode_ordinary(text)
+    np.array(ids[:9000], dtype=np.uint16).tofile(tmp_path / "train.bin")
+    np.array(ids[9000:], dtype=np.uint16).tofile(tmp_path / "val.bin")
+    data = load_tokens(_shards_group(tmp_path))
+    assert data.tokenizer.to_dict() == {"kind": "tiktoken", "encoding": "gpt2"}
+    assert data.val.tolist() == ids[9000:]
+
+
+@pytest.mark.slow
+def test_a_run_on_the_nanogpt_char_folder_trains_and_records_its_tokenizer(tmp_path, text):
+    from tinyx.training import train
+
+    folder = tmp_path / "shakespeare_char"
+    folder.mkdir()
+    nanogpt_prepare_char(folder, text)
+    summary = train(micro_config("data=shards", f"data.path={folder}", "train.max_steps=5", "train.eval_every=5",
+                                 "train.sample_tokens=0"), tmp_path / "run", quiet=True)
+    assert summary.status == "completed" and summary.val_loss < math.log(len(set(text)))  # below chance: it learned
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["tokenizer"] == "char" and config["model"]["vocab_size"] == len(set(text))

@@ -15,6 +15,7 @@ max_documents, max_tokens). A start whose fingerprint matches opens the files as
 the source; touching, editing or adding a file, or changing any of those keys, tokenizes again.
 A cache is built in a temporary folder beside it and renamed into place whole: Ctrl-C, a kill, a full
 disk or an error leave no folder a later run would use (a killed build's leftovers go at the next build).
+Concurrent starts on one source build it once: a lock beside the folder (tinyx/data/lock.py).
 """
 
 from __future__ import annotations
@@ -91,9 +92,9 @@ def _open_doc_starts(folder: Path, split: str, meta: dict) -> np.ndarray:
     return np.memmap(docs, dtype="<i8", mode="r", shape=(n_docs,)) if n_docs else np.zeros(0, np.int64)
 
 
-def open_cache(folder: Path, digest: str) -> CachedTokens | None:
+def open_cache(folder: Path, digest: str, warn: bool = True) -> CachedTokens | None:
     """The cache in `folder` if it is complete and made from this fingerprint; None (with a warning when
-    something is there but wrong) otherwise. Reads meta.json and maps the files: nothing else."""
+    something is there but wrong, unless `warn` is off) otherwise. Reads meta.json and maps the files."""
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
         return None
@@ -110,7 +111,8 @@ def open_cache(folder: Path, digest: str) -> CachedTokens | None:
         train_docs, val_docs = (_open_doc_starts(folder, split, meta) for split in SPLITS)
         return CachedTokens(train, val, train_docs, meta, val_docs)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        log.warning("token cache %s is stale or damaged (%s); rebuilding it", folder, e)
+        if warn:
+            log.warning("token cache %s is stale or damaged (%s); rebuilding it", folder, e)
         return None
 
 
@@ -216,9 +218,14 @@ def temporary_folder(folder: Path) -> Path:
 
 
 def install(tmp: Path, folder: Path) -> None:
-    """Move a finished build into place; a stale cache there is replaced, a fresh one from a concurrent
-    build (another process that finished first) is kept and ours dropped."""
+    """Move a finished build into place. A valid cache of the same fingerprint already there (a concurrent
+    build's where the file system could not lock: tinyx/data/lock.py) is kept and ours dropped, since a
+    process may be reading it; a stale or damaged one is replaced."""
     if folder.exists():
+        digest = json.loads((tmp / "meta.json").read_text())["fingerprint"]
+        if open_cache(folder, digest, warn=False) is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         stale = folder.parent / f".stale-{folder.name}-{os.getpid()}-{secrets.token_hex(4)}"
         os.rename(folder, stale)
         shutil.rmtree(stale, ignore_errors=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 from tinyx.config import DataConfig
 from tinyx.data import cache
 from tinyx.data.download import cache_root
+from tinyx.data.lock import build_lock
 from tinyx.data.tokenizers import CharTokenizer, HFTokenizer, TiktokenTokenizer, Tokenizer, tokenizer_from_dict
 from tinyx.errors import DataError
 
@@ -95,16 +95,20 @@ def _shard_tokens(cfg: DataConfig) -> TokenData:
 
 
 def _shard_tokenizer(cfg: DataConfig, shard_set) -> Tokenizer:
-    """nanoGPT's meta.pkl fixes a character vocabulary; otherwise the tokenizer data.* names (gpt2 by default)."""
+    """nanoGPT's meta.pkl fixes a character vocabulary (its itos); without one, the tokenizer data.* names.
+    data=shards leaves data.tokenizer unset (None): meta.pkl's characters, else tiktoken data.encoding."""
     if shard_set.meta_pkl is None:
+        if cfg.tokenizer is None:  # nanoGPT's BPE prepare.py writes no meta.pkl: gpt2 unless data.encoding says
+            return TiktokenTokenizer(cfg.encoding)
         return _named_tokenizer(cfg) or _refuse_char(cfg)
     from tinyx.data.shards import read_meta_pkl
 
-    meta = read_meta_pkl(shard_set.meta_pkl)
-    if cfg.tokenizer != "char":
+    itos = read_meta_pkl(shard_set.meta_pkl)["itos"]
+    if cfg.tokenizer not in (None, "char"):
         raise DataError(f"{shard_set.meta_pkl} says these tokens were made with a character vocabulary of "
-                        f"{len(meta['itos'])} symbols, not data.tokenizer={cfg.tokenizer}: add data.tokenizer=char.")
-    itos = meta["itos"]
+                        f"{len(itos)} symbols, but data.tokenizer={cfg.tokenizer} was given: leave data.tokenizer "
+                        f"unset (or set it to char) to use meta.pkl's, or remove meta.pkl if {cfg.tokenizer} "
+                        f"made them.")
     return CharTokenizer([str(itos[i]) for i in range(len(itos))])
 
 
@@ -120,35 +124,20 @@ def _short_id(tokenizer: dict) -> str:
 
 
 def _open_or_build(folder: Path, digest: str, label: str, build) -> TokenData:
-    """The cache; built first when missing (under torchrun by rank 0 alone, the others waiting)."""
-    ranks_wait = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and _process_group_ready()
-    if ranks_wait:  # torch is imported only under torchrun (a plain start stays fast)
-        from tinyx import distributed
-
-        world = distributed.world_from_env()
-    if ranks_wait and not world.is_main:
-        distributed.barrier(world)  # rank 0 builds; it passes this barrier once the cache is in place
-        found = cache.open_cache(folder, digest)
-        if found is None:
-            raise DataError(f"rank {world.rank} found no token cache at {folder} after rank 0 built it: put "
-                            f"data.cache_dir on a file system every rank sees.")
-        return _token_data(found, label, folder, True, digest)
+    """The cache; built first when missing. Concurrent starts (a multirun's jobs, torchrun's ranks, nodes on
+    one shared cache) take turns on a lock: the first builds, the others wait and then open its cache."""
     found = cache.open_cache(folder, digest)
-    hit = found is not None
-    if not hit:
-        build()
-        found = cache.open_cache(folder, digest)
-        if found is None:
-            raise DataError(f"the token cache {folder} could not be read back after building it: check the disk.")
-    if ranks_wait:
-        distributed.barrier(world)
+    if found is not None:  # a hit takes no lock: a read-only cache opens
+        return _token_data(found, label, folder, True, digest)
+    with build_lock(folder):
+        found = cache.open_cache(folder, digest, warn=False)  # built by the start this one waited for
+        hit = found is not None
+        if not hit:
+            build()
+            found = cache.open_cache(folder, digest)
+            if found is None:
+                raise DataError(f"the token cache {folder} could not be read back after building it: check the disk.")
     return _token_data(found, label, folder, hit, digest)
-
-
-def _process_group_ready() -> bool:
-    import torch.distributed as dist
-
-    return dist.is_available() and dist.is_initialized()
 
 
 def load_tokens(cfg: DataConfig) -> TokenData:

@@ -116,7 +116,7 @@ def prepare(cfg, say) -> tuple[Any, dict[str, Any] | None]:
 
     require("transformers", "safetensors", extra="hf", what=f"model.init_from={cfg.model.init_from}")
     _, shape = read_shape(folder_of(cfg.model.init_from))
-    if cfg.data.tokenizer not in ("char", "tiktoken"):
+    if cfg.data.tokenizer not in (None, "char", "tiktoken"):
         return cfg, None
     tok = tokenizer_of(cfg.model.init_from, shape["vocab_size"])
     kind = tok["kind"]

@@ -163,7 +163,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     data = load_tokens(cfg.data)
     check_lengths(data, cfg.model.block_size)
     sampler = make_sampler(data, cfg, world.rank, world.size)  # before any file: a bad window_start fails here
-    cfg = _with_vocab_size(cfg, data.tokenizer)
+    cfg = _with_vocab_size(_with_tokenizer_kind(cfg, data.tokenizer), data.tokenizer)
     if init_from:
         hf_load.check(cfg, data.tokenizer, folder_tokenizer)
     cfg_dict = config_to_dict(cfg)
@@ -212,6 +212,13 @@ def _with_vocab_size(cfg: RunConfig, tokenizer) -> RunConfig:
         raise ConfigError(f"model.vocab_size={vocab_size} is smaller than the tokenizer's {tokenizer.vocab_size}: "
                           f"leave it null or raise it.")
     return replace(cfg, model=replace(cfg.model, vocab_size=vocab_size))
+
+
+def _with_tokenizer_kind(cfg: RunConfig, tokenizer) -> RunConfig:
+    """data.tokenizer as the data decided it where unset (data=shards), so config.json says what made the ids."""
+    if cfg.data.tokenizer is not None:
+        return cfg
+    return replace(cfg, data=replace(cfg.data, tokenizer=tokenizer.to_dict()["kind"]))
 
 
 def _redactor(labels: RunLabels, cfg_dict: dict) -> Redactor:
