@@ -30,8 +30,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyx import records, rundir, stats
+from tinyx import stats
 from tinyx.errors import AblateError, CompareError, exit_on_user_error
+from tinyx.rundir import records
+from tinyx.rundir.contract import read_summary
+from tinyx.rundir.last import outputs_root
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
 STATE_COMPLETED, STATE_FAILED, STATE_PENDING = "completed", "failed", "pending"
@@ -129,7 +132,7 @@ def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
     from tinyx.compare import read_run
 
     path = seed_dir(out, arm, seed)
-    summary = rundir.read_summary(path)
+    summary = read_summary(path)
     if summary is None or not records.has_ended(summary.status):
         return STATE_PENDING  # never started, killed, or interrupted: (re)run it, resuming its checkpoint
     run = read_run(path, lambda message: None) if summary.completed else None
@@ -188,7 +191,7 @@ def look(baseline: ArmSpec, variant: ArmSpec, n: int, looks: int, alpha: float, 
 
 
 def same_data_order(baseline: ArmSpec, variant: ArmSpec) -> bool:
-    """Whether each seed both arms completed drew the same windows in both (tinyx.records: compare's rule)."""
+    """Whether each seed both arms completed drew the same windows in both (tinyx.rundir.records: compare's rule)."""
     pairs = records.seed_pairs(baseline.runs, variant.runs)
     return bool(pairs) and not records.arms_order_differences(pairs)
 
@@ -284,7 +287,7 @@ def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
     args.extra = argv[cut + 1:]
     arms = [parse_arm(a) for a in args.arms]
     _check(args, arms)
-    root = rundir.outputs_root()
+    root = outputs_root()
     out = (Path(args.out) if args.out else root / "ablations" / "_vs_".join(a.slug for a in arms)).resolve()
     return arms, Options(out=out, round_seeds=args.round_seeds, max_seeds=args.max_seeds, metric=args.metric,
                          alpha=args.alpha, min_effect=args.min_effect, extra=args.extra)

@@ -10,15 +10,9 @@ from pathlib import Path
 from tinyx.compose import compose_train, env_config_keys
 from tinyx.config import is_hyperparameter
 from tinyx.errors import ConfigError, TinyxError, TrainingDiverged, TrainingInterrupted, exit_on_user_error
-from tinyx.rundir import (
-    LAST,
-    claimed_by_this_process,
-    holds_run,
-    newest,
-    outputs_root,
-    read_summary,
-    resolve_last,
-)
+from tinyx.rundir.claims import claimed_by_this_process
+from tinyx.rundir.contract import holds_run, read_summary
+from tinyx.rundir.last import LAST, newest, outputs_root, resolve_last
 
 
 @exit_on_user_error

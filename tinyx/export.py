@@ -170,7 +170,9 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
     """Export a run (its latest checkpoint) or a checkpoint to `out`, checked; nothing is left at `out` on error."""
     from tinyx.hf import require
     from tinyx.hf.mapping import architecture
-    from tinyx.rundir import load_model, read_summary, run_dir_of
+    from tinyx.rundir.contract import read_summary
+    from tinyx.rundir.find import run_dir_of
+    from tinyx.runmodel import load_model
 
     require("transformers", "tokenizers", "safetensors", extra="hf", what="tinyx.export")
     run = load_model(run_or_checkpoint, "cpu", key="run")

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from tinyx.files import atomic_write_json, atomic_write_text
 from tinyx.masking import mask
-from tinyx.rundir import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl
+from tinyx.rundir.contract import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl
 
 if TYPE_CHECKING:
     from rich.console import Console

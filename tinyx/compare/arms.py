@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tinyx import records, stats
+from tinyx import stats
 from tinyx.compare.runs import (DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, data_warning,
                                 read_run)
 from tinyx.config import is_hyperparameter
 from tinyx.errors import CompareError
-from tinyx.rundir import find_runs
+from tinyx.rundir import records
+from tinyx.rundir.find import find_runs
 
 # The metrics an arm can be judged by: final or best of each validation curve, or the wall time to a target.
 METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", TIME_TO_TARGET)
@@ -246,7 +247,7 @@ def _seed_range(arm: Arm) -> str:
 
 
 def _seed_pairs(baseline: Arm, variant: Arm) -> list[tuple[RunResult, RunResult]]:
-    """The runs of each seed both arms ran: what the pairing rule (tinyx.records) reads."""
+    """The runs of each seed both arms ran: what the pairing rule (tinyx.rundir.records) reads."""
     return records.seed_pairs(*({_comparable(r.seed): r for r in arm.runs} for arm in (baseline, variant)))
 
 

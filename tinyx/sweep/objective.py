@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.errors import ConfigError
 from tinyx.files import atomic_write_text
-from tinyx.rundir import RunSummary, read_summary
+from tinyx.rundir.contract import RunSummary, read_summary
 from tinyx.sweep.space import Compose, SearchSpace
 from tinyx.sweep.storage import INTERRUPTED, best_trial, finished_trials
 

@@ -12,8 +12,8 @@ from tinyx.config import RunConfig, to_run_config
 from tinyx.errors import TrainingInterrupted
 from tinyx.loggers import Logger, RunLabels
 from tinyx.optim import eager_optimizers, lr_factor, set_lr
-from tinyx.records import failed_status
-from tinyx.rundir import RunSummary
+from tinyx.rundir.contract import RunSummary
+from tinyx.rundir.records import failed_status
 from tinyx.secrets import masked_errors
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.setup import Run, setup
