@@ -37,7 +37,8 @@ from tinyx.rundir.contract import read_summary
 from tinyx.rundir.last import outputs_root
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
-STATE_COMPLETED, STATE_FAILED, STATE_PENDING = "completed", "failed", "pending"
+# A seed's state, named after its run's status (pending: not started, or to be resumed).
+STATE_COMPLETED, STATE_FAILED, STATE_PENDING = records.COMPLETED, records.FAILED, "pending"
 
 
 # ---------------------------------------------------------------- the sequential rule

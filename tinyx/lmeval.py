@@ -213,9 +213,9 @@ def log_to_wandb(run_dir: Path, rows, say=print) -> None:
     import os
 
     from tinyx.loggers import WANDB_ID_FILE
-    from tinyx.rundir.contract import read_config
+    from tinyx.rundir.contract import WANDB_DIR, read_config
 
-    id_file = run_dir / "wandb" / WANDB_ID_FILE
+    id_file = run_dir / WANDB_DIR / WANDB_ID_FILE
     if not id_file.is_file():
         return
     run_id = id_file.read_text().strip()

@@ -104,7 +104,7 @@ def _read_overrides(path: Path) -> list[str] | None:
     try:
         from omegaconf import OmegaConf
 
-        overrides = OmegaConf.to_container(OmegaConf.load(path / ".hydra" / "overrides.yaml"))
+        overrides = OmegaConf.to_container(OmegaConf.load(path / contract.HYDRA_OVERRIDES_FILE))
     except Exception:  # a run started from Python has none; a broken file names nothing
         return None
     return [str(o) for o in overrides] if isinstance(overrides, list) else None

@@ -24,6 +24,7 @@ from tinyx.rundir.records import COMPLETED, RUNNING
 CONFIG_FILE = "config.json"  # the resolved, redacted config (written by train() itself, Hydra or not)
 HYDRA_DIR = ".hydra"  # Hydra's own record, when train.py ran the run (config.yaml, overrides.yaml)
 HYDRA_CONFIG_FILE = f"{HYDRA_DIR}/config.yaml"  # read for runs written before config.json existed
+HYDRA_OVERRIDES_FILE = f"{HYDRA_DIR}/overrides.yaml"  # the command line's overrides, as Hydra recorded them
 PROVENANCE_FILE = "provenance.json"  # git commit and diff, versions, device, data fingerprint
 METRICS_FILE = "metrics.jsonl"  # one JSON object per logged step (train and eval)
 SAMPLES_FILE = "samples.jsonl"  # generated text at each evaluation
