@@ -33,7 +33,7 @@ from pathlib import Path
 from tinyx import stats
 from tinyx.errors import AblateError, CompareError, exit_on_user_error
 from tinyx.rundir import records
-from tinyx.rundir.contract import read_summary
+from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS, read_summary
 from tinyx.rundir.last import outputs_root
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
@@ -202,7 +202,7 @@ class Options:
     out: Path
     round_seeds: int = 2
     max_seeds: int = 10
-    metric: str = "val/loss"
+    metric: str = VAL_LOSS
     alpha: float = stats.ALPHA
     min_effect: float | None = None  # default: 0.5% of the baseline's mean
     extra: list[str] = field(default_factory=list)  # overrides for every run
@@ -279,7 +279,7 @@ def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
                                       "the same --out continues")
     parser.add_argument("--round-seeds", type=int, default=2, help="seeds added per arm each round (default 2)")
     parser.add_argument("--max-seeds", type=int, default=10, help="seeds per arm at most (default 10)")
-    parser.add_argument("--metric", default="val/loss", help="val/loss (default), val/loss_best, val/bpb, "
+    parser.add_argument("--metric", default=VAL_LOSS, help="val/loss (default), val/loss_best, val/bpb, "
                                                              "val/bpb_best")
     parser.add_argument("--alpha", type=float, default=stats.ALPHA, help="false-positive rate over all looks")
     parser.add_argument("--min-effect", type=float, help="the smallest difference that matters (default 0.5%% of "
@@ -303,7 +303,7 @@ def _check(args: argparse.Namespace, arms: list[ArmSpec]) -> None:
         raise AblateError(f"--round-seeds={args.round_seeds}: a look needs 2 seeds per arm; pass 2 or more.")
     if args.max_seeds < args.round_seeds:
         raise AblateError(f"--max-seeds={args.max_seeds} is below --round-seeds={args.round_seeds}: raise it.")
-    if args.metric not in ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best"):
+    if args.metric not in FINAL_METRICS:
         raise AblateError(f"--metric={args.metric!r}: choose val/loss, val/loss_best, val/bpb or val/bpb_best.")
     reserved = [o for o in args.extra if o.split("=", 1)[0].lstrip("+~") in ("seed", "hydra.sweep.dir",
                                                                           "hydra.sweep.subdir", "train.resume")]

@@ -1,4 +1,5 @@
-"""One vocabulary: the run directory's file names and the runs' statuses are spelled out once, in their home.
+"""One vocabulary: the run directory's file names, the runs' statuses and the metrics' names are spelled out once,
+in their home.
 
 Every other module of tinyx imports the name (tinyx.rundir.contract.SUMMARY_FILE, tinyx.rundir.records.COMPLETED),
 so that a renamed file or a new status cannot leave a reader behind that still looks for the old one (as ablate
@@ -20,6 +21,9 @@ FILE_NAMES = {contract.CONFIG_FILE, contract.HYDRA_DIR, contract.PROVENANCE_FILE
               contract.SAMPLES_FILE, contract.SUMMARY_FILE, contract.TOKENIZER_FILE, contract.LOG_FILE,
               contract.WANDB_DIR, CKPT_DIR}
 STATUSES = {records.RUNNING, records.COMPLETED, records.INTERRUPTED, records.DIVERGED, records.PRUNED, records.FAILED}
+METRIC_NAMES = {contract.TRAIN_LOSS, contract.VAL_LOSS, contract.VAL_PPL, contract.VAL_BPB, contract.VAL_LOSS_BEST,
+                contract.VAL_BPB_BEST}
+VOCABULARY = FILE_NAMES | STATUSES | METRIC_NAMES
 HOMES = {"tinyx/rundir/contract.py", "tinyx/rundir/records.py", "tinyx/checkpoint.py"}
 
 # (module, word): why the word is spelled out there. Each entry must still be needed (tested below).
@@ -28,6 +32,13 @@ ALLOWED = {
     ("tinyx/hf/tokenizer.py", "tokenizer.json"): "a Hugging Face folder's tokenizer file, not the run's",
     ("tinyx/data/tokenizers.py", "tokenizer.json"): "a Hugging Face tokenizer folder (tokenizer=<folder>)",
     ("tinyx/lmeval.py", "wandb"): "the config's logger.wandb group, not the folder",
+    ("tinyx/config.py", "val/loss"): "the sweep's default metric: config.py sits below tinyx.rundir (records reads "
+                                     "its key roles), so it cannot import the name",
+    # Being split into smaller modules on a branch of issue 24 beside this one: its names come from the vocabulary
+    # once that lands (then this test names the new modules, and the next one these entries).
+    **{("tinyx/loggers.py", name): "being split on another branch" for name in
+       (contract.TRAIN_LOSS, contract.VAL_LOSS, contract.VAL_PPL, contract.VAL_BPB, contract.VAL_LOSS_BEST,
+        contract.VAL_BPB_BEST)},
 }
 
 
@@ -50,12 +61,12 @@ def found_outside_homes() -> dict[tuple[str, str], list[int]]:
     for path in sorted((ROOT / "tinyx").rglob("*.py")):
         module = path.relative_to(ROOT).as_posix()
         if module not in HOMES:
-            for line, word in spelled_out(path.read_text(), FILE_NAMES | STATUSES):
+            for line, word in spelled_out(path.read_text(), VOCABULARY):
                 found.setdefault((module, word), []).append(line)
     return found
 
 
-def test_file_names_and_statuses_come_from_their_home():
+def test_file_names_statuses_and_metric_names_come_from_their_home():
     stray = [f"{module}:{lines[0]}: {word!r}" for (module, word), lines in found_outside_homes().items()
              if (module, word) not in ALLOWED]
     assert not stray, ("spelled out outside tinyx/rundir/contract.py, records.py and checkpoint.py (import the "
@@ -68,4 +79,4 @@ def test_every_allowed_exception_is_still_needed():
 
 def test_the_check_reads_constants_and_f_strings_but_not_docstrings():
     source = '"""summary.json, in a docstring."""\nx = run / "summary.json"\ny = f"{run / \'wandb\'}"\n# "failed"\n'
-    assert spelled_out(source, FILE_NAMES | STATUSES) == [(2, "summary.json"), (3, "wandb")]
+    assert spelled_out(source, VOCABULARY) == [(2, "summary.json"), (3, "wandb")]

@@ -16,10 +16,11 @@ from tinyx.compare.runs import (DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResul
 from tinyx.config import is_hyperparameter
 from tinyx.errors import CompareError
 from tinyx.rundir import records
+from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS
 from tinyx.rundir.find import find_runs
 
 # The metrics an arm can be judged by: final or best of each validation curve, or the wall time to a target.
-METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", TIME_TO_TARGET)
+METRICS = (*FINAL_METRICS, TIME_TO_TARGET)
 DEFAULT_MIN_EFFECT = 0.005  # relative to the baseline's mean, when --min-effect is not given
 
 
@@ -327,7 +328,7 @@ def check_options(metric: str, target: float | None, at_step: int | None, at_tok
             raise CompareError(f"{flag}={value} must be a positive integer.")
 
 
-def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: str | None = None,
+def compare_runs(paths: list[str | Path], metric: str = VAL_LOSS, baseline: str | None = None,
                  at_step: int | None = None, at_tokens: int | None = None, include_incomplete: bool = False,
                  target: float | None = None, min_effect: float | None = None,
                  alpha: float = stats.ALPHA) -> Comparison:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.rundir import contract, records
-from tinyx.rundir.contract import METRICS_FILE, SUMMARY_FILE
+from tinyx.rundir.contract import METRICS_FILE, SUMMARY_FILE, VAL_BPB, VAL_LOSS
 
 SEED_KEY = "seed"
 COMPLETED = records.COMPLETED
@@ -133,13 +133,13 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
     rows = contract.read_metrics(path, on_bad_line=lambda number, line: warn(
         f"{path / METRICS_FILE} line {number} is not a JSON object ({line[:40]!r}...): line skipped."))
     curves = {name: [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get(name))) is not None]
-              for name in ("val/loss", "val/bpb")}
+              for name in (VAL_LOSS, VAL_BPB)}
     summary = _read_summary(path, rows, warn)
     throughput = [v for r in rows if (v := _finite(r.get("tokens_per_second"))) is not None]
     seconds_to_target = None
     if target is not None:
         seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
-                                  if (v := _finite(r.get("val/loss"))) is not None and v <= target), None)
+                                  if (v := _finite(r.get(VAL_LOSS))) is not None and v <= target), None)
     last_step = max((int(r["step"]) for r in rows if isinstance(r.get("step"), int)), default=0)
     data = (contract.read_provenance(path) or {}).get("data")
     return RunResult(

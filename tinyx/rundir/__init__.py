@@ -1,6 +1,7 @@
 """The run directory: the one contract between training and every tool that reads a run.
 
-contract.py   the names of its files (config.json, summary.json, metrics.jsonl, ...), RunSummary, reading and writing
+contract.py   the names of its files (config.json, summary.json, ...) and metrics (val/loss, ...), RunSummary,
+              reading and writing
 records.py    what its records mean: run statuses, and when two runs pair (the same data order)
 claims.py     a new directory per run, claimed atomically (two runs started in the same second never share one)
 last.py       `last`: the newest run under the outputs root

@@ -1,4 +1,4 @@
-"""The run directory's contract: the names of its files, and reading and writing them.
+"""The run directory's contract: the names of its files and of the metrics they hold, and reading and writing them.
 
 Training writes a run directory through this module and every tool reads it through it (the layout, file by
 file: README's "The run directory", docs/training.md's "What a run writes"). Its neighbours in tinyx.rundir:
@@ -31,11 +31,18 @@ SAMPLES_FILE = "samples.jsonl"  # generated text at each evaluation
 SUMMARY_FILE = "summary.json"  # the RunSummary
 TOKENIZER_FILE = "tokenizer.json"  # what decodes the run's token ids
 LOG_FILE = "train.log"  # every console line, time-stamped (Hydra's log of the job)
-WANDB_DIR = "wandb"  # the wandb logger's offline files
+WANDB_DIR = "wandb"  # the wandb logger's files: its runs (offline ones to sync) and the run id a resume reuses
+
+# The metrics' names: keys of metrics.jsonl's rows and of summary.json.
+TRAIN_LOSS, VAL_LOSS, VAL_PPL, VAL_BPB = "train/loss", "val/loss", "val/ppl", "val/bpb"
+VAL_LOSS_BEST, VAL_BPB_BEST = "val/loss_best", "val/bpb_best"  # the lowest of any evaluation
+# What a run's end is judged by (compare, ablate, a sweep's objective): the last or the best evaluation; lower is
+# better. Bits per byte compares runs whose tokenizers differ.
+FINAL_METRICS = (VAL_LOSS, VAL_LOSS_BEST, VAL_BPB, VAL_BPB_BEST)
 
 # RunSummary's fields whose names in summary.json (and in metrics.jsonl) hold a slash.
-_JSON_NAMES = {"train_loss": "train/loss", "val_loss": "val/loss", "val_loss_best": "val/loss_best",
-               "val_ppl": "val/ppl", "val_bpb": "val/bpb", "val_bpb_best": "val/bpb_best"}
+_JSON_NAMES = {"train_loss": TRAIN_LOSS, "val_loss": VAL_LOSS, "val_loss_best": VAL_LOSS_BEST,
+               "val_ppl": VAL_PPL, "val_bpb": VAL_BPB, "val_bpb_best": VAL_BPB_BEST}
 _FIELD_NAMES = {v: k for k, v in _JSON_NAMES.items()}
 
 

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.errors import ConfigError
 from tinyx.files import atomic_write_text
-from tinyx.rundir.contract import RunSummary, read_summary
+from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary, read_summary
 from tinyx.rundir.records import COMPLETED, INTERRUPTED, PRUNED
 from tinyx.sweep.space import Compose, SearchSpace
 from tinyx.sweep.storage import best_trial, finished_trials
@@ -89,7 +89,7 @@ class Objective:
         try:
             # The pruner compares the figure the study optimises: bits per byte for val/bpb*, else the loss.
             summary = train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune,
-                            on_eval_metric="val/bpb" if self.sweep.metric.startswith("val/bpb") else "val/loss")
+                            on_eval_metric=VAL_BPB if self.sweep.metric.startswith(VAL_BPB) else VAL_LOSS)
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)  # not counted towards sweep.n_trials: it runs again
             raise

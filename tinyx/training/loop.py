@@ -12,7 +12,7 @@ from tinyx.config import RunConfig, to_run_config
 from tinyx.errors import TrainingInterrupted
 from tinyx.loggers import Logger, RunLabels
 from tinyx.optim import eager_optimizers, lr_factor, set_lr
-from tinyx.rundir.contract import RunSummary
+from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary
 from tinyx.rundir.records import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, failed_status
 from tinyx.secrets import masked_errors
 from tinyx.training.interrupts import StopRequest
@@ -20,19 +20,19 @@ from tinyx.training.setup import Run, setup
 from tinyx.training.step import train_step
 
 OnEval = Callable[[int, float], "str | None"]
-ON_EVAL_METRICS = ("val/loss", "val/bpb")
+ON_EVAL_METRICS = (VAL_LOSS, VAL_BPB)
 
 
 def _reading(on_eval: OnEval, metric: str, run: Run) -> OnEval:
     """on_eval, handed `metric` of the evaluation (the loop hands it the val loss)."""
-    if metric == "val/loss":
+    if metric == VAL_LOSS:
         return on_eval
     return lambda step, _val_loss: on_eval(step, run.state.val_bpb)
 
 
 def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False,
           labels: RunLabels | None = None, on_eval: OnEval | None = None,
-          on_eval_metric: str = "val/loss") -> RunSummary:
+          on_eval_metric: str = VAL_LOSS) -> RunSummary:
     """Train `cfg` into `run_dir` (the run-directory contract, tinyx.rundir) and return its summary.
 
     The config is validated here, however it was built. `on_eval(step, value)` is called after every

@@ -25,8 +25,8 @@ from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_l
 from tinyx.masking import mask
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe
-from tinyx.rundir.contract import (PROVENANCE_FILE, SUMMARY_FILE, TOKENIZER_FILE, RunSummary, refuse_to_overwrite,
-                                   write_config)
+from tinyx.rundir.contract import (PROVENANCE_FILE, SUMMARY_FILE, TOKENIZER_FILE, TRAIN_LOSS, RunSummary,
+                                   refuse_to_overwrite, write_config)
 from tinyx.secrets import Redactor
 from tinyx.data.windows import make_sampler
 from tinyx.training.checkpointer import Checkpointer
@@ -66,7 +66,7 @@ class Run:
             [counters.mean_loss(), grad_norm.float(), counters.nonfinite_steps]), self.world).tolist()
         tokens_per_second = steps * self.tokens_per_step / seconds
         self.throughput.append(tokens_per_second)
-        metrics = {"train/loss": train_loss, "lr": oc.lr * lr_scale, "grad_norm": grad_norm_value,
+        metrics = {TRAIN_LOSS: train_loss, "lr": oc.lr * lr_scale, "grad_norm": grad_norm_value,
                    "wall_seconds": self.state.wall_seconds(), "nonfinite_steps": int(skipped),
                    **({"lr/adamw": oc.adamw_lr * lr_scale} if oc.name == "muon" else {}),
                    "step_ms": 1e3 * seconds / steps, "tokens_per_second": tokens_per_second,
