@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyx.rundir import read_jsonl, read_summary  # noqa: E402
+from tinyx.rundir.contract import read_jsonl, read_summary  # noqa: E402
 
 
 def _train(args: list[str]) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyx.rundir import read_config, read_summary  # noqa: E402
+from tinyx.rundir.contract import read_config, read_summary  # noqa: E402
 
 
 def train_arms(sweep_dir: Path, seeds: int, steps: int, max_jobs: int, overrides: list[str]) -> None:

@@ -134,7 +134,7 @@ BREAKS = [
     Break("top-p-keeps-one-token-too-few", "tinyx/sampling.py",
           "mass_before = probs.cumsum(dim=-1) - probs", "mass_before = probs.cumsum(dim=-1)",
           ["tests/unit/test_generate.py", "-k", "smallest_set"]),
-    Break("a-run-directory-is-overwritten", "tinyx/rundir.py",
+    Break("a-run-directory-is-overwritten", "tinyx/rundir/contract.py",
           "    if not holds_run(run_dir):", "    if True:",
           ["tests/e2e/test_run_directories.py", "-k", "reusing or refuses"]),
     Break("export-gpt2-with-tanh-gelu", "tinyx/hf/mapping.py",

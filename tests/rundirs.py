@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 from helpers import micro_config
 
-from tinyx import rundir
+from tinyx.rundir.contract import PROVENANCE_FILE, RunSummary, write_config, write_summary
 
 _CONFIGS: dict[tuple, dict] = {}
 
@@ -33,18 +33,18 @@ def make_run(run_dir, seed, curve, *overrides, status="completed", summary=True,
     run_dir.mkdir(parents=True)
     config = config_of(*overrides)
     config["seed"] = seed
-    rundir.write_config(run_dir, config)
+    write_config(run_dir, config)
     rows = [{"step": s, "val/loss": v, "wall_seconds": float(s), "tokens_per_second": 1000.0} for s, v in curve]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     if summary:
-        rundir.write_summary(run_dir, rundir.RunSummary(
+        write_summary(run_dir, RunSummary(
             status=status, step=curve[-1][0], params=27840, val_loss=curve[-1][1],
             val_loss_best=min(v for _, v in curve), tokens_per_second=1000.0, wall_seconds=float(curve[-1][0]),
             data_order=data_order))
         if mtime is not None:
             os.utime(run_dir / "summary.json", (mtime, mtime))
     if data is not None:
-        (run_dir / rundir.PROVENANCE_FILE).write_text(json.dumps({"data": data}))
+        (run_dir / PROVENANCE_FILE).write_text(json.dumps({"data": data}))
     if hydra_overrides is not None:
         (run_dir / ".hydra").mkdir()
         (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in hydra_overrides))

@@ -30,11 +30,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyx import records, rundir, stats
+from tinyx import stats
 from tinyx.errors import AblateError, CompareError, exit_on_user_error
+from tinyx.rundir import records
+from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS, read_summary
+from tinyx.rundir.last import outputs_root
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: train.py (which finds conf/ beside it)
-STATE_COMPLETED, STATE_FAILED, STATE_PENDING = "completed", "failed", "pending"
+# A seed's state, named after its run's status (pending: not started, or to be resumed).
+STATE_COMPLETED, STATE_FAILED, STATE_PENDING = records.COMPLETED, records.FAILED, "pending"
 
 
 # ---------------------------------------------------------------- the sequential rule
@@ -129,7 +133,7 @@ def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
     from tinyx.compare import read_run
 
     path = seed_dir(out, arm, seed)
-    summary = rundir.read_summary(path)
+    summary = read_summary(path)
     if summary is None or not records.has_ended(summary.status):
         return STATE_PENDING  # never started, killed, or interrupted: (re)run it, resuming its checkpoint
     run = read_run(path, lambda message: None) if summary.completed else None
@@ -188,7 +192,7 @@ def look(baseline: ArmSpec, variant: ArmSpec, n: int, looks: int, alpha: float, 
 
 
 def same_data_order(baseline: ArmSpec, variant: ArmSpec) -> bool:
-    """Whether each seed both arms completed drew the same windows in both (tinyx.records: compare's rule)."""
+    """Whether each seed both arms completed drew the same windows in both (tinyx.rundir.records: compare's rule)."""
     pairs = records.seed_pairs(baseline.runs, variant.runs)
     return bool(pairs) and not records.arms_order_differences(pairs)
 
@@ -198,7 +202,7 @@ class Options:
     out: Path
     round_seeds: int = 2
     max_seeds: int = 10
-    metric: str = "val/loss"
+    metric: str = VAL_LOSS
     alpha: float = stats.ALPHA
     min_effect: float | None = None  # default: 0.5% of the baseline's mean
     extra: list[str] = field(default_factory=list)  # overrides for every run
@@ -275,7 +279,7 @@ def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
                                       "the same --out continues")
     parser.add_argument("--round-seeds", type=int, default=2, help="seeds added per arm each round (default 2)")
     parser.add_argument("--max-seeds", type=int, default=10, help="seeds per arm at most (default 10)")
-    parser.add_argument("--metric", default="val/loss", help="val/loss (default), val/loss_best, val/bpb, "
+    parser.add_argument("--metric", default=VAL_LOSS, help="val/loss (default), val/loss_best, val/bpb, "
                                                              "val/bpb_best")
     parser.add_argument("--alpha", type=float, default=stats.ALPHA, help="false-positive rate over all looks")
     parser.add_argument("--min-effect", type=float, help="the smallest difference that matters (default 0.5%% of "
@@ -284,7 +288,7 @@ def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
     args.extra = argv[cut + 1:]
     arms = [parse_arm(a) for a in args.arms]
     _check(args, arms)
-    root = rundir.outputs_root()
+    root = outputs_root()
     out = (Path(args.out) if args.out else root / "ablations" / "_vs_".join(a.slug for a in arms)).resolve()
     return arms, Options(out=out, round_seeds=args.round_seeds, max_seeds=args.max_seeds, metric=args.metric,
                          alpha=args.alpha, min_effect=args.min_effect, extra=args.extra)
@@ -299,7 +303,7 @@ def _check(args: argparse.Namespace, arms: list[ArmSpec]) -> None:
         raise AblateError(f"--round-seeds={args.round_seeds}: a look needs 2 seeds per arm; pass 2 or more.")
     if args.max_seeds < args.round_seeds:
         raise AblateError(f"--max-seeds={args.max_seeds} is below --round-seeds={args.round_seeds}: raise it.")
-    if args.metric not in ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best"):
+    if args.metric not in FINAL_METRICS:
         raise AblateError(f"--metric={args.metric!r}: choose val/loss, val/loss_best, val/bpb or val/bpb_best.")
     reserved = [o for o in args.extra if o.split("=", 1)[0].lstrip("+~") in ("seed", "hydra.sweep.dir",
                                                                           "hydra.sweep.subdir", "train.resume")]

@@ -28,7 +28,7 @@ from typing import Optional
 from tinyx.entry import exit_on_help, load_env
 from tinyx.errors import exit_on_user_error
 from tinyx.generate import parse_args
-from tinyx.rundir import read_metrics, read_summary
+from tinyx.rundir.contract import read_metrics, read_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ from hydra.experimental.callback import Callback
 
 from tinyx.errors import exit_on_user_error
 from tinyx.files import check_writable
-from tinyx.rundir import refuse_to_overwrite
+from tinyx.rundir.contract import refuse_to_overwrite
 
 
 class ProbeOutputDir(Callback):

@@ -10,15 +10,10 @@ from pathlib import Path
 from tinyx.compose import compose_train, env_config_keys
 from tinyx.config import is_hyperparameter
 from tinyx.errors import ConfigError, TinyxError, TrainingDiverged, TrainingInterrupted, exit_on_user_error
-from tinyx.rundir import (
-    LAST,
-    claimed_by_this_process,
-    holds_run,
-    newest,
-    outputs_root,
-    read_summary,
-    resolve_last,
-)
+from tinyx.rundir.claims import claimed_by_this_process
+from tinyx.rundir.contract import HYDRA_DIR, LOG_FILE, holds_run, read_summary
+from tinyx.rundir.last import LAST, newest, outputs_root, resolve_last
+from tinyx.rundir.records import DIVERGED
 
 
 @exit_on_user_error
@@ -61,7 +56,7 @@ def _train_job(cfg, run_dir: Path, labels, multirun: bool) -> float:
     labels = labels or RunLabels()
     labels.private_keys = env_config_keys(cfg)
     summary = train(run_cfg, run_dir, labels=labels)
-    if summary.status == "diverged":
+    if summary.status == DIVERGED:
         if not multirun:
             raise TrainingDiverged(f"run {run_dir} diverged: {summary.reason}.")
         print(f"warning: run {run_dir} diverged (its result is nan; the multirun goes on): {summary.reason}.",
@@ -95,7 +90,7 @@ def _subdirs(path: Path) -> list[Path]:
 
 
 # What Hydra writes into a run or sweep directory before the job runs.
-_HYDRA_RUN_FILES = {".hydra", "train.log"}
+_HYDRA_RUN_FILES = {HYDRA_DIR, LOG_FILE}
 _HYDRA_SWEEP_FILES = {"multirun.yaml"}
 
 

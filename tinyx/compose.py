@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.errors import ConfigError, exit_on_user_error
-from tinyx.rundir import LAST, claim_new_dir, newest, resolve_last
+from tinyx.rundir.claims import claim_new_dir
+from tinyx.rundir.last import LAST, newest, resolve_last
 
 def _conf_dir() -> Path:
     """The checkout's conf/ (beside tinyx/), or the copy an installed wheel carries inside the package."""

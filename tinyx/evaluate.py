@@ -26,7 +26,8 @@ from pathlib import Path
 
 from tinyx.errors import EvaluateError, ProbeError, TinyxError, exit_on_user_error
 from tinyx.files import check_writable
-from tinyx.rundir import find_checkpoints, load_model, run_dir_of
+from tinyx.rundir.find import find_checkpoints, run_dir_of
+from tinyx.runmodel import load_model
 
 PROBE_FIELDS = ("name", "prompt", "expected")
 DEFAULT_TOP_K = 5

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from tinyx.errors import ConfigError, ExportError, exit_on_user_error
+from tinyx.rundir.contract import TRAIN_LOSS, VAL_LOSS, VAL_LOSS_BEST, VAL_PPL
 
 CHECK_ROWS = 2  # the fixed batch: 2 rows of the model's whole context, seeded random token ids
 
@@ -101,8 +102,8 @@ def model_card(run, architecture: str, diff: float, summary: dict | None) -> str
     published: it shows the config as config.json does, never a value the run took from the environment."""
     cfg = run.public_config
     m = cfg["model"]
-    metrics = {k: summary.get(k) for k in ("status", "step", "params", "val/loss", "val/ppl", "val/loss_best",
-                                          "train/loss", "tokens_per_second", "wall_seconds")} if summary else {}
+    metrics = {k: summary.get(k) for k in ("status", "step", "params", VAL_LOSS, VAL_PPL, VAL_LOSS_BEST, TRAIN_LOSS,
+                                          "tokens_per_second", "wall_seconds")} if summary else {}
     rows = "\n".join(f"| {k} | {v} |" for k, v in metrics.items() if v is not None) or "| (no summary.json) | |"
     model_rows = "\n".join(f"| model.{k} | {v} |" for k, v in m.items())
     data = cfg.get("data", {})
@@ -170,7 +171,9 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
     """Export a run (its latest checkpoint) or a checkpoint to `out`, checked; nothing is left at `out` on error."""
     from tinyx.hf import require
     from tinyx.hf.mapping import architecture
-    from tinyx.rundir import load_model, read_summary, run_dir_of
+    from tinyx.rundir.contract import read_summary
+    from tinyx.rundir.find import run_dir_of
+    from tinyx.runmodel import load_model
 
     require("transformers", "tokenizers", "safetensors", extra="hf", what="tinyx.export")
     run = load_model(run_or_checkpoint, "cpu", key="run")

@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from tinyx.entry import exit_on_help, load_env
 from tinyx.errors import ConfigError, exit_on_user_error
-from tinyx.rundir import load_model
+from tinyx.runmodel import load_model
 
 
 @dataclass

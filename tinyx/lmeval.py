@@ -160,7 +160,7 @@ def check_tasks(tasks: list[str], manager) -> None:
 
 def run_tasks(run, tasks: list[str], include_path: str | None = None, limit: float | None = None,
               num_fewshot: int | None = None, batch_size: int = 16, device=None, bootstrap_iters: int = 1000):
-    """lm-eval's results dict for a LoadedRun (tinyx.rundir.load_model) on `tasks`."""
+    """lm-eval's results dict for a LoadedRun (tinyx.runmodel.load_model) on `tasks`."""
     import lm_eval
 
     manager = task_manager(include_path)
@@ -213,9 +213,9 @@ def log_to_wandb(run_dir: Path, rows, say=print) -> None:
     import os
 
     from tinyx.loggers import WANDB_ID_FILE
-    from tinyx.rundir import read_config
+    from tinyx.rundir.contract import WANDB_DIR, read_config
 
-    id_file = run_dir / "wandb" / WANDB_ID_FILE
+    id_file = run_dir / WANDB_DIR / WANDB_ID_FILE
     if not id_file.is_file():
         return
     run_id = id_file.read_text().strip()
@@ -247,7 +247,8 @@ def main(checkpoints: list[Path], tasks: list[str], include_path: str | None, li
     """tinyx.evaluate --tasks: score each checkpoint, print a table, write results into its run directory."""
     from tinyx.hardware import resolve_device
     from tinyx.hf import require
-    from tinyx.rundir import load_model, run_dir_of
+    from tinyx.rundir.find import run_dir_of
+    from tinyx.runmodel import load_model
 
     require("lm_eval", extra="eval", what="tinyx.evaluate --tasks", error=EvaluateError)
     check_tasks(tasks, task_manager(include_path))  # before loading any model: a typo fails at once

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from tinyx.files import atomic_write_json, atomic_write_text
 from tinyx.masking import mask
-from tinyx.rundir import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl
+from tinyx.rundir.contract import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, WANDB_DIR, read_jsonl
+from tinyx.rundir.records import COMPLETED
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -181,7 +182,7 @@ class ConsoleLogger:
         width = max(len(k) for k in keys)
         lines = [f"  {k:<{width}}  {summary[k]:.4f}" if isinstance(summary.get(k), float) else
                  f"  {k:<{width}}  {summary.get(k)}" for k in keys if k in summary]
-        if summary.get("status") == "completed":
+        if summary.get("status") == COMPLETED:
             lines.extend(self.after_run)
         self.say("summary\n" + "\n".join(lines))
 
@@ -349,7 +350,7 @@ class WandbLogger:
             import wandb
 
             wcfg = cfg.logger.wandb
-            wandb_dir = run_dir / "wandb"
+            wandb_dir = run_dir / WANDB_DIR
             wandb_dir.mkdir(parents=True, exist_ok=True)
             id_file = wandb_dir / WANDB_ID_FILE
             resume_id = id_file.read_text().strip() if start_step > 0 and id_file.is_file() else None
@@ -429,7 +430,7 @@ class WandbLogger:
             # val/loss, val/ppl and val/bpb keep their {min, last} summaries from define_metric.
             self.run.summary.update({k: _json_value(v) for k, v in summary.items()
                                      if k not in ("val/loss", "val/ppl", "val/bpb", "step")})
-            self.run.finish(exit_code=0 if summary.get("status") == "completed" else 1)
+            self.run.finish(exit_code=0 if summary.get("status") == COMPLETED else 1)
         except Exception as e:
             self._fail(e)
         self.run = None

@@ -73,7 +73,7 @@ class ParallelLauncher(Launcher):
 
         from tinyx.errors import ConfigError
         from tinyx.launcher import plan_slots, visible_gpu_count, visible_gpu_names
-        from tinyx.rundir import claimed_by_this_process
+        from tinyx.rundir.claims import claimed_by_this_process
 
         try:
             visible = visible_gpu_count()

@@ -9,7 +9,7 @@ import time
 import pytest
 from helpers import CORPUS, ROOT
 
-from tinyx import rundir
+from tinyx.rundir.contract import read_summary
 
 # An A/A ablation: the arms differ only in how often they log, so every seed gives both the same loss, the
 # differences have no spread and no verdict is ever reached: both rounds always run.
@@ -42,13 +42,13 @@ def test_rounds_run_and_a_killed_ablation_continues_when_rerun(tmp_path):
     first.communicate(timeout=120)
     assert first.returncode != 0
     round_one = {(s, k): (out / s / f"seed_{k}" / "summary.json").stat().st_mtime_ns for s in SLUGS for k in (0, 1)}
-    assert all(rundir.read_summary(out / s / f"seed_{k}").completed for s, k in round_one)
+    assert all(read_summary(out / s / f"seed_{k}").completed for s, k in round_one)
 
     again = subprocess.run(command(out), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     for slug in SLUGS:
         for seed in range(4):
-            assert rundir.read_summary(out / slug / f"seed_{seed}").completed, (slug, seed)
+            assert read_summary(out / slug / f"seed_{seed}").completed, (slug, seed)
     # Round one's runs were reused, not run again.
     assert {key: (out / key[0] / f"seed_{key[1]}" / "summary.json").stat().st_mtime_ns for key in round_one} == round_one
     assert "look 1/2 at 2 seeds" in again.stdout and "look 2/2 at 4 seeds" in again.stdout

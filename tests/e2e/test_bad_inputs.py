@@ -433,14 +433,14 @@ def _write_ablation(tmp: Path) -> None:
     import json
     from dataclasses import asdict
 
-    from tinyx import rundir
+    from tinyx.rundir.contract import RunSummary, write_config, write_summary
     from tinyx.config import to_run_config
 
     def run(path: Path, seed: int, norm: str, status: str = "completed", val: float | None = 2.0) -> None:
         path.mkdir(parents=True)
-        rundir.write_config(path, asdict(to_run_config(compose(MICRO + [f"model.norm={norm}", f"seed={seed}"]))))
+        write_config(path, asdict(to_run_config(compose(MICRO + [f"model.norm={norm}", f"seed={seed}"]))))
         (path / "metrics.jsonl").write_text(f'{{"step": 20, "val/loss": {val}}}\n' if val else '{"step": 20}\n')
-        rundir.write_summary(path, rundir.RunSummary(status=status, step=20, val_loss=val))
+        write_summary(path, RunSummary(status=status, step=20, val_loss=val))
 
     for seed in (0, 1):
         run(tmp / "ablation" / f"ln{seed}", seed, "layernorm", val=2.0 + seed / 10)
@@ -451,7 +451,7 @@ def _write_ablation(tmp: Path) -> None:
     (tmp / "ablate_out").mkdir()
     (tmp / "ablate_out" / "ablation.json").write_text(json.dumps({"baseline": "experiment=baseline",
                                                                   "overrides": ["train.max_steps=20"]}))
-    rundir.write_summary(tmp / "run_with_val", rundir.RunSummary(status="completed", step=5, val_loss=4.2))
+    write_summary(tmp / "run_with_val", RunSummary(status="completed", step=5, val_loss=4.2))
 
 
 def _files(*roots: Path) -> dict[Path, tuple[int, int]]:

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import MICRO, run_cli
 
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 
 
 def test_multirun_makes_one_directory_per_job(tmp_path):

@@ -18,7 +18,7 @@ from helpers import CORPUS, MICRO, ROOT
 from tinyx import faults
 from tinyx.config import DataConfig
 from tinyx.data import load_tokens
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 from helpers import CORPUS, MICRO, ROOT, micro_config, run_cli
 
 from tinyx.checkpoint import find_checkpoint
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
 SETTINGS = ["hardware.threads=1", "train.max_steps=30", "train.eval_every=10", "train.log_every=5",

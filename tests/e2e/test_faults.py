@@ -28,7 +28,7 @@ from tinyx.checkpoint import (
     save_checkpoint,
 )
 from tinyx.cli import run_train
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
 # Dropout on, so that resuming exactly also needs the RNG state; one thread, as in the subprocesses.

@@ -16,7 +16,7 @@ import torch
 from helpers import CORPUS, micro_config, run_cli
 
 from tinyx.errors import ExportError
-from tinyx.rundir import read_metrics, read_summary
+from tinyx.rundir.contract import read_metrics, read_summary
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_lm_eval_on_a_local_task_writes_metric_and_stderr(trained_run, tmp_path,
     """tinyx.evaluate --tasks: the result file holds acc and its standard error, and acc is what the model's
     own log-probabilities say (the choice with the higher sum, scored here by teacher forcing)."""
     from tinyx import evaluate
-    from tinyx.rundir import load_model
+    from tinyx.runmodel import load_model
 
     import shutil
 

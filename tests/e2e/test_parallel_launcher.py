@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import MICRO, compose, run_cli
 
-from tinyx.rundir import read_config, read_jsonl, read_summary
+from tinyx.rundir.contract import read_config, read_jsonl, read_summary
 
 
 @pytest.mark.slow

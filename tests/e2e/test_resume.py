@@ -16,7 +16,7 @@ import pytest
 from helpers import MICRO, ROOT, run_cli
 
 from tinyx import faults
-from tinyx.rundir import read_jsonl, read_summary
+from tinyx.rundir.contract import read_jsonl, read_summary
 
 FAST = [*MICRO, "train.max_steps=10", "hardware.threads=1"]
 SETTINGS = [*MICRO, "train.max_steps=30", "train.ckpt_every=10", "train.eval_every=10", "hardware.threads=1"]

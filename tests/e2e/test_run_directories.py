@@ -10,7 +10,8 @@ import sys
 import pytest
 from helpers import MICRO, ROOT, compose, micro_config
 
-from tinyx.rundir import claim_new_dir, read_jsonl, read_summary
+from tinyx.rundir.claims import claim_new_dir
+from tinyx.rundir.contract import read_jsonl, read_summary
 
 
 @pytest.mark.slow

@@ -274,7 +274,8 @@ def test_the_model_card_shows_the_config_as_config_json_does(path_token_run):
     """load_model resolves the data URL again (evaluate needs it to download): the card, written to be
     published, shows the URL as config.json does."""
     from tinyx.export import model_card
-    from tinyx.rundir import load_model, read_config
+    from tinyx.rundir.contract import read_config
+    from tinyx.runmodel import load_model
 
     run_dir = path_token_run[0] / "run"
     with pytest.MonkeyPatch.context() as env:

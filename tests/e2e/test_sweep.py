@@ -20,7 +20,7 @@ from tinyx.cli import run_sweep
 from tinyx.compose import compose_train
 from tinyx.config import SweepConfig, to_run_config
 from tinyx.errors import ConfigError
-from tinyx.rundir import read_config
+from tinyx.rundir.contract import read_config
 from tinyx.sweep import run_study
 
 LR_SPACE = {"optim.lr": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True}}
@@ -82,7 +82,7 @@ def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
 def test_a_study_can_optimise_bits_per_byte_and_its_pruner_sees_them(tmp_path):
     import optuna
 
-    from tinyx.rundir import read_jsonl
+    from tinyx.rundir.contract import read_jsonl
 
     report = study(tmp_path, overrides=without("train.max_steps") + ["train.max_steps=20"], n_trials=2,
                    metric="val/bpb", pruner_startup_trials=1)

@@ -8,7 +8,7 @@ from helpers import CORPUS, MICRO, compose, leet, micro_config
 
 from tinyx.config import to_run_config
 from tinyx.loggers import build_loggers
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from tinyx import ablate, rundir, stats
+from tinyx import ablate, stats
+from tinyx.rundir.contract import RunSummary, write_config, write_summary
 from tinyx.config import RunConfig
 
 ALPHA, LOOKS = 0.05, 3  # --max-seeds 6 in rounds of 2: looks at 2, 4 and 6 seeds, each at α/3
@@ -27,11 +28,11 @@ RUNS = {"experiment-baseline": BASE, "experiment-llama_tiny": BETTER, "experimen
 def write_run(run_dir: Path, seed: int, final: float | None) -> None:
     """What train.py leaves for one seed: its config, an evaluation, a summary (diverged: no loss)."""
     run_dir.mkdir(parents=True)
-    rundir.write_config(run_dir, {**asdict(RunConfig()), "seed": seed})
+    write_config(run_dir, {**asdict(RunConfig()), "seed": seed})
     if final is not None:
         (run_dir / "metrics.jsonl").write_text(f'{{"step": 10, "val/loss": {final}}}\n')
-    rundir.write_summary(run_dir, rundir.RunSummary(status="completed" if final is not None else "diverged", step=10,
-                                                    val_loss=final, data_order=f"seed-{seed}"))
+    write_summary(run_dir, RunSummary(status="completed" if final is not None else "diverged", step=10,
+                                      val_loss=final, data_order=f"seed-{seed}"))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from helpers import compose, micro_config
 from tinyx.config import ModelConfig, to_run_config
 from tinyx.errors import ConfigError
 from tinyx.model import GPT, apply_rope, default_d_ff, rope_tables
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
 MICRO_MODEL = dict(vocab_size=40, n_layer=2, n_head=4, d_model=32, block_size=16)

@@ -13,7 +13,7 @@ from tinyx.config import HardwareConfig, ModelConfig
 from tinyx.data import CharTokenizer, TiktokenTokenizer
 from tinyx.hardware import setup as hardware_setup
 from tinyx.model import GPT
-from tinyx.rundir import read_jsonl, read_summary
+from tinyx.rundir.contract import read_jsonl, read_summary
 from tinyx.training.evaluation import score, target_byte_counts
 from tinyx.training.state import LossCounters, TrainState
 
@@ -194,7 +194,7 @@ def test_train_state_keeps_the_best_bpb_through_a_checkpoint():
 
 def test_the_sweep_accepts_bits_per_byte_as_its_metric():
     from tinyx.config import SweepConfig
-    from tinyx.rundir import RunSummary
+    from tinyx.rundir.contract import RunSummary
     from tinyx.sweep.objective import metric_value
     from tinyx.sweep.runner import validate_sweep
 

@@ -14,7 +14,7 @@ from helpers import micro_config
 
 from tinyx.data import WindowSampler
 from tinyx.data.windows import DocumentWindowSampler
-from tinyx.rundir import read_summary
+from tinyx.rundir.contract import read_summary
 from tinyx.training import train
 
 STEPS = ["train.eval_every=100", "train.log_every=4", "train.sample_tokens=0", "train.ckpt_every=4"]
@@ -73,7 +73,7 @@ def test_data_order_changes_with_what_changes_the_windows():
         return WindowSampler(ids, batch, block, seed, rank=0, world_size=world).order_key(accum, train)
 
     base = key()
-    assert key() == base and base.startswith("2:")  # the version of what it hashes (tinyx.records compares alike)
+    assert key() == base and base.startswith("2:")  # the version of what it hashes (records compares alike)
     assert not torch.equal(WindowSampler(ids, 4, 32, 1).next_batch(), WindowSampler(ids, 4, 32, 2).next_batch())
     for changed in (key(batch=8), key(block=16), key(seed=2), key(accum=2), key(train="train split b")):
         assert changed != base

@@ -7,7 +7,7 @@ import pytest
 from helpers import CORPUS, ROOT
 
 from tinyx.evaluate import main
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 
 PROBES = ROOT / "conf" / "probes" / "shakespeare.yaml"
 
@@ -60,7 +60,7 @@ def test_probe_logprob_is_the_teacher_forced_sum_of_the_expected_tokens(trained_
     import torch
 
     from tinyx.evaluate import Probe, score_probe
-    from tinyx.rundir import load_model
+    from tinyx.runmodel import load_model
 
     run_dir, _ = trained_run
     run = load_model(run_dir, "cpu")

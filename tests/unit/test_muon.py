@@ -10,7 +10,7 @@ from tinyx.errors import ConfigError
 from tinyx.model import GPT
 from tinyx.muon import Muon, newton_schulz, orthogonalise
 from tinyx.optim import build_optimizers, hidden_matrices
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
 CPU = torch.device("cpu")

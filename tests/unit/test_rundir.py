@@ -1,4 +1,4 @@
-"""tinyx.rundir: finding runs and checkpoints, reading a run, and what importing it costs."""
+"""tinyx.rundir and tinyx.runmodel: finding runs and checkpoints, reading a run, and what importing them costs."""
 
 import json
 import shutil
@@ -8,20 +8,12 @@ import sys
 import pytest
 from helpers import ROOT
 
+from tinyx.checkpoint import CKPT_DIR
 from tinyx.errors import RunDirError
-from tinyx.rundir import (
-    CKPT_DIR,
-    CONFIG_FILE,
-    HYDRA_CONFIG_FILE,
-    find_checkpoints,
-    find_runs,
-    git_commit,
-    load_model,
-    read_jsonl,
-    read_summary,
-    resolve_last,
-    run_dir_of,
-)
+from tinyx.rundir.contract import CONFIG_FILE, HYDRA_CONFIG_FILE, git_commit, read_jsonl, read_summary
+from tinyx.rundir.find import find_checkpoints, find_runs, run_dir_of
+from tinyx.rundir.last import resolve_last
+from tinyx.runmodel import load_model
 
 
 def _run(path, hydra=False, checkpoint=None):
@@ -142,7 +134,8 @@ def test_tools_take_last_for_the_newest_run(trained_run, tmp_path, monkeypatch, 
 
 
 def test_compare_and_rundir_import_without_torch():
-    code = "import sys, tinyx.rundir, tinyx.compare; assert 'torch' not in sys.modules, 'torch imported'"
+    code = ("import sys, tinyx.rundir.contract, tinyx.rundir.claims, tinyx.rundir.find, tinyx.runmodel, tinyx.compare; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
@@ -152,6 +145,6 @@ def test_what_the_docs_examples_write_is_ignored_by_git():
              "outputs/runs/2026-01-01/00-00-00/train.log", "conf/local/default.yaml"]
     result = subprocess.run(["git", "check-ignore", *paths], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == paths
-    kept = subprocess.run(["git", "check-ignore", "conf/experiment/baseline.yaml", "tinyx/rundir.py"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    kept = subprocess.run(["git", "check-ignore", "conf/experiment/baseline.yaml", "tinyx/rundir/contract.py"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert kept.stdout == ""

@@ -125,7 +125,7 @@ def speeches(monkeypatch):
 def test_training_on_document_windows_resumes_exactly(speeches, tmp_path):
     import json
 
-    from tinyx.rundir import read_jsonl
+    from tinyx.rundir.contract import read_jsonl
     from tinyx.training import train
 
     settings = ["data.window_start=document", "train.max_steps=12", "train.log_every=2", "train.ckpt_every=6",

@@ -15,7 +15,7 @@ import torch
 from helpers import MICRO, ROOT, micro_config
 
 from tinyx.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint
-from tinyx.rundir import read_jsonl
+from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
 

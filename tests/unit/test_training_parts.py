@@ -235,7 +235,7 @@ def test_compile_on_cpu_trains_as_eager_does(tmp_path):
     blocker = hardware.compile_blocker()
     if blocker is not None:
         pytest.skip(f"torch.compile on CPU (inductor) needs a C compiler: {blocker}")
-    from tinyx.rundir import read_jsonl
+    from tinyx.rundir.contract import read_jsonl
     from tinyx.training import train
 
     settings = ["train.max_steps=4", "train.log_every=1", "train.eval_every=4", "train.sample_tokens=0",

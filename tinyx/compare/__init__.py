@@ -8,7 +8,7 @@ Reads only the run-directory contract, through tinyx.rundir (config, metrics, su
 differ only by `seed` form one arm (runs that trained other data, told apart by the content digest they record,
 are other arms). Per arm: n, mean and its 95% confidence interval; against the baseline arm (the first, or
 --baseline): the difference, its 95% CI, the p-value of a paired t-test (the same seeds drawing the same
-training windows: summary.json's data_order, tinyx.records) or else Welch's t-test,
+training windows: summary.json's data_order, tinyx.rundir.records) or else Welch's t-test,
 Holm-adjusted over the variants, a verdict, and the seeds per arm the observed difference would need
 (tinyx.stats). Only completed runs enter by default; a seed run twice counts once (the newest completed run is
 kept, and a warning names both). Writes comparison.md, comparison.csv

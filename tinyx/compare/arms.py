@@ -10,15 +10,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tinyx import records, stats
+from tinyx import stats
 from tinyx.compare.runs import (DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, data_warning,
                                 read_run)
 from tinyx.config import is_hyperparameter
 from tinyx.errors import CompareError
-from tinyx.rundir import find_runs
+from tinyx.rundir import records
+from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS
+from tinyx.rundir.find import find_runs
 
 # The metrics an arm can be judged by: final or best of each validation curve, or the wall time to a target.
-METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", TIME_TO_TARGET)
+METRICS = (*FINAL_METRICS, TIME_TO_TARGET)
 DEFAULT_MIN_EFFECT = 0.005  # relative to the baseline's mean, when --min-effect is not given
 
 
@@ -246,7 +248,7 @@ def _seed_range(arm: Arm) -> str:
 
 
 def _seed_pairs(baseline: Arm, variant: Arm) -> list[tuple[RunResult, RunResult]]:
-    """The runs of each seed both arms ran: what the pairing rule (tinyx.records) reads."""
+    """The runs of each seed both arms ran: what the pairing rule (tinyx.rundir.records) reads."""
     return records.seed_pairs(*({_comparable(r.seed): r for r in arm.runs} for arm in (baseline, variant)))
 
 
@@ -326,7 +328,7 @@ def check_options(metric: str, target: float | None, at_step: int | None, at_tok
             raise CompareError(f"{flag}={value} must be a positive integer.")
 
 
-def compare_runs(paths: list[str | Path], metric: str = "val/loss", baseline: str | None = None,
+def compare_runs(paths: list[str | Path], metric: str = VAL_LOSS, baseline: str | None = None,
                  at_step: int | None = None, at_tokens: int | None = None, include_incomplete: bool = False,
                  target: float | None = None, min_effect: float | None = None,
                  alpha: float = stats.ALPHA) -> Comparison:

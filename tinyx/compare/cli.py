@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tinyx.compare.arms import METRICS, Comparison, compare_runs
 from tinyx.errors import CompareError, exit_on_user_error
+from tinyx.rundir.contract import VAL_LOSS
 
 
 def default_out_dir(paths: list[str], run_dirs: list[Path]) -> Path:
@@ -26,7 +27,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("paths", nargs="+", help="run directories, multirun directories, or globs of them")
     parser.add_argument("--baseline", help="the arm the others are tested against: its name, or a part of it that "
                                            "names one arm (default: the first arm)")
-    parser.add_argument("--metric", default="val/loss", help=f"what arms are judged by: {', '.join(METRICS)} "
+    parser.add_argument("--metric", default=VAL_LOSS, help=f"what arms are judged by: {', '.join(METRICS)} "
                                                              f"(default val/loss, the final evaluation)")
     parser.add_argument("--at-step", type=int, help="judge every run at this step (its evaluations up to it)")
     parser.add_argument("--at-tokens", type=int, help="judge every run at this many training tokens "

@@ -9,6 +9,7 @@ from pathlib import Path
 from tinyx import stats
 from tinyx.compare.arms import Arm, Comparison
 from tinyx.compare.runs import TIME_TO_TARGET
+from tinyx.rundir.contract import VAL_BPB, VAL_LOSS
 
 REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png")
 
@@ -116,7 +117,7 @@ def plot_curves(c: Comparison, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    name = "val/bpb" if c.metric.startswith("val/bpb") else "val/loss"
+    name = VAL_BPB if c.metric.startswith(VAL_BPB) else VAL_LOSS
     fig, ax = plt.subplots(figsize=(8, 5))
     for a in c.arms:
         steps, mean, low, high = mean_curve(a, name, c.alpha)

@@ -1,6 +1,6 @@
 """Reading one run directory as compare sees it: its config, status, evaluations, throughput, and the records that
 decide which arm it belongs to and whether its seeds pair (provenance.json's data content, summary.json's
-data_order: tinyx.records)."""
+data_order: tinyx.rundir.records)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyx import records, rundir
-from tinyx.rundir import METRICS_FILE, SUMMARY_FILE
+from tinyx.rundir import contract, records
+from tinyx.rundir.contract import METRICS_FILE, SUMMARY_FILE, VAL_BPB, VAL_LOSS
 
 SEED_KEY = "seed"
 COMPLETED = records.COMPLETED
@@ -53,7 +53,7 @@ class RunResult:
 
     @property
     def data_order(self) -> str | None:
-        """summary.json's: equal for two runs exactly when they drew the same windows (tinyx.records)."""
+        """summary.json's: equal for two runs exactly when they drew the same windows (tinyx.rundir.records)."""
         order = self.summary.get("data_order")
         return order if isinstance(order, str) else None
 
@@ -104,7 +104,7 @@ def _read_overrides(path: Path) -> list[str] | None:
     try:
         from omegaconf import OmegaConf
 
-        overrides = OmegaConf.to_container(OmegaConf.load(path / ".hydra" / "overrides.yaml"))
+        overrides = OmegaConf.to_container(OmegaConf.load(path / contract.HYDRA_OVERRIDES_FILE))
     except Exception:  # a run started from Python has none; a broken file names nothing
         return None
     return [str(o) for o in overrides] if isinstance(overrides, list) else None
@@ -126,29 +126,29 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
     from tinyx.config import flatten_config
 
     try:
-        config = flatten_config(rundir.read_config(path))
+        config = flatten_config(contract.read_config(path))
     except Exception as e:
-        warn(f"{rundir.config_path(path)} is unreadable ({type(e).__name__}): run skipped.")
+        warn(f"{contract.config_path(path)} is unreadable ({type(e).__name__}): run skipped.")
         return None
-    rows = rundir.read_metrics(path, on_bad_line=lambda number, line: warn(
+    rows = contract.read_metrics(path, on_bad_line=lambda number, line: warn(
         f"{path / METRICS_FILE} line {number} is not a JSON object ({line[:40]!r}...): line skipped."))
     curves = {name: [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get(name))) is not None]
-              for name in ("val/loss", "val/bpb")}
+              for name in (VAL_LOSS, VAL_BPB)}
     summary = _read_summary(path, rows, warn)
     throughput = [v for r in rows if (v := _finite(r.get("tokens_per_second"))) is not None]
     seconds_to_target = None
     if target is not None:
         seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
-                                  if (v := _finite(r.get("val/loss"))) is not None and v <= target), None)
+                                  if (v := _finite(r.get(VAL_LOSS))) is not None and v <= target), None)
     last_step = max((int(r["step"]) for r in rows if isinstance(r.get("step"), int)), default=0)
-    data = (rundir.read_provenance(path) or {}).get("data")
+    data = (contract.read_provenance(path) or {}).get("data")
     return RunResult(
         path=path, config=config, status=str(summary.get("status", "incomplete")),
         step=max(last_step, int(summary.get("step") or 0)), summary=summary, curves=curves,
         tokens_per_second=_first(_finite(summary.get("tokens_per_second")),
                                  statistics.median(throughput) if throughput else None),
         params=_finite(summary.get("params")), wall_seconds=_finite(summary.get("wall_seconds")),
-        seconds_to_target=seconds_to_target, commit=rundir.git_commit(path), overrides=_read_overrides(path),
+        seconds_to_target=seconds_to_target, commit=contract.git_commit(path), overrides=_read_overrides(path),
         finished_at=(path / SUMMARY_FILE).stat().st_mtime if summary else 0.0,
         data=data if isinstance(data, dict) else {})
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tinyx.compare.arms import Comparison
 from tinyx.compare.report import REPORT_FILES, arm_summary, metric_label
+from tinyx.rundir.contract import WANDB_DIR
 
 JOB_TYPE = "compare"
 
@@ -72,8 +73,8 @@ def log_comparison(c: Comparison, out_dir: Path, group: str | None = None) -> st
     finally:
         run.finish()
     if run.offline:
-        return f"wandb: offline comparison run {run.id} in {out_dir / 'wandb'}; upload with: uv run wandb sync " \
-               f"{out_dir / 'wandb' / 'offline-run-*'}"
+        return f"wandb: offline comparison run {run.id} in {out_dir / WANDB_DIR}; upload with: uv run wandb sync " \
+               f"{out_dir / WANDB_DIR / 'offline-run-*'}"
     return f"wandb: {run.url}"
 
 

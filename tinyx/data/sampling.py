@@ -36,7 +36,7 @@ class WindowSampler:
 
     window_start = "random"  # data.window_start: where windows may start (part of the data order)
     # data_order's version: 2 hashes where windows start and the train split's content. Keys of two versions
-    # are not compared (tinyx.records pairs such runs by their config); version 1 wrote a bare digest.
+    # are not compared (tinyx.rundir.records pairs such runs by their config); version 1 wrote a bare digest.
     ORDER_VERSION = 2
 
     def __init__(self, ids: np.ndarray, batch_size: int, block_size: int, seed: int, rank: int = 0,

@@ -19,9 +19,10 @@ from omegaconf import DictConfig
 from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.errors import ConfigError
 from tinyx.files import atomic_write_text
-from tinyx.rundir import RunSummary, read_summary
+from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary, read_summary
+from tinyx.rundir.records import COMPLETED, INTERRUPTED, PRUNED
 from tinyx.sweep.space import Compose, SearchSpace
-from tinyx.sweep.storage import INTERRUPTED, best_trial, finished_trials
+from tinyx.sweep.storage import best_trial, finished_trials
 
 TRIALS_DIR = "trials"
 ERROR_FILE = "error.txt"  # the traceback of a trial that raised, in its run directory
@@ -82,15 +83,15 @@ class Objective:
             if not math.isfinite(value):
                 return None  # the trainer's own non-finite handling decides; the pruner never sees NaN
             trial.report(value, step)
-            return "pruned" if trial.should_prune() else None
+            return PRUNED if trial.should_prune() else None
 
         summary = None
         try:
             # The pruner compares the figure the study optimises: bits per byte for val/bpb*, else the loss.
             summary = train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune,
-                            on_eval_metric="val/bpb" if self.sweep.metric.startswith("val/bpb") else "val/loss")
+                            on_eval_metric=VAL_BPB if self.sweep.metric.startswith(VAL_BPB) else VAL_LOSS)
         except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", INTERRUPTED)
+            trial.set_user_attr("fail_reason", INTERRUPTED)  # not counted towards sweep.n_trials: it runs again
             raise
         except Exception as e:
             reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
@@ -107,11 +108,11 @@ class Objective:
     def _metric_or_raise(self, trial, summary: RunSummary) -> float:
         import optuna
 
-        if summary.status == "pruned":
+        if summary.status == PRUNED:
             trial.set_user_attr("pruned_reason", f"pruned at step {summary.step}")
             raise optuna.TrialPruned(f"pruned at step {summary.step}")
         value = metric_value(summary, self.sweep.metric)
-        if summary.status != "completed" or value is None or not math.isfinite(value):
+        if summary.status != COMPLETED or value is None or not math.isfinite(value):
             reason = f"status {summary.status}, {self.sweep.metric}={value}"
             if summary.reason:
                 reason += f": {summary.reason}"

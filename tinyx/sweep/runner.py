@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.errors import ConfigError
+from tinyx.rundir.contract import FINAL_METRICS, TRAIN_LOSS
 from tinyx.sweep.objective import TRIALS_DIR, Objective
 from tinyx.sweep.report import write_report
 from tinyx.sweep.samplers import make_pruner, make_sampler
@@ -25,7 +26,7 @@ from tinyx.sweep.storage import (
 
 # The summary.json figures a study may optimise.
 # val/bpb (bits per byte) compares trials whose tokenizers differ (data.tokenizer or data.encoding searched).
-METRICS = ("val/loss", "val/loss_best", "val/bpb", "val/bpb_best", "train/loss", "tokens_per_second")
+METRICS = (*FINAL_METRICS, TRAIN_LOSS, "tokens_per_second")
 
 
 def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from tinyx.config import SweepConfig, is_hyperparameter
 from tinyx.errors import ConfigError
+from tinyx.rundir.records import INTERRUPTED
 from tinyx.sweep.space import SearchSpace, override_key
 
 DEFAULT_DB = "study.db"
-# fail_reason of a trial stopped by Ctrl-C: it does not count towards sweep.n_trials, and runs again.
-INTERRUPTED = "interrupted"
 _URL_FORMS = ("use sqlite:///path/to/study.db, postgresql://user:password@host/db, mysql://user:password@host/db "
               "or journal:path/to/journal.log")
 

@@ -13,6 +13,7 @@ from tinyx import faults, hardware
 from tinyx.data import fixed_eval_windows, to_device
 from tinyx.data.token_bytes import split_bytes
 from tinyx.model import GPT
+from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, VAL_PPL
 
 
 @torch.inference_mode()
@@ -105,7 +106,7 @@ class Evaluator:
         faults.pause_point("eval", step)
         if not self.is_main:  # every rank knows the score (same weights, same windows); rank 0 reports it
             return val, {}, None, time.perf_counter() - started
-        metrics = {"val/loss": val.loss, "val/ppl": math.exp(min(val.loss, 50.0)), "val/bpb": val.bpb}
+        metrics = {VAL_LOSS: val.loss, VAL_PPL: math.exp(min(val.loss, 50.0)), VAL_BPB: val.bpb}
         metrics.update(self.model.sink_mass(to_device(self.windows[0], self.hw.device)[0]))
         text = sample_text(self.model, self.tokenizer, self.prompt_ids, self.sample_tokens, self.seed,
                            self.hw.device) if self.sample_tokens else None

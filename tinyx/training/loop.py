@@ -12,27 +12,27 @@ from tinyx.config import RunConfig, to_run_config
 from tinyx.errors import TrainingInterrupted
 from tinyx.loggers import Logger, RunLabels
 from tinyx.optim import eager_optimizers, lr_factor, set_lr
-from tinyx.records import failed_status
-from tinyx.rundir import RunSummary
+from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary
+from tinyx.rundir.records import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, failed_status
 from tinyx.secrets import masked_errors
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.setup import Run, setup
 from tinyx.training.step import train_step
 
 OnEval = Callable[[int, float], "str | None"]
-ON_EVAL_METRICS = ("val/loss", "val/bpb")
+ON_EVAL_METRICS = (VAL_LOSS, VAL_BPB)
 
 
 def _reading(on_eval: OnEval, metric: str, run: Run) -> OnEval:
     """on_eval, handed `metric` of the evaluation (the loop hands it the val loss)."""
-    if metric == "val/loss":
+    if metric == VAL_LOSS:
         return on_eval
     return lambda step, _val_loss: on_eval(step, run.state.val_bpb)
 
 
 def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False,
           labels: RunLabels | None = None, on_eval: OnEval | None = None,
-          on_eval_metric: str = "val/loss") -> RunSummary:
+          on_eval_metric: str = VAL_LOSS) -> RunSummary:
     """Train `cfg` into `run_dir` (the run-directory contract, tinyx.rundir) and return its summary.
 
     The config is validated here, however it was built. `on_eval(step, value)` is called after every
@@ -55,7 +55,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
 
 def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:
     """Run the loop and close the run whatever happens: summary.json, loggers, process group."""
-    summary, interrupted = run.summary("running"), None
+    summary, interrupted = run.summary(RUNNING), None
     stop = StopRequest(str(run.run_dir))
     try:
         with stop:
@@ -64,20 +64,20 @@ def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:
             gc.collect()
             gc.freeze()
             stopped_by = _loop(run, stop, on_eval)
-            if stopped_by == "interrupted":  # checkpointed while a second signal still stops at once
+            if stopped_by == INTERRUPTED:  # checkpointed while a second signal still stops at once
                 interrupted = run.interrupt(stop.signum)
-        reason = (run.diverged_reason() if stopped_by == "diverged" else
+        reason = (run.diverged_reason() if stopped_by == DIVERGED else
                   f"{interrupted.signal_name} at step {run.state.step}; checkpoint {interrupted.checkpoint}"
                   if interrupted else None)
-        if stopped_by == "diverged":
+        if stopped_by == DIVERGED:
             run.console.say(f"diverged: {reason}")
-        summary = run.summary(stopped_by or "completed", reason)
+        summary = run.summary(stopped_by or COMPLETED, reason)
     except TrainingInterrupted as e:
-        summary = run.summary("interrupted", f"{e.signal_name} twice: stopped at once during step {e.step}, "
-                                             f"without a checkpoint")
+        summary = run.summary(INTERRUPTED, f"{e.signal_name} twice: stopped at once during step {e.step}, "
+                                           f"without a checkpoint")
         raise
     except KeyboardInterrupt:
-        summary = run.summary("interrupted")
+        summary = run.summary(INTERRUPTED)
         raise
     except Exception as e:
         summary = run.summary(failed_status(e))
@@ -112,7 +112,7 @@ def _loop(run: Run, stop: StopRequest, on_eval: OnEval | None) -> str | None:
         if is_log:
             run.log_train(lr_scale, grad_norm, interval_steps, time.perf_counter() - interval_start)
         if (is_log or is_eval or is_ckpt) and state.diverged(tc.max_nonfinite_steps):
-            return "diverged"
+            return DIVERGED
         is_best = False
         if is_eval:
             is_best = run.evaluate()
@@ -122,7 +122,7 @@ def _loop(run: Run, stop: StopRequest, on_eval: OnEval | None) -> str | None:
         if is_ckpt or is_best:
             run.checkpointer.save(best=is_best)
         if run.stop_requested(stop.signum, is_log):
-            return "interrupted"
+            return INTERRUPTED
         if is_log or is_eval or is_ckpt:  # evaluation and checkpoints are not training time
             interval_start, interval_steps = time.perf_counter(), 0
     return None

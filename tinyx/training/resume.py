@@ -8,13 +8,14 @@ from typing import Callable
 from tinyx.checkpoint import find_checkpoint, load_checkpoint, load_latest_good
 from tinyx.datarecord import data_settings, tokenizer_mismatch
 from tinyx.errors import CheckpointError
-from tinyx.rundir import CKPT_DIR, LAST, resolve_last
+from tinyx.checkpoint import CKPT_DIR
+from tinyx.rundir.last import LAST, resolve_last
 
 
 def find_resume_checkpoint(resume: str, run_dir: Path, say: Callable[[str], None]) -> tuple[Path, dict] | None:
     """The checkpoint `train.resume` names and its state; None for `auto` in a directory without one.
 
-    `last` is the newest run under the outputs root (tinyx.rundir.resolve_last); train.py also makes
+    `last` is the newest run under the outputs root (tinyx.rundir.last.resolve_last); train.py also makes
     it the run directory, so that run continues in place.
     """
     if resume == LAST:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from tinyx import distributed, faults, hardware, provenance, rundir
+from tinyx import distributed, faults, hardware, provenance
 from tinyx.checkpoint import discard_after, list_checkpoints
 from tinyx.config import RunConfig, config_to_dict, flatten_config
 from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
@@ -25,7 +25,8 @@ from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_l
 from tinyx.masking import mask
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe
-from tinyx.rundir import RunSummary
+from tinyx.rundir.contract import (PROVENANCE_FILE, SUMMARY_FILE, TOKENIZER_FILE, TRAIN_LOSS, RunSummary,
+                                   refuse_to_overwrite, write_config)
 from tinyx.secrets import Redactor
 from tinyx.data.windows import make_sampler
 from tinyx.training.checkpointer import Checkpointer
@@ -65,7 +66,7 @@ class Run:
             [counters.mean_loss(), grad_norm.float(), counters.nonfinite_steps]), self.world).tolist()
         tokens_per_second = steps * self.tokens_per_step / seconds
         self.throughput.append(tokens_per_second)
-        metrics = {"train/loss": train_loss, "lr": oc.lr * lr_scale, "grad_norm": grad_norm_value,
+        metrics = {TRAIN_LOSS: train_loss, "lr": oc.lr * lr_scale, "grad_norm": grad_norm_value,
                    "wall_seconds": self.state.wall_seconds(), "nonfinite_steps": int(skipped),
                    **({"lr/adamw": oc.adamw_lr * lr_scale} if oc.name == "muon" else {}),
                    "step_ms": 1e3 * seconds / steps, "tokens_per_second": tokens_per_second,
@@ -152,7 +153,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
         # The output directory first: a read-only or full disk fails now, not after the data is tokenised.
         check_writable(run_dir)
         if not cfg.train.resume:
-            rundir.refuse_to_overwrite(run_dir)
+            refuse_to_overwrite(run_dir)
     if injected:
         notes.append(f"warning: fault injection on ({faults.ENV}={injected.spec}): for tinyx's tests only")
     init_from = bool(cfg.model.init_from)  # the weights load only without a checkpoint to resume (below)
@@ -272,10 +273,10 @@ def _open_run_dir(cfg: RunConfig, run_dir: Path, checkpointer: Checkpointer, dat
         # This directory continues from start_step: what it wrote after that is rewritten.
         for path in discard_after(run_dir, start_step, checkpointer.state.best_step):
             notes.append(f"discarded {path.name}, saved after the checkpoint resumed from (the run rewrites it)")
-        (run_dir / rundir.SUMMARY_FILE).unlink(missing_ok=True)
-    rundir.write_config(run_dir, checkpointer.config)
-    atomic_write_json(run_dir / rundir.PROVENANCE_FILE, provenance.collect(str(hw.device), data_record(data)))
-    atomic_write_json(run_dir / rundir.TOKENIZER_FILE, data.tokenizer.to_dict())
+        (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    write_config(run_dir, checkpointer.config)
+    atomic_write_json(run_dir / PROVENANCE_FILE, provenance.collect(str(hw.device), data_record(data)))
+    atomic_write_json(run_dir / TOKENIZER_FILE, data.tokenizer.to_dict())
     jsonl = JsonlLogger(run_dir, history_from=resumed_from.parent.parent if resumed_from else None,
                         history_until=start_step)
     return [jsonl, console, *build_loggers(cfg, run_dir, labels, start_step, console.say)]

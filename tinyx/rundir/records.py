@@ -1,7 +1,7 @@
 """What a run directory's records mean, defined once for every tool that reads them: the statuses summary.json's
 `status` takes, and the pairing rule (whether one seed drew the same training windows in two runs).
 
-Its own module rather than rundir.py (which lays the files out and reads them): compare, ablate and the training
+Its own module rather than contract.py (which lays the files out and reads them): compare, ablate and the training
 loop import these few names without the rest, and the next tools over run directories (per-arm tuning, the
 ladder) read the same rule. Importing it is cheap: no torch, no numpy.
 """
