@@ -180,7 +180,7 @@ def test_the_offline_sync_hint_names_every_folder_of_a_run_resumed_in_place(tmp_
 
 def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(monkeypatch):
     from tinyx.compose import env_config_keys
-    from tinyx.loggers import tracked_config
+    from tinyx.loggers.labels import tracked_config
 
     monkeypatch.setenv("TINYX_TEST_CACHE", "/home/someone/private-cache")
     composed = compose(MICRO + ["data.cache_dir=${oc.env:TINYX_TEST_CACHE}", "optim.lr=0.003"])
@@ -192,7 +192,7 @@ def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(mon
 
 
 def test_hyperparameters_named_like_secrets_reach_the_tracker_and_muon_keys_only_for_muon():
-    from tinyx.loggers import tracked_config
+    from tinyx.loggers.labels import tracked_config
 
     adamw = tracked_config(micro_config("model.attn_sink=token", "model.n_sink_tokens=2",
                                         "data=shakespeare_bpe", "train.sample_tokens=16"))

@@ -21,7 +21,11 @@ from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
 from tinyx.datarecord import data_record, train_identity
 from tinyx.errors import ConfigError, TrainingInterrupted
 from tinyx.files import atomic_write_json, check_writable
-from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers, next_steps
+from tinyx.loggers import Logger, build_loggers
+from tinyx.loggers.console import ConsoleLogger
+from tinyx.loggers.jsonl import JsonlLogger
+from tinyx.loggers.labels import RunLabels
+from tinyx.loggers.next_steps import next_steps
 from tinyx.masking import mask
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe
