@@ -18,6 +18,7 @@ from tinyx.loggers.wandb_logger import WandbLogger
 
 if TYPE_CHECKING:
     from tinyx.config import RunConfig
+    from tinyx.secrets import Redactor
 
 
 class Logger(Protocol):
@@ -28,9 +29,10 @@ class Logger(Protocol):
     def finish(self, summary: dict) -> None: ...
 
 
-def build_loggers(cfg: RunConfig, run_dir: str | Path, labels: RunLabels | None = None, start_step: int = 0,
-                  say: Callable[[str], None] = print) -> list[Logger]:
-    """The loggers `cfg.logger` switches on beyond the console and metrics.jsonl.
+def build_loggers(cfg: RunConfig, run_dir: str | Path, redactor: Redactor, labels: RunLabels | None = None,
+                  start_step: int = 0, say: Callable[[str], None] = print) -> list[Logger]:
+    """The loggers `cfg.logger` switches on beyond the console and metrics.jsonl; `redactor`, the run's, keeps
+    its secrets from their config panels.
 
     Call it after JsonlLogger has written the run's history: on resume, a backend that starts
     a fresh record (a new wandb run, a run directory without event files) replays it.
@@ -41,7 +43,7 @@ def build_loggers(cfg: RunConfig, run_dir: str | Path, labels: RunLabels | None 
     loggers: list[Logger] = []
     if not (cfg.logger.tensorboard.enabled or cfg.logger.wandb.enabled):
         return loggers
-    config = tracked_config(cfg, labels.private_keys)
+    config = tracked_config(cfg, redactor)
     if cfg.logger.tensorboard.enabled:
         loggers.append(TensorBoardLogger(run_dir, config, history, start_step))
     if cfg.logger.wandb.enabled:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Collection
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tinyx.config import RunConfig
+    from tinyx.secrets import Redactor
 
 
 @dataclass
@@ -23,17 +24,17 @@ class RunLabels:
     # Keys a dashboard groups runs by, added to the tracker's config: `arm` (the differing overrides but the
     # seed, e.g. "experiment=llama_tiny": the seeds of one arm share it) and `experiment` (the one chosen).
     dashboard: dict[str, str] = field(default_factory=dict)
-    # Config keys whose value came from the environment, with their source text (`${oc.env:...}`):
-    # never sent to a tracker, and checkpoints store the source instead of the value. A list of
-    # keys alone is accepted too.
+    # Config keys whose value came from the environment, with their source text (`${oc.env:...}`): the run's
+    # Redactor (tinyx.secrets) is built from them, so they never reach a tracker and checkpoints store the source
+    # instead of the value. A list of keys alone is accepted too.
     private_keys: dict[str, str | None] = field(default_factory=dict)
 
 
-def tracked_config(cfg: RunConfig, private_keys: Collection[str] = ()) -> dict:
-    """The resolved config as flat `a.b.c` keys for trackers' config panels: all but logger settings and secrets."""
+def tracked_config(cfg: RunConfig, redactor: Redactor) -> dict:
+    """The resolved config as flat `a.b.c` keys for trackers' config panels: all but logger settings and the
+    secrets `redactor` (the run's) knows."""
     from tinyx.config import MUON_ONLY_KEYS, config_to_dict
-    from tinyx.secrets import Redactor
 
-    tracked = Redactor(dict.fromkeys(private_keys)).tracked(config_to_dict(cfg))
+    tracked = redactor.tracked(config_to_dict(cfg))
     unused = {f"optim.{k}" for k in MUON_ONLY_KEYS} if cfg.optim.name != "muon" else set()
     return {k: v for k, v in tracked.items() if k not in unused}
