@@ -20,7 +20,7 @@ from tinyx.rundir.records import DIVERGED
 def run_train(cfg, run_dir, labels=None, multirun: bool = False) -> float:
     """train.py's body: validate the composed config, train, return the final validation loss.
 
-    `labels` (a tinyx.loggers.RunLabels, see run_labels_from_hydra) names the run in wandb. A
+    `labels` (a tinyx.loggers.labels.RunLabels, see run_labels_from_hydra) names the run in wandb. A
     diverged run exits with code 3, except in a multirun (`multirun`), where its result is nan and
     the other jobs go on. A user error before training leaves no directory behind.
     """
@@ -50,7 +50,7 @@ def _train_job(cfg, run_dir: Path, labels, multirun: bool) -> float:
             # A rerun multirun skips its finished jobs (a single run says it has nothing left to train).
             print(f"train.resume=auto: {run_dir} already completed at step {done.step}: skipped", flush=True)
             return done.val_loss
-    from tinyx.loggers import RunLabels
+    from tinyx.loggers.labels import RunLabels
     from tinyx.training import train
 
     labels = labels or RunLabels()
@@ -167,7 +167,7 @@ def run_labels_from_hydra(hydra_cfg):
     """
     from hydra.types import RunMode
 
-    from tinyx.loggers import RunLabels
+    from tinyx.loggers.labels import RunLabels
 
     # Run names say what was trained: where and how it ran is left out.
     overrides = [o for o in hydra_cfg.overrides.task if is_hyperparameter(_override_key(o))]

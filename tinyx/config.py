@@ -179,7 +179,7 @@ class TrainConfig:
     ckpt_every: int = 500
     keep_checkpoints: int = 3  # the newest ones, plus the best by validation loss
     # auto: continue from the newest good checkpoint in this run's own directory (start fresh if none);
-    # last: the newest run under the outputs root (train.py continues it in place, tinyx.rundir.resolve_last);
+    # last: the newest run under the outputs root (train.py continues it in place, tinyx.rundir.last.resolve_last);
     # else a run directory or a checkpoint file to continue from.
     resume: Optional[str] = None
     max_nonfinite_steps: int = 5  # steps in a row with a NaN/inf loss or gradient (each skipped) before "diverged"

@@ -212,7 +212,7 @@ def log_to_wandb(run_dir: Path, rows, say=print) -> None:
     and project, offline when WANDB_MODE says so (a new offline-run-* folder for `wandb sync`)."""
     import os
 
-    from tinyx.loggers import WANDB_ID_FILE
+    from tinyx.loggers.wandb_logger import WANDB_ID_FILE
     from tinyx.rundir.contract import WANDB_DIR, read_config
 
     id_file = run_dir / WANDB_DIR / WANDB_ID_FILE

@@ -1,6 +1,7 @@
 """`compare --wandb`: the comparison logged as a wandb run of its own, read back with wandb's own offline reader."""
 
 import json
+import os
 
 import pytest
 from helpers import leet
@@ -13,10 +14,17 @@ def records(run_dir):
 
 
 @pytest.mark.slow  # wandb.init and two reads by `wandb leet`: ~20 s on 2 busy cores
-def test_compare_logs_table_curves_and_statistics_in_the_sweeps_group(tracked_multirun, tmp_path, capsys):
+def test_compare_logs_table_curves_and_statistics_in_the_sweeps_group(tracked_multirun, tmp_path, capsys,
+                                                                      monkeypatch):
     sweep, _ = tracked_multirun
+    # As a user runs it with a .env copied from .env.example: empty WANDB_* values mean "not set" (wandb would
+    # refuse an empty WANDB_MODE), and without an API key the comparison is written offline.
+    for key in ("WANDB_MODE", "WANDB_API_KEY", "WANDB_PROJECT", "WANDB_ENTITY"):
+        monkeypatch.setenv(key, "")
+    monkeypatch.setenv("NETRC", str(tmp_path / "no_netrc"))
     comparison = main([str(sweep), "--out", str(tmp_path), "--wandb"])
     assert "wandb: offline comparison run" in capsys.readouterr().out
+    assert "WANDB_MODE" not in os.environ
     compare_run = tmp_path / "wandb" / "latest-run"
     logged = records(compare_run)
     (run,) = [r["run"] for r in logged if r["type"] == "run"]

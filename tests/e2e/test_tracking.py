@@ -9,6 +9,7 @@ from helpers import CORPUS, MICRO, compose, leet, micro_config
 from tinyx.config import to_run_config
 from tinyx.loggers import build_loggers
 from tinyx.rundir.contract import read_jsonl
+from tinyx.secrets import Redactor
 from tinyx.training import train
 
 
@@ -104,7 +105,7 @@ def test_a_wandb_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch, 
     # A failure mid-run (here: wandb refuses to log into a run that was finished behind our back).
     monkeypatch.setenv("WANDB_MODE", "offline")
     said = []
-    (wandb_logger,) = build_loggers(micro_config("logger=wandb"), tmp_path / "mid_run", say=said.append)
+    (wandb_logger,) = build_loggers(micro_config("logger=wandb"), tmp_path / "mid_run", Redactor(), say=said.append)
     wandb_logger.run.finish()
     wandb_logger.log_metrics(1, {"train/loss": 4.0})
     wandb_logger.log_sample(1, "text")
@@ -115,7 +116,7 @@ def test_a_wandb_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch, 
 def test_wandb_disabled_turns_it_off(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     said = []
-    assert build_loggers(micro_config("logger=wandb"), tmp_path, say=said.append) == []
+    assert build_loggers(micro_config("logger=wandb"), tmp_path, Redactor(), say=said.append) == []
     assert said == ["wandb: off (WANDB_MODE=disabled); the run is logged locally only"]
     assert not (tmp_path / "wandb").exists()
 
@@ -172,7 +173,7 @@ def test_resume_continues_the_wandb_run_in_place_and_replays_history_elsewhere(t
 def test_the_offline_sync_hint_names_every_folder_of_a_run_resumed_in_place(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     said = []
-    [logger] = build_loggers(micro_config("logger=wandb"), tmp_path, say=said.append)
+    [logger] = build_loggers(micro_config("logger=wandb"), tmp_path, Redactor(), say=said.append)
     logger.finish({})
     # A run resumed in place writes one offline-run-* folder per attempt, all with one id: sync them all.
     assert said[-1].endswith(f"upload later with: uv run wandb sync {tmp_path}/wandb/offline-run-*")
@@ -180,30 +181,28 @@ def test_the_offline_sync_hint_names_every_folder_of_a_run_resumed_in_place(tmp_
 
 def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(monkeypatch):
     from tinyx.compose import env_config_keys
-    from tinyx.loggers import tracked_config
+    from tinyx.loggers.labels import tracked_config
 
     monkeypatch.setenv("TINYX_TEST_CACHE", "/home/someone/private-cache")
     composed = compose(MICRO + ["data.cache_dir=${oc.env:TINYX_TEST_CACHE}", "optim.lr=0.003"])
     assert env_config_keys(composed) == {"data.cache_dir": "${oc.env:TINYX_TEST_CACHE}"}
-    config = tracked_config(to_run_config(composed), env_config_keys(composed))
+    config = tracked_config(to_run_config(composed), Redactor(env_config_keys(composed)))
     assert config["optim.lr"] == 0.003 and config["model.n_layer"] == 2 and config["optim.betas"] == [0.9, 0.99]
     assert "data.cache_dir" not in config and "/home/someone/private-cache" not in map(str, config.values())
     assert not any(k.startswith("logger.") for k in config)
 
 
 def test_hyperparameters_named_like_secrets_reach_the_tracker_and_muon_keys_only_for_muon():
-    from tinyx.loggers import tracked_config
+    from tinyx.loggers.labels import tracked_config
 
     adamw = tracked_config(micro_config("model.attn_sink=token", "model.n_sink_tokens=2",
-                                        "data=shakespeare_bpe", "train.sample_tokens=16"))
+                                        "data=shakespeare_bpe", "train.sample_tokens=16"), Redactor())
     # Keys an ablation varies, though their names hold "token": not secrets.
     assert adamw["model.n_sink_tokens"] == 2 and adamw["data.tokenizer"] == "tiktoken"
     assert adamw["train.sample_tokens"] == 16
     assert "optim.momentum" not in adamw and "optim.ns_steps" not in adamw  # AdamW ignores them
-    muon = tracked_config(micro_config("optim=muon"))
+    muon = tracked_config(micro_config("optim=muon"), Redactor())
     assert muon["optim.momentum"] == 0.95 and muon["optim.adamw_lr"] == 3e-3
     # A secret by exact name is left out, whatever its value.
-    from tinyx.secrets import Redactor
-
     assert "logger.wandb.api_key" not in Redactor().tracked({"logger": {"wandb": {"api_key": "k"}}, "seed": 1})
     assert Redactor().redact({"logger": {"wandb": {"api_key": "k"}}})["logger"]["wandb"]["api_key"] == "***"

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from rich.progress import ProgressSample
 
-from tinyx.loggers import ConsoleLogger
+from tinyx.loggers.console import ConsoleLogger
 
 FIGURES = {"train/loss": 2.6057, "lr": 3e-4, "grad_norm": 0.55, "step_ms": 360.0, "tokens_per_second": 27185.0,
            "mfu": 0.7}
@@ -78,7 +78,7 @@ def test_next_steps_generate_with_the_runs_prompt(tmp_path):
     from helpers import compose
 
     from tinyx.config import to_run_config
-    from tinyx.loggers import next_steps
+    from tinyx.loggers.next_steps import next_steps
 
     shakespeare = next_steps(to_run_config(compose(["debug=micro"])), tmp_path)
     assert f"uv run python -m tinyx.generate run={tmp_path} prompt=ROMEO:   # sample text" in "\n".join(shakespeare)

@@ -34,11 +34,6 @@ ALLOWED = {
     ("tinyx/lmeval.py", "wandb"): "the config's logger.wandb group, not the folder",
     ("tinyx/config.py", "val/loss"): "the sweep's default metric: config.py sits below tinyx.rundir (records reads "
                                      "its key roles), so it cannot import the name",
-    # Being split into smaller modules on a branch of issue 24 beside this one: its names come from the vocabulary
-    # once that lands (then this test names the new modules, and the next one these entries).
-    **{("tinyx/loggers.py", name): "being split on another branch" for name in
-       (contract.TRAIN_LOSS, contract.VAL_LOSS, contract.VAL_PPL, contract.VAL_BPB, contract.VAL_LOSS_BEST,
-        contract.VAL_BPB_BEST)},
 }
 
 

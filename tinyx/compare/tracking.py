@@ -45,10 +45,10 @@ def log_comparison(c: Comparison, out_dir: Path, group: str | None = None) -> st
     """Log the comparison as a wandb run in out_dir/wandb; returns the line to print (its URL or sync hint)."""
     import wandb
 
-    from tinyx.loggers import has_wandb_key
+    from tinyx.loggers.wandb_env import offline_reason, wandb_mode
 
     runs = [r for a in c.arms for r in a.runs]
-    offline = os.environ.get("WANDB_MODE", "").strip().lower() == "offline" or not has_wandb_key()
+    offline = offline_reason(wandb_mode()) is not None  # first: it drops the empty WANDB_* wandb would refuse
     config = {"metric": c.metric, "metric_label": metric_label(c), "baseline": c.baseline.name,
               "arms": [a.name for a in c.arms], "alpha": c.alpha, "min_effect": c.min_effect, "at_step": c.at_step,
               "at_tokens": c.at_tokens, "runs": [str(r.path) for r in runs],

@@ -70,7 +70,7 @@ class Objective:
     def _labels(self, trial, overrides: list[str], cfg: DictConfig):
         """The trial's name, group and tags in wandb: the study is the group."""
         from tinyx.compose import env_config_keys
-        from tinyx.loggers import RunLabels
+        from tinyx.loggers.labels import RunLabels
 
         return RunLabels(name=f"{self.study_name}/{trial.number}: {','.join(overrides)}"[:128],
                          group=self.study_name[:128], tags=[f"study={self.study_name}"[:64]],

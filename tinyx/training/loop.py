@@ -10,7 +10,8 @@ from typing import Callable
 from tinyx import distributed
 from tinyx.config import RunConfig, to_run_config
 from tinyx.errors import TrainingInterrupted
-from tinyx.loggers import Logger, RunLabels
+from tinyx.loggers import Logger
+from tinyx.loggers.labels import RunLabels
 from tinyx.optim import eager_optimizers, lr_factor, set_lr
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary
 from tinyx.rundir.records import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, failed_status

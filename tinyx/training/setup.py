@@ -21,7 +21,11 @@ from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
 from tinyx.datarecord import data_record, train_identity
 from tinyx.errors import ConfigError, TrainingInterrupted
 from tinyx.files import atomic_write_json, check_writable
-from tinyx.loggers import ConsoleLogger, JsonlLogger, Logger, RunLabels, build_loggers, next_steps
+from tinyx.loggers import Logger, build_loggers
+from tinyx.loggers.console import ConsoleLogger
+from tinyx.loggers.jsonl import JsonlLogger
+from tinyx.loggers.labels import RunLabels
+from tinyx.loggers.next_steps import next_steps
 from tinyx.masking import mask
 from tinyx.model import GPT
 from tinyx.optim import build_optimizers, describe
@@ -142,7 +146,7 @@ def seed_rank(seed: int, rank: int, step: int) -> None:
 
 
 def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_loggers: list[Logger]) -> Run:
-    redactor = _redactor(labels, config_to_dict(cfg))  # first: a download's log line or error masks its token
+    redactor, private_text = _redactor(labels, config_to_dict(cfg))  # first: a download's lines mask its token
     injected = faults.load()
     world = distributed.world_from_env()
     hw = hardware.setup(cfg.hardware, world.local_rank, world.size)
@@ -179,7 +183,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
         hf_load.load_weights(trainable.model, cfg.model.init_from)
         notes.append(f"weights from {cfg.model.init_from}")
     state = TrainState(sampler, LossCounters(hw.device))
-    checkpointer = Checkpointer(run_dir, trainable, state, redactor.redact(cfg_dict), sorted(redactor.private),
+    checkpointer = Checkpointer(run_dir, trainable, state, redactor.redact(cfg_dict), private_text,
                                 data.tokenizer.to_dict(), cfg.train.keep_checkpoints, world.is_main)
     if resume is not None:
         changed = checkpointer.restore(resume[1], resume[0])
@@ -194,7 +198,7 @@ def setup(cfg: RunConfig, run_dir: Path, labels: RunLabels, quiet: bool, extra_l
     loggers: list[Logger] = [console]
     resumed_from = resume[0] if resume is not None else None
     if world.is_main:  # the one process that writes files
-        loggers = _open_run_dir(cfg, run_dir, checkpointer, data, resumed_from, labels, console, notes, hw)
+        loggers = _open_run_dir(cfg, run_dir, checkpointer, data, resumed_from, labels, redactor, console, notes, hw)
         loggers.extend(extra_loggers)
     for note in notes:
         console.say(note)
@@ -222,17 +226,18 @@ def _with_tokenizer_kind(cfg: RunConfig, tokenizer) -> RunConfig:
     return replace(cfg, data=replace(cfg.data, tokenizer=tokenizer.to_dict()["kind"]))
 
 
-def _redactor(labels: RunLabels, cfg_dict: dict) -> Redactor:
-    """Text values the entry point took from the environment (a URL with a token, a private path) are
-    written as their `${oc.env:...}` source and masked in every line and error from now on; numbers stay,
-    since rebuilding the model needs them."""
+def _redactor(labels: RunLabels, cfg_dict: dict) -> tuple[Redactor, list[str]]:
+    """The run's one Redactor, over every value the entry point took from the environment: none reaches a
+    tracker, and text values (a URL with a token, a private path) are written as their `${oc.env:...}` source
+    and masked in every line and error from now on. Also those text keys, the ones a checkpoint records
+    (numbers stay as they are, since rebuilding the model needs them)."""
     sources = labels.private_keys
     if not isinstance(sources, dict):
         sources = dict.fromkeys(sources)
     flat = flatten_config(cfg_dict)
-    redactor = Redactor({k: v for k, v in sources.items() if isinstance(flat.get(k), str)})
+    redactor = Redactor(sources)
     redactor.protect(cfg_dict)
-    return redactor
+    return redactor, sorted(k for k in sources if isinstance(flat.get(k), str))
 
 
 def _build_trainable(cfg: RunConfig, hw: hardware.Hardware) -> Trainable:
@@ -264,8 +269,8 @@ def _rank0_run_dir(run_dir: Path, world: distributed.World) -> Path:
 
 
 def _open_run_dir(cfg: RunConfig, run_dir: Path, checkpointer: Checkpointer, data: TokenData,
-                  resumed_from: Path | None, labels: RunLabels, console: ConsoleLogger, notes: list[str],
-                  hw: hardware.Hardware) -> list[Logger]:
+                  resumed_from: Path | None, labels: RunLabels, redactor: Redactor, console: ConsoleLogger,
+                  notes: list[str], hw: hardware.Hardware) -> list[Logger]:
     """Write the run directory's records (config, provenance, tokenizer) and open its loggers."""
     start_step = checkpointer.state.step
     _check_free_space(run_dir, checkpointer.trainable.model, cfg.train.keep_checkpoints)
@@ -279,7 +284,7 @@ def _open_run_dir(cfg: RunConfig, run_dir: Path, checkpointer: Checkpointer, dat
     atomic_write_json(run_dir / TOKENIZER_FILE, data.tokenizer.to_dict())
     jsonl = JsonlLogger(run_dir, history_from=resumed_from.parent.parent if resumed_from else None,
                         history_until=start_step)
-    return [jsonl, console, *build_loggers(cfg, run_dir, labels, start_step, console.say)]
+    return [jsonl, console, *build_loggers(cfg, run_dir, redactor, labels, start_step, console.say)]
 
 
 def _check_free_space(run_dir: Path, model: torch.nn.Module, keep: int) -> None:

@@ -1,0 +1,40 @@
+"""What a tracker is told about a run: its name, group and tags (RunLabels) and its config panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinyx.config import RunConfig
+    from tinyx.secrets import Redactor
+
+
+@dataclass
+class RunLabels:
+    """How trackers name a run, from what the entry point knows (Hydra's overrides and sweep).
+
+    The library never reads Hydra: train.py fills this (tinyx.cli.run_labels_from_hydra) and
+    `logger.wandb.name` / `logger.wandb.group` in the config override it.
+    """
+
+    name: str | None = None  # e.g. "optim.lr=0.003,seed=1": the overrides that differ
+    group: str | None = None  # the experiment, or the multirun sweep directory
+    tags: list[str] = field(default_factory=list)  # e.g. "model=tiny": the config groups chosen
+    # Keys a dashboard groups runs by, added to the tracker's config: `arm` (the differing overrides but the
+    # seed, e.g. "experiment=llama_tiny": the seeds of one arm share it) and `experiment` (the one chosen).
+    dashboard: dict[str, str] = field(default_factory=dict)
+    # Config keys whose value came from the environment, with their source text (`${oc.env:...}`): the run's
+    # Redactor (tinyx.secrets) is built from them, so they never reach a tracker and checkpoints store the source
+    # instead of the value. A list of keys alone is accepted too.
+    private_keys: dict[str, str | None] = field(default_factory=dict)
+
+
+def tracked_config(cfg: RunConfig, redactor: Redactor) -> dict:
+    """The resolved config as flat `a.b.c` keys for trackers' config panels: all but logger settings and the
+    secrets `redactor` (the run's) knows."""
+    from tinyx.config import MUON_ONLY_KEYS, config_to_dict
+
+    tracked = redactor.tracked(config_to_dict(cfg))
+    unused = {f"optim.{k}" for k in MUON_ONLY_KEYS} if cfg.optim.name != "muon" else set()
+    return {k: v for k, v in tracked.items() if k not in unused}
