@@ -92,6 +92,10 @@ CASES = {
                                            "val: document i when floor((i+1)*0.1) > floor(i*0.1)",
                                            "raise data.val_fraction=0.1 to at least 0.334",
                                            "or set data.split_documents=none"]),
+    # data.max_tokens caps train and keeps val (a one-stream corpus): a cap below one window is named as the cause.
+    "train-max-tokens-below-one-window": Case("train", ["data.max_tokens=20"],
+                                              ["its train split has 20", "model.block_size+1=",
+                                               "raise data.max_tokens=20 to at least"]),
     "train-resume-missing": Case("train", ["train.resume={tmp}/nope"],
                                  ["train.resume={tmp}/nope does not exist", "train.resume=auto"]),
     "train-resume-no-checkpoint": Case("train", ["train.resume={tmp}/empty_dir"],
