@@ -38,7 +38,8 @@ def run_train(cfg, run_dir, labels=None, multirun: bool = False) -> float:
 def _train_job(cfg, run_dir: Path, labels, multirun: bool) -> float:
     from tinyx.config import to_run_config
 
-    run_cfg = to_run_config(cfg)  # before importing torch, so config errors come back at once
+    # Before importing torch, so config errors come back at once; train() takes it as validated (unchanged).
+    run_cfg = to_run_config(cfg)
     resume = run_cfg.train.resume
     if multirun and resume == LAST:
         raise ConfigError(f"train.resume={LAST} continues one run, not a multirun: rerun its -m command with "

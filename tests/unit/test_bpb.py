@@ -196,7 +196,7 @@ def test_the_sweep_accepts_bits_per_byte_as_its_metric():
     from tinyx.config import SweepConfig
     from tinyx.rundir.contract import RunSummary
     from tinyx.sweep.objective import metric_value
-    from tinyx.sweep.runner import validate_sweep
+    from tinyx.config import validate_sweep
 
     for metric in ("val/bpb", "val/bpb_best"):
         validate_sweep(SweepConfig(metric=metric))  # a val/ figure: the default median pruner may prune on it

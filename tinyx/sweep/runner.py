@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Callable
 
 from omegaconf import DictConfig
 
-from tinyx.config import RunConfig, SweepConfig, to_run_config
+from tinyx.config import RunConfig, SweepConfig, to_run_config, validate_sweep
 from tinyx.errors import ConfigError
-from tinyx.rundir.contract import FINAL_METRICS, TRAIN_LOSS
 from tinyx.sweep.objective import TRIALS_DIR, Objective
 from tinyx.sweep.report import write_report
 from tinyx.sweep.samplers import make_pruner, make_sampler
@@ -23,11 +21,6 @@ from tinyx.sweep.storage import (
     storage_label,
     study_signature,
 )
-
-# The summary.json figures a study may optimise.
-# val/bpb (bits per byte) compares trials whose tokenizers differ (data.tokenizer or data.encoding searched).
-METRICS = (*FINAL_METRICS, TRAIN_LOSS, "tokens_per_second")
-
 
 def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,
               default_name: str = "study", say: Callable[[str], None] = print, report: bool = True) -> dict | None:
@@ -97,36 +90,7 @@ def _worker(payload: tuple, slot) -> None:
         sys.exit(getattr(e, "exit_code", 130))
 
 
-def validate_sweep(sweep: SweepConfig) -> None:
-    def choice(key, value, options):
-        if value not in options:
-            raise ConfigError(f"sweep.{key}={value!r} is not one of {', '.join(options)}: set it to one of them.")
 
-    choice("sampler", sweep.sampler, ("tpe", "random"))
-    choice("pruner", sweep.pruner, ("median", "hyperband", "none"))
-    choice("direction", sweep.direction, ("minimize", "maximize"))
-    choice("metric", sweep.metric, METRICS)
-    if sweep.n_trials < 1:
-        raise ConfigError(f"sweep.n_trials={sweep.n_trials} must be >= 1.")
-    if sweep.workers < 1:
-        raise ConfigError(f"sweep.workers={sweep.workers} must be >= 1 (trial loops at once on this machine).")
-    for key in ("startup_trials", "pruner_startup_trials", "pruner_warmup_steps"):
-        if getattr(sweep, key) < 0:
-            raise ConfigError(f"sweep.{key}={getattr(sweep, key)} must be >= 0.")
-    if sweep.heartbeat_interval < 1:
-        raise ConfigError(f"sweep.heartbeat_interval={sweep.heartbeat_interval} must be >= 1 second.")
-    if sweep.heartbeat_grace <= sweep.heartbeat_interval:
-        raise ConfigError(f"sweep.heartbeat_grace={sweep.heartbeat_grace} must be greater than "
-                          f"sweep.heartbeat_interval={sweep.heartbeat_interval} (a live worker's trial would be "
-                          f"failed between two heartbeats): raise it, e.g. to 3 x the interval.")
-    if sweep.timeout is not None and sweep.timeout <= 0:
-        raise ConfigError(f"sweep.timeout={sweep.timeout} must be > 0 seconds, or null for none.")
-    if sweep.pruner != "none" and not sweep.metric.startswith("val/"):
-        raise ConfigError(f"sweep.pruner={sweep.pruner} prunes on a validation figure, but sweep.metric="
-                          f"{sweep.metric}: use a val/ metric or sweep.pruner=none.")
-    if sweep.study_name is not None and not re.fullmatch(r"[\w.-]+", sweep.study_name):
-        raise ConfigError(f"sweep.study_name={sweep.study_name!r} may hold only letters, digits, '_', '-' and '.' "
-                          f"(it names a folder).")
 
 
 def _check_command(sweep: SweepConfig, search_space: dict, base_overrides: list[str],

@@ -12,12 +12,10 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from tinyx.config import ParamSpec
+from tinyx.config import SPEC_TYPES, ParamSpec
 from tinyx.errors import ConfigError
 
 Compose = Callable[[list], DictConfig]
-
-SPEC_TYPES = ("float", "int", "categorical")
 
 
 @dataclass
