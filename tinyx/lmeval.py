@@ -212,21 +212,25 @@ def log_to_wandb(run_dir: Path, rows, say=print) -> None:
     and project, offline when WANDB_MODE says so (a new offline-run-* folder for `wandb sync`)."""
     import os
 
+    from tinyx.loggers.wandb_env import offline_reason, wandb_mode
     from tinyx.loggers.wandb_logger import WANDB_ID_FILE
     from tinyx.rundir.contract import WANDB_DIR, read_config
 
     id_file = run_dir / WANDB_DIR / WANDB_ID_FILE
-    if not id_file.is_file():
+    mode = wandb_mode()
+    if not id_file.is_file() or mode == "disabled":
         return
     run_id = id_file.read_text().strip()
     wandb_cfg = read_config(run_dir).get("logger", {}).get("wandb", {})
     try:
         import wandb
 
+        # Offline by the same rule as training (WANDB_MODE=offline, or no API key), passed explicitly: wandb's
+        # process-wide settings may come from an earlier wandb run of this process with another environment.
         wb = wandb.init(dir=str(run_dir), id=run_id, resume="allow",
                         project=wandb_cfg.get("project") or os.environ.get("WANDB_PROJECT") or "tinyx",
                         entity=wandb_cfg.get("entity") or os.environ.get("WANDB_ENTITY") or None,
-                        settings=wandb.Settings(silent=True))
+                        mode="offline" if offline_reason(mode) else None, settings=wandb.Settings(silent=True))
         wb.summary.update({f"lm_eval/{task}/{metric}": value for task, metric, value, _ in rows})
         wb.summary.update({f"lm_eval/{task}/{metric}_stderr": se for task, metric, _, se in rows if se is not None})
         wb.finish()
