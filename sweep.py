@@ -7,12 +7,12 @@ try:
     import hydra
     from omegaconf import DictConfig
 except ModuleNotFoundError as e:  # `python sweep.py` outside tinyx's environment: say what to run instead
-    from tinyx.entry import exit_outside_environment
+    from tinyx.cli.entry import exit_outside_environment
 
     exit_outside_environment("sweep.py", e)
 
-from tinyx.compose import check_override_keys, register_configs
-from tinyx.entry import load_env
+from tinyx.hydra_glue.compose import check_override_keys, register_configs
+from tinyx.cli.entry import load_env
 
 load_env()
 register_configs()
@@ -22,7 +22,7 @@ register_configs()
 def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
-    from tinyx.cli import run_sweep
+    from tinyx.sweep.main import run_sweep
 
     hydra_cfg = HydraConfig.get()
     return run_sweep(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices.get("search_space"))

@@ -6,12 +6,12 @@ try:
     import hydra
     from omegaconf import DictConfig
 except ModuleNotFoundError as e:  # `python train.py` outside tinyx's environment: say what to run instead
-    from tinyx.entry import exit_outside_environment
+    from tinyx.cli.entry import exit_outside_environment
 
     exit_outside_environment("train.py", e)
 
-from tinyx.compose import check_override_keys, register_configs
-from tinyx.entry import load_env
+from tinyx.hydra_glue.compose import check_override_keys, register_configs
+from tinyx.cli.entry import load_env
 
 load_env()
 register_configs()
@@ -22,7 +22,7 @@ def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from tinyx.cli import run_labels_from_hydra, run_train
+    from tinyx.hydra_glue.train_main import run_labels_from_hydra, run_train
 
     hydra_cfg = HydraConfig.get()
     return run_train(cfg, hydra_cfg.runtime.output_dir, labels=run_labels_from_hydra(hydra_cfg),

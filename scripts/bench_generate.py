@@ -3,7 +3,7 @@
     uv run python scripts/bench_generate.py                                  # model=small and model=tiny, 500 tokens
     uv run python scripts/bench_generate.py models=small new_tokens=200 repeats=3 threads=2
 
-For each model preset it times `tinyx.sampling.generate` from a one-token prompt with kv_cache=true and
+For each model preset it times `tinyx.nn.decoding.generate` from a one-token prompt with kv_cache=true and
 kv_cache=false (alternating, `repeats` rounds, medians), checks both gave the same tokens, and prints a
 Markdown table. Weights are random (speed does not depend on them; no run needed) and the vocabulary is
 Tiny Shakespeare's 65 characters. Two rows per model: at the preset's own block_size, where a sequence
@@ -38,9 +38,9 @@ class GenerateBenchConfig:
 def build_model(preset: str, block_size: int | None):
     import torch
 
-    from tinyx.compose import compose_train
+    from tinyx.hydra_glue.compose import compose_train
     from tinyx.config import to_run_config
-    from tinyx.model import GPT
+    from tinyx.nn.gpt import GPT
 
     cfg = to_run_config(compose_train([f"model={preset}"])).model
     cfg.vocab_size = CHAR_VOCAB
@@ -53,7 +53,7 @@ def build_model(preset: str, block_size: int | None):
 def time_generation(model, new_tokens: int, kv_cache: bool):
     import torch
 
-    from tinyx.sampling import generate
+    from tinyx.nn.decoding import generate
 
     prompt = torch.zeros(1, 1, dtype=torch.long)
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def measure(preset: str, block_size: int | None, bench: GenerateBenchConfig) -> 
 def main(argv: list[str]) -> list[dict]:
     import torch
 
-    from tinyx.generate import parse_args
+    from tinyx.tools.generate import parse_args
 
     bench = parse_args(argv, GenerateBenchConfig)
     if bench.threads:

@@ -42,7 +42,7 @@ def compose(overrides: list[str] = (), config_name: str = "train"):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from tinyx.compose import register_configs
+    from tinyx.hydra_glue.compose import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -56,7 +56,7 @@ def micro_config(*overrides: str):
 
 
 def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run a command of the project (`train.py ...`, `-m tinyx.generate ...`) as a user would."""
+    """Run a command of the project (`train.py ...`, `-m tinyx.tools.generate ...`) as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env=full_env)

@@ -1,7 +1,7 @@
 """`uv run train.py -m hydra/launcher=parallel hydra.launcher.max_jobs=2 seed=0,1,2,3`: a multirun's jobs at once.
 
 Hydra finds launchers in the `hydra_plugins` namespace package only; this module is the thin Hydra
-side (each job's config, Hydra's run_job in the job's process) of the engine in tinyx.launcher.
+side (each job's config, Hydra's run_job in the job's process) of the engine in tinyx.runtime.launcher.
 Hydra imports every plugin module at start, so nothing heavy is imported here at module level.
 """
 
@@ -61,7 +61,7 @@ class ParallelLauncher(Launcher):
         self.task_function: TaskFunction | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        from tinyx.errors import exit_on_user_error
+        from tinyx.common.errors import exit_on_user_error
 
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
         # Checked before any job or file: a bad setting leaves nothing behind (the sweep directory that
@@ -71,8 +71,8 @@ class ParallelLauncher(Launcher):
     def _plan_slots(self) -> list:
         import os
 
-        from tinyx.errors import ConfigError
-        from tinyx.launcher import plan_slots, visible_gpu_count, visible_gpu_names
+        from tinyx.common.errors import ConfigError
+        from tinyx.runtime.launcher import plan_slots, visible_gpu_count, visible_gpu_names
         from tinyx.rundir.claims import claimed_by_this_process
 
         try:
@@ -87,12 +87,12 @@ class ParallelLauncher(Launcher):
             raise
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from tinyx.errors import exit_on_user_error
+        from tinyx.common.errors import exit_on_user_error
 
         return exit_on_user_error(self._launch)(job_overrides, initial_job_idx)
 
     def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
-        from tinyx.launcher import JobExited, run_jobs
+        from tinyx.runtime.launcher import JobExited, run_jobs
 
         setup_globals()
         slots = self.slots

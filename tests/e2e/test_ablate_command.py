@@ -1,4 +1,4 @@
-"""`python -m tinyx.ablate`: rounds of real train.py -m runs; killed mid-round and rerun, it continues."""
+"""`python -m tinyx.tools.ablate`: rounds of real train.py -m runs; killed mid-round and rerun, it continues."""
 
 import os
 import signal
@@ -20,7 +20,7 @@ COMMON = ["debug=micro", f"data.path={CORPUS}", "train.max_steps=10", "train.eva
 
 
 def command(out):
-    return [sys.executable, "-m", "tinyx.ablate", *ARMS, "--round-seeds", "2", "--max-seeds", "4", "--min-effect",
+    return [sys.executable, "-m", "tinyx.tools.ablate", *ARMS, "--round-seeds", "2", "--max-seeds", "4", "--min-effect",
             "0", "--out", str(out), "--", *COMMON]
 
 

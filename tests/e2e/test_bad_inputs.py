@@ -7,7 +7,7 @@ file written or changed (Hydra's own `.hydra/` and `train.log` aside).
 
 Adding a case is one line in CASES. Placeholders in args: {tmp} (the case's folder, holding the bad
 files made by `bad_files`), {run} (a trained micro run), {ckpt} (its latest checkpoint), {corpus}.
-Tools: "train" (tinyx.cli.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
+Tools: "train" (tinyx.hydra_glue.train_main.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
 picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate", "export" (their
 main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
 """
@@ -28,7 +28,7 @@ import torch
 from helpers import CORPUS, MICRO, ROOT, compose, run_cli
 from omegaconf import OmegaConf
 
-from tinyx.checkpoint import find_checkpoint
+from tinyx.rundir.checkpoints import find_checkpoint
 
 
 @dataclass
@@ -243,7 +243,7 @@ CASES = {
                                   ["holds the run being exported", "choose another folder"]),
     "export-no-out": Case("export", ["run={run}"], ["out=<folder to write>"]),
     "train-init-from-missing": Case("train", ["model.init_from=hf:{tmp}/nope"],
-                                    ["model.init_from=hf:{tmp}/nope", "tinyx.export or transformers' save_pretrained"]),
+                                    ["model.init_from=hf:{tmp}/nope", "tinyx.tools.export or transformers' save_pretrained"]),
     "train-init-from-without-prefix": Case("train", ["model.init_from={tmp}/hf_other_shape"],
                                            ["model.init_from={tmp}/hf_other_shape is not hf:<an existing folder>"]),
     "train-init-from-other-shape": Case("train", ["model.init_from=hf:{tmp}/hf_other_shape"],
@@ -279,7 +279,7 @@ CASES = {
     "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
-    # ---- tinyx.ablate (before any run starts)
+    # ---- tinyx.tools.ablate (before any run starts)
     "ablate-one-arm": Case("ablate", ["baseline", "--out", "{tmp}/ablation_out"],
                            ["one arm (experiment=baseline)", "at least one variant"]),
     "ablate-round-of-one-seed": Case("ablate", ["baseline", "llama_tiny", "--round-seeds", "1"],
@@ -378,7 +378,7 @@ def bad_files(tmp_path_factory, trained_run):
 
 def _sink_checkpoint(ckpt: Path, run_dir: Path) -> None:
     """The micro run's checkpoint as a model with logit sinks (zero sink logits): a real model export refuses."""
-    from tinyx.checkpoint import load_checkpoint, save_checkpoint
+    from tinyx.rundir.checkpoints import load_checkpoint, save_checkpoint
 
     state = load_checkpoint(ckpt)
     state["config"]["model"]["attn_sink"] = "logit"
@@ -500,14 +500,14 @@ def _run(case: Case, args: list[str], tmp: Path, capsys) -> tuple[int, str]:
         return result.returncode, result.stderr
     with pytest.raises(SystemExit) as exit_info:
         if case.tool == "train":
-            from tinyx.cli import run_train
+            from tinyx.hydra_glue.train_main import run_train
 
             run_dir = next((a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")), str(tmp / "run"))
             run_train(compose(MICRO + [a for a in args if not a.startswith("hydra.run.dir=")]), Path(run_dir))
         else:
             import importlib
 
-            importlib.import_module(f"tinyx.{case.tool}").main(args)
+            importlib.import_module("tinyx.compare" if case.tool == "compare" else f"tinyx.tools.{case.tool}").main(args)
     return exit_info.value.code, capsys.readouterr().err
 
 
@@ -545,8 +545,8 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(name, bad_files, traine
 
 
 def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):
-    from tinyx.cli import run_train
-    from tinyx.errors import DataError
+    from tinyx.hydra_glue.train_main import run_train
+    from tinyx.common.errors import DataError
 
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(DataError, match="is empty"):
@@ -554,8 +554,8 @@ def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):
 
 
 def test_pickled_object_is_refused_without_running_it(tmp_path):
-    from tinyx.checkpoint import load_checkpoint
-    from tinyx.errors import CheckpointError
+    from tinyx.rundir.checkpoints import load_checkpoint
+    from tinyx.common.errors import CheckpointError
 
     path = tmp_path / "pickled_object.pt"
     torch.save({"model": {}, "config": {}, "payload": WritesOpen(tmp_path / "unpickled")}, path)

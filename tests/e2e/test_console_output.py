@@ -18,7 +18,7 @@ def test_a_run_says_how_long_it_takes_and_ends_with_what_to_do_next(tmp_path):
     assert any(line.startswith("step     10/40  eta ") for line in lines), lines
     tail = "\n".join(lines[-5:])
     where = shlex.quote(str(run_dir))
-    for command in (f"uv run python -m tinyx.generate run={where}", f"uv run python -m tinyx.evaluate {where}",
+    for command in (f"uv run python -m tinyx.tools.generate run={where}", f"uv run python -m tinyx.tools.evaluate {where}",
                     f"uv run python -m tinyx.compare {where}", f"uv run tensorboard --logdir {where}"):
         assert command in tail, tail
     assert lines[-5] == "next:", tail

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from helpers import CORPUS, MICRO, ROOT
 
-from tinyx import faults
+from tinyx.common import faults
 from tinyx.config import DataConfig
 from tinyx.data import load_tokens
 from tinyx.rundir.contract import read_jsonl

@@ -14,7 +14,7 @@ import time
 import pytest
 from helpers import CORPUS, MICRO, ROOT, micro_config, run_cli
 
-from tinyx.checkpoint import find_checkpoint
+from tinyx.rundir.checkpoints import find_checkpoint
 from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 

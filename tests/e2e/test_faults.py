@@ -1,5 +1,5 @@
 """Fault injection: real train.py processes killed with SIGKILL at chosen instants, SIGTERM and Ctrl-C,
-and NaN/inf injected into the loss and gradients (tinyx/faults.py: pause a process at a named point
+and NaN/inf injected into the loss and gradients (tinyx/common/faults.py: pause a process at a named point
 of a step, so a test kills it exactly there instead of sleeping and hoping)."""
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import pytest
 import torch
 from helpers import MICRO, ROOT, compose, micro_config, run_cli
 
-from tinyx import faults
-from tinyx.checkpoint import (
+from tinyx.common import faults
+from tinyx.rundir.checkpoints import (
     best_checkpoint,
     find_checkpoint,
     list_checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
-from tinyx.cli import run_train
+from tinyx.hydra_glue.train_main import run_train
 from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
@@ -178,7 +178,7 @@ def test_a_second_ctrl_c_stops_at_once_without_a_half_written_checkpoint(tmp_pat
 CTRL_C_IN_PROCESS = """
 import json, os, signal, sys
 from helpers import micro_config
-from tinyx.errors import TrainingInterrupted, exit_on_user_error
+from tinyx.common.errors import TrainingInterrupted, exit_on_user_error
 from tinyx.training import train
 
 class CtrlCAt:

@@ -1,6 +1,6 @@
-"""Hugging Face interop end to end: `python -m tinyx.export` on a trained run, `model.init_from=hf:<folder>`
+"""Hugging Face interop end to end: `python -m tinyx.tools.export` on a trained run, `model.init_from=hf:<folder>`
 back into training (a tinyx export and a GPT-2 folder saved by transformers), and lm-evaluation-harness
-through `python -m tinyx.evaluate --tasks` on a local task.
+through `python -m tinyx.tools.evaluate --tasks` on a local task.
 
 These import transformers or lm_eval and train or score a run: slow (.ci/run runs them).
 """
@@ -15,7 +15,7 @@ import pytest
 import torch
 from helpers import CORPUS, micro_config, run_cli
 
-from tinyx.errors import ExportError
+from tinyx.common.errors import ExportError
 from tinyx.rundir.contract import read_metrics, read_summary
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def test_export_then_init_from_starts_where_the_run_ended(trained_run, tmp_path)
 
     run_dir, summary = trained_run
     out = tmp_path / "hf"
-    result = run_cli("-m", "tinyx.export", f"run={run_dir}", f"out={out}")
+    result = run_cli("-m", "tinyx.tools.export", f"run={run_dir}", f"out={out}")
     assert result.returncode == 0, result.stderr
     diff = float(re.search(r"max \|logit\(tinyx\) - logit\(transformers\)\| = (\S+)", result.stdout).group(1))
     assert diff <= 1e-5
@@ -43,7 +43,7 @@ def test_export_then_init_from_starts_where_the_run_ended(trained_run, tmp_path)
     assert "GPT2LMHeadModel" in card and f"| val/loss | {summary.val_loss} |" in card
     assert json.loads((out / "config.json").read_text())["activation_function"] == "gelu"
 
-    again = run_cli("-m", "tinyx.export", f"run={run_dir}", f"out={out}", "overwrite=true")
+    again = run_cli("-m", "tinyx.tools.export", f"run={run_dir}", f"out={out}", "overwrite=true")
     assert again.returncode == 0, again.stderr
 
     started = tmp_path / "started"
@@ -113,10 +113,10 @@ metric_list:
 
 
 def test_lm_eval_on_a_local_task_writes_metric_and_stderr(trained_run, tmp_path, monkeypatch):
-    """tinyx.evaluate --tasks: the result file holds acc and its standard error, and acc is what the model's
+    """tinyx.tools.evaluate --tasks: the result file holds acc and its standard error, and acc is what the model's
     own log-probabilities say (the choice with the higher sum, scored here by teacher forcing)."""
-    from tinyx import evaluate
-    from tinyx.runmodel import load_model
+    from tinyx.tools import evaluate
+    from tinyx.tools.run_model import load_model
 
     import shutil
 
@@ -163,7 +163,7 @@ def test_lm_eval_results_go_into_the_runs_wandb_summary(tracked_multirun, tmp_pa
 
     from helpers import leet
 
-    from tinyx import evaluate
+    from tinyx.tools import evaluate
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     sweep, _ = tracked_multirun

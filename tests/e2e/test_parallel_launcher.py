@@ -10,7 +10,7 @@ from tinyx.rundir.contract import read_config, read_jsonl, read_summary
 
 @pytest.mark.slow
 def test_a_job_of_a_parallel_multirun_ends_as_the_same_job_run_alone(tmp_path):
-    from tinyx.cli import run_train
+    from tinyx.hydra_glue.train_main import run_train
 
     steps = ["train.max_steps=20", "train.eval_every=20", "train.ckpt_every=20"]
     sweep = tmp_path / "multirun"

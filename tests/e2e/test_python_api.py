@@ -17,7 +17,7 @@ from tinyx.config import (
     RunConfig,
     TrainConfig,
 )
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 from tinyx.training import train
 
 SMALL = ModelConfig(n_layer=2, n_head=2, d_model=32, block_size=32)
@@ -34,7 +34,9 @@ def hand_built(**changes) -> RunConfig:
 
 
 def test_a_run_from_python_is_found_by_compare_evaluate_and_generate(tmp_path, capsys):
-    from tinyx import compare, evaluate, generate
+    from tinyx import compare
+    from tinyx.tools import evaluate
+    from tinyx.tools import generate
 
     run_dir = tmp_path / "mine"
     summary = train(hand_built(), run_dir, quiet=True)
@@ -57,7 +59,7 @@ def test_a_run_from_python_is_found_by_compare_evaluate_and_generate(tmp_path, c
 
 
 def test_a_bad_hand_built_config_gets_the_message_train_py_gives(tmp_path, capsys):
-    from tinyx.cli import run_train
+    from tinyx.hydra_glue.train_main import run_train
 
     with pytest.raises(ConfigError) as caught:
         train(hand_built(model=ModelConfig(n_head=2, d_model=33)), tmp_path / "api")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import MICRO, ROOT, run_cli
 
-from tinyx import faults
+from tinyx.common import faults
 from tinyx.rundir.contract import read_jsonl, read_summary
 
 FAST = [*MICRO, "train.max_steps=10", "hardware.threads=1"]

@@ -40,7 +40,7 @@ def test_the_default_run_and_sweep_directories_are_claimed(tmp_path, monkeypatch
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from tinyx.compose import register_configs
+    from tinyx.hydra_glue.compose import register_configs
 
     register_configs()  # the schemas train.yaml names (when this test runs first in its process)
     monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path))
@@ -53,7 +53,7 @@ def test_the_default_run_and_sweep_directories_are_claimed(tmp_path, monkeypatch
 
 
 def test_reusing_a_run_directory_without_resuming_is_refused_and_changes_nothing(trained_run, tmp_path, capsys):
-    from tinyx.cli import run_train
+    from tinyx.hydra_glue.train_main import run_train
 
     source, _ = trained_run
     run_dir = tmp_path / "long2"
@@ -81,7 +81,7 @@ def test_train_py_refuses_before_hydra_rewrites_the_run(trained_run, tmp_path):
 
 
 def test_a_resume_with_new_optimizer_settings_trains_with_them(trained_run, tmp_path):
-    from tinyx.checkpoint import find_checkpoint, load_checkpoint
+    from tinyx.rundir.checkpoints import find_checkpoint, load_checkpoint
     from tinyx.training import train
 
     source, _ = trained_run

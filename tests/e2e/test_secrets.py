@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from helpers import CORPUS, MICRO, ROOT, compose, run_cli
 
-from tinyx.checkpoint import load_checkpoint
+from tinyx.rundir.checkpoints import load_checkpoint
 
 # Values no file could hold by chance.
 DOTENV_SECRETS = {
@@ -200,7 +200,7 @@ def files_holding(folder: Path, secret: str) -> list[str]:
 def path_token_run(tmp_path_factory):
     """A micro run trained in-process (train.py's body) on a corpus downloaded from a URL with the token in its
     path; with what it logged and printed."""
-    from tinyx.cli import run_train
+    from tinyx.hydra_glue.train_main import run_train
 
     tmp = tmp_path_factory.mktemp("path_token")
     with path_token_server() as url, pytest.MonkeyPatch.context() as env, captured_output() as output:
@@ -219,8 +219,8 @@ def test_a_token_in_the_urls_path_is_in_no_line_and_no_file_of_the_run(path_toke
 
 
 def test_a_failed_download_shows_the_token_of_its_url_masked(tmp_path, capsys):
-    from tinyx.cli import run_train
-    from tinyx.errors import exit_on_user_error
+    from tinyx.hydra_glue.train_main import run_train
+    from tinyx.common.errors import exit_on_user_error
 
     with path_token_server() as url, pytest.MonkeyPatch.context() as env, captured_output() as output:
         env.setenv("TINYX_CACHE_DIR", str(tmp_path / "cache"))
@@ -253,8 +253,8 @@ def test_train_py_writes_a_token_in_the_urls_path_nowhere(tmp_path):
 def test_a_secret_is_masked_only_where_it_could_be_a_credential(tmp_path):
     """Short values ("1", "cpu"), numbers and existing paths from the environment are settings: masking them
     would garble every line; the rest is masked wherever it stands, URL-encoded too."""
-    from tinyx.masking import mask, register
-    from tinyx.secrets import Redactor
+    from tinyx.common.masking import mask, register
+    from tinyx.config.secrets import Redactor
 
     environ = {"SEED": "1", "DEVICE": "cpu", "LR": "0.000301", "SCRATCH": str(tmp_path),
                "KEY": "k3y/with+slash-0451"}
@@ -273,9 +273,9 @@ def test_a_secret_is_masked_only_where_it_could_be_a_credential(tmp_path):
 def test_the_model_card_shows_the_config_as_config_json_does(path_token_run):
     """load_model resolves the data URL again (evaluate needs it to download): the card, written to be
     published, shows the URL as config.json does."""
-    from tinyx.export import model_card
+    from tinyx.tools.export import model_card
     from tinyx.rundir.contract import read_config
-    from tinyx.runmodel import load_model
+    from tinyx.tools.run_model import load_model
 
     run_dir = path_token_run[0] / "run"
     with pytest.MonkeyPatch.context() as env:
@@ -290,7 +290,7 @@ def test_the_model_card_shows_the_config_as_config_json_does(path_token_run):
 @pytest.mark.slow
 def test_no_file_of_an_export_holds_the_token(path_token_run, tmp_path):
     pytest.importorskip("transformers")
-    from tinyx.export import export
+    from tinyx.tools.export import export
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TINYX_DATA_TOKEN", PATH_TOKEN)

@@ -16,10 +16,10 @@ import pytest
 from helpers import CORPUS, MICRO, ROOT, compose, leet
 from omegaconf import OmegaConf
 
-from tinyx.cli import run_sweep
-from tinyx.compose import compose_train
+from tinyx.sweep.main import run_sweep
+from tinyx.hydra_glue.compose import compose_train
 from tinyx.config import SweepConfig, to_run_config
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 from tinyx.rundir.contract import read_config
 from tinyx.sweep import run_study
 
@@ -283,7 +283,7 @@ def start_and_stop(cmd: list[str], trials_dir: Path, started: int, sig: int) -> 
 
 
 def paused_sweep(cmd: list[str], ready: Path) -> subprocess.Popen:
-    """Start a sweep whose first trial pauses in step 3 (tinyx.faults) and return once it is paused there:
+    """Start a sweep whose first trial pauses in step 3 (tinyx.common.faults) and return once it is paused there:
     the trial is RUNNING in the study and its run directory has no summary.json yet."""
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "TINYX_FAULTS": "pause@step:3", "TINYX_FAULTS_READY": str(ready)})

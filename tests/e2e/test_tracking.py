@@ -9,7 +9,7 @@ from helpers import CORPUS, MICRO, compose, leet, micro_config
 from tinyx.config import to_run_config
 from tinyx.loggers import build_loggers
 from tinyx.rundir.contract import read_jsonl
-from tinyx.secrets import Redactor
+from tinyx.config.secrets import Redactor
 from tinyx.training import train
 
 
@@ -180,7 +180,7 @@ def test_the_offline_sync_hint_names_every_folder_of_a_run_resumed_in_place(tmp_
 
 
 def test_tracked_config_is_flat_and_leaves_out_logger_and_environment_values(monkeypatch):
-    from tinyx.compose import env_config_keys
+    from tinyx.hydra_glue.compose import env_config_keys
     from tinyx.loggers.labels import tracked_config
 
     monkeypatch.setenv("TINYX_TEST_CACHE", "/home/someone/private-cache")

@@ -1,4 +1,4 @@
-"""tinyx.ablate's sequential rule: thousands of simulated A/A comparisons through the command's own decision
+"""tinyx.tools.ablate's sequential rule: thousands of simulated A/A comparisons through the command's own decision
 function keep the false-positive rate at α over all looks; the naive rule (α at every look) does not. And on
 hand-made seed directories: a failed seed is spent, and ablate pairs exactly the runs compare pairs."""
 
@@ -9,8 +9,8 @@ import pytest
 from rundirs import make_run
 from scipy import stats as sps
 
-from tinyx import stats
-from tinyx.ablate import ArmSpec, Options, ablate, decide, look, parse_arm, report, schedule, seed_dir, sequential
+from tinyx.compare import stats
+from tinyx.tools.ablate import ArmSpec, Options, ablate, decide, look, parse_arm, report, schedule, seed_dir, sequential
 from tinyx.compare import compare_runs
 
 SIMULATIONS = 4000

@@ -1,4 +1,4 @@
-"""tinyx.ablate's rounds in-process: `python -m tinyx.ablate`'s main with train.py replaced by a table of final
+"""tinyx.tools.ablate's rounds in-process: `python -m tinyx.tools.ablate`'s main with train.py replaced by a table of final
 losses written as run directories (what train.py leaves), so each look's seeds, level and verdict, the seeds
 spent on a diverged run, and the report's figures are checked in a second. The real train.py rounds, killed
 and rerun: tests/e2e/test_ablate_command.py."""
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from tinyx import ablate, stats
+from tinyx.tools import ablate
+from tinyx.compare import stats
 from tinyx.rundir.contract import RunSummary, write_config, write_summary
 from tinyx.config import RunConfig
 

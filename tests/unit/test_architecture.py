@@ -8,8 +8,8 @@ import torch
 from helpers import compose, micro_config
 
 from tinyx.config import ModelConfig, to_run_config
-from tinyx.errors import ConfigError
-from tinyx.model import GPT, apply_rope, default_d_ff, rope_tables
+from tinyx.common.errors import ConfigError
+from tinyx.nn.gpt import GPT, apply_rope, default_d_ff, rope_tables
 from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
@@ -245,7 +245,7 @@ def test_rope_is_a_rotation_and_identity_at_position_zero():
 
 
 def test_rmsnorm_matches_torch_in_value_and_gradient():
-    from tinyx.model import RMSNorm
+    from tinyx.nn.gpt import RMSNorm
 
     torch.manual_seed(0)
     ours, ref = RMSNorm(32, eps=1e-5), torch.nn.RMSNorm(32, eps=1e-5)
@@ -262,5 +262,5 @@ def test_rmsnorm_matches_torch_in_value_and_gradient():
         assert torch.allclose(ga, gb, atol=1e-5)
     xd = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
     wd = torch.randn(8, dtype=torch.float64, requires_grad=True)
-    from tinyx.model import _RMSNormFunction
+    from tinyx.nn.gpt import _RMSNormFunction
     assert torch.autograd.gradcheck(lambda a, b: _RMSNormFunction.apply(a, b, 1e-5), (xd, wd))

@@ -1,4 +1,4 @@
-"""tinyx.bench: the figures it prints and writes, on 3-step runs (its speed figures live in the README, not here)."""
+"""tinyx.tools.bench: the figures it prints and writes, on 3-step runs (its speed figures live in the README, not here)."""
 
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 from helpers import CORPUS, MICRO
 
-from tinyx import bench
+from tinyx.tools import bench
 
 SHORT = ["bench.steps=3", "bench.warmup=1"]
 

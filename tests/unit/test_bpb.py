@@ -11,8 +11,8 @@ from helpers import CORPUS, micro_config
 
 from tinyx.config import HardwareConfig, ModelConfig
 from tinyx.data import CharTokenizer, TiktokenTokenizer
-from tinyx.hardware import setup as hardware_setup
-from tinyx.model import GPT
+from tinyx.runtime.hardware import setup as hardware_setup
+from tinyx.nn.gpt import GPT
 from tinyx.rundir.contract import read_jsonl, read_summary
 from tinyx.training.evaluation import score, target_byte_counts
 from tinyx.training.state import LossCounters, TrainState
@@ -94,7 +94,7 @@ def test_sentencepiece_bpb_over_the_whole_split_divides_by_the_texts_bytes():
     from hf_tokenizers import shakespeare_tokenizer
 
     from tinyx.data.token_bytes import split_bytes
-    from tinyx.evaluate import validation_score
+    from tinyx.tools.evaluate import validation_score
 
     tokenizer = shakespeare_tokenizer("metaspace")
     docs = [p for p in CORPUS.read_text()[60_000:62_000].split("\n\n") if p] + ["Café — “quoted” 日本語 🙂"]
@@ -123,11 +123,11 @@ def test_sentencepiece_bpb_over_the_whole_split_divides_by_the_texts_bytes():
 
 @pytest.mark.slow  # a training run and an evaluation (seconds)
 def test_a_sentencepiece_run_and_evaluate_count_the_same_bytes(tmp_path):
-    """Training's evaluation and tinyx.evaluate both count out the space a Metaspace tokenizer puts before each
+    """Training's evaluation and tinyx.tools.evaluate both count out the space a Metaspace tokenizer puts before each
     validation document (the cache's val_docs.bin): the logged bpb and evaluate's agree."""
     from hf_tokenizers import shakespeare_tokenizer
 
-    from tinyx.evaluate import main
+    from tinyx.tools.evaluate import main
     from tinyx.training import train
 
     (tmp_path / "tokenizer").mkdir()
@@ -157,7 +157,7 @@ def test_a_char_run_logs_bpb_beside_every_val_loss(trained_run):
 
 
 def test_evaluate_with_training_batches_reproduces_the_logged_bpb(trained_run, tmp_path):
-    from tinyx.evaluate import main
+    from tinyx.tools.evaluate import main
 
     run_dir, _ = trained_run
     logged = {r["step"]: r["val/bpb"] for r in read_jsonl(run_dir / "metrics.jsonl") if "val/bpb" in r}

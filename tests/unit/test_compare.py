@@ -9,9 +9,9 @@ from helpers import CORPUS, micro_config
 from rundirs import make_run
 from scipy import stats as sps
 
-from tinyx import stats
+from tinyx.compare import stats
 from tinyx.compare import compare_runs, main
-from tinyx.errors import CompareError
+from tinyx.common.errors import CompareError
 
 
 def make_arm(root, name, finals, *overrides, seeds=None):

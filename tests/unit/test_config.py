@@ -6,7 +6,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError
 
 from tinyx.config import RunConfig, to_run_config
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 
 
 def test_default_config_is_the_nanogpt_baby_run():
@@ -61,7 +61,7 @@ def test_cross_field_checks_name_the_value(override, words):
 def test_compile_is_a_per_device_policy(value, cuda, cpu):
     import torch
 
-    from tinyx.hardware import resolve_compile
+    from tinyx.runtime.hardware import resolve_compile
 
     setting = to_run_config(compose(["hardware=cpu", f"hardware.compile={value}"])).hardware.compile
     assert resolve_compile(setting, torch.device("cuda")) is cuda

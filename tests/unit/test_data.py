@@ -20,7 +20,7 @@ from tinyx.data import (
     resolve_corpus,
     sample_windows,
 )
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 
 def test_char_tokens_split_90_10_and_cache_hit(tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 
 from tinyx.config import DataConfig
 from tinyx.data import cache, load_tokens
-from tinyx.datarecord import data_content, data_record, train_identity
+from tinyx.rundir.data_record import data_content, data_record, train_identity
 
 TEXT_A = "".join(f"First Citizen {i}:\nBefore we proceed any further, hear me speak.\n\n" for i in range(300))
 TEXT_B = TEXT_A.replace("speak", "talk")

@@ -14,7 +14,7 @@ from helpers import CORPUS, micro_config
 
 from tinyx.config import DataConfig
 from tinyx.data import load_tokens
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 GPT2 = tiktoken.get_encoding("gpt2")
 
@@ -173,7 +173,7 @@ def test_meta_pkl_with_another_tokenizer_given(tmp_path, text):
 
 def test_an_unset_tokenizer_is_for_shards_only():
     from tinyx.config import RunConfig, validate
-    from tinyx.errors import ConfigError
+    from tinyx.common.errors import ConfigError
 
     validate(RunConfig(data=DataConfig(source="shards", path="train.bin", tokenizer=None)))  # the shards say
     with pytest.raises(ConfigError, match="data.tokenizer=None is not one of char, tiktoken, hf"):

@@ -17,7 +17,7 @@ from helpers import CORPUS
 from tinyx.config import DataConfig
 from tinyx.data import HFTokenizer, load_tokens, tokenizer_from_dict
 from tinyx.data.splits import is_val_document
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 GPT2 = tiktoken.get_encoding("gpt2")
 
@@ -210,7 +210,7 @@ def test_a_cache_hit_reads_only_the_cache_and_a_changed_file_is_tokenized_again(
 ], ids=["source", "hf-tokenizer-without-path", "jsonl-without-path", "hf-without-name", "split", "max-tokens"])
 def test_data_keys_are_checked_before_anything_is_read(data, words):
     from tinyx.config import RunConfig, validate
-    from tinyx.errors import ConfigError
+    from tinyx.common.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         validate(RunConfig(data=DataConfig(**data)))

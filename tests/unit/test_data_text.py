@@ -21,7 +21,7 @@ from tinyx.config import DataConfig
 from tinyx.data import check_lengths, load_tokens, text
 from tinyx.data.sources import describe_source
 from tinyx.data.splits import pieces
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 
 @pytest.fixture(scope="module")

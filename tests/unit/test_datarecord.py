@@ -6,7 +6,7 @@ import json
 
 from helpers import micro_config
 
-from tinyx.datarecord import describe_tokenizer, tokenizer_mismatch
+from tinyx.rundir.data_record import describe_tokenizer, tokenizer_mismatch
 
 
 def test_provenance_names_the_tokens_and_tokenizer_a_run_trained_on(trained_run):
@@ -21,7 +21,7 @@ def test_provenance_names_the_tokens_and_tokenizer_a_run_trained_on(trained_run)
 
 
 def test_generate_decodes_with_the_runs_own_tokenizer_after_its_corpus_is_gone(tmp_path, capsys):
-    from tinyx.generate import main
+    from tinyx.tools.generate import main
     from tinyx.training import train
 
     corpus = tmp_path / "accents.txt"

@@ -2,8 +2,12 @@
 
 import pytest
 
-from tinyx import ablate, bench, compare, evaluate, generate
-from tinyx.compose import known_config_keys, suggest_keys, unknown_key_message
+from tinyx import compare
+from tinyx.tools import ablate
+from tinyx.tools import bench
+from tinyx.tools import evaluate
+from tinyx.tools import generate
+from tinyx.hydra_glue.compose import known_config_keys, suggest_keys, unknown_key_message
 
 
 @pytest.mark.parametrize("key, expected", [
@@ -51,11 +55,11 @@ def test_unknown_key_message_names_key_suggestion_and_docs():
 
 
 @pytest.mark.parametrize("tool, words", [
-    (generate, ["python -m tinyx.generate", "run=", "max_new_tokens=300"]),
-    (bench, ["python -m tinyx.bench", "bench.steps=200", "bench.reference=False"]),
-    (evaluate, ["python -m tinyx.evaluate", "--probes"]),
+    (generate, ["python -m tinyx.tools.generate", "run=", "max_new_tokens=300"]),
+    (bench, ["python -m tinyx.tools.bench", "bench.steps=200", "bench.reference=False"]),
+    (evaluate, ["python -m tinyx.tools.evaluate", "--probes"]),
     (compare, ["python -m tinyx.compare", "--target", "--baseline", "--at-step"]),
-    (ablate, ["python -m tinyx.ablate", "--round-seeds", "--max-seeds"]),
+    (ablate, ["python -m tinyx.tools.ablate", "--round-seeds", "--max-seeds"]),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_tools_print_usage_on_help(tool, words, flag, capsys):

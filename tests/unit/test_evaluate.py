@@ -1,4 +1,4 @@
-"""tinyx.evaluate: validation loss of checkpoints along a run and probe cases (bad input: test_bad_inputs.py)."""
+"""tinyx.tools.evaluate: validation loss of checkpoints along a run and probe cases (bad input: test_bad_inputs.py)."""
 
 import csv
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 from helpers import CORPUS, ROOT
 
-from tinyx.evaluate import main
+from tinyx.tools.evaluate import main
 from tinyx.rundir.contract import read_jsonl
 
 PROBES = ROOT / "conf" / "probes" / "shakespeare.yaml"
@@ -59,8 +59,8 @@ def test_eval_batches_reproduces_the_logged_val_loss(trained_run, tmp_path, caps
 def test_probe_logprob_is_the_teacher_forced_sum_of_the_expected_tokens(trained_run):
     import torch
 
-    from tinyx.evaluate import Probe, score_probe
-    from tinyx.runmodel import load_model
+    from tinyx.tools.evaluate import Probe, score_probe
+    from tinyx.tools.run_model import load_model
 
     run_dir, _ = trained_run
     run = load_model(run_dir, "cpu")

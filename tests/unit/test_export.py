@@ -1,7 +1,7 @@
-"""The Hugging Face mapping (tinyx.hf, tinyx.export): each exportable block computes in `transformers`
+"""The Hugging Face mapping (tinyx.hf, tinyx.tools.export): each exportable block computes in `transformers`
 what it computes in tinyx, and each block with no equivalent is refused by name.
 
-Tiny random models, in-process: a folder written by tinyx.export's own write_folder, loaded back with
+Tiny random models, in-process: a folder written by tinyx.tools.export's own write_folder, loaded back with
 transformers' from_pretrained / AutoTokenizer as a user would. The weights are drawn wider than
 training's init (std 0.3) and the norms' and biases' parameters moved off their identity values, so a
 wrong transpose, split, norm or bias shows in the logits, and greedy decoding has clear winners.
@@ -14,7 +14,7 @@ import torch
 from helpers import CORPUS
 
 from tinyx.config import ModelConfig
-from tinyx.errors import ExportError
+from tinyx.common.errors import ExportError
 from tinyx.hf.mapping import architecture
 
 LLAMA = {"norm": "rmsnorm", "pos": "rope", "mlp": "swiglu"}
@@ -45,7 +45,7 @@ def char_tokenizer(corpus_text):
 
 
 def random_model(switches: dict, vocab_size: int):
-    from tinyx.model import GPT
+    from tinyx.nn.gpt import GPT
 
     torch.manual_seed(0)
     cfg = ModelConfig(**{"n_layer": 2, "n_head": 2, "d_model": 32, "block_size": 64, "vocab_size": vocab_size,
@@ -61,7 +61,7 @@ def random_model(switches: dict, vocab_size: int):
 def check_export(switches, expected_class, char_tokenizer, corpus_text, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tinyx.export import check_batch, write_folder
+    from tinyx.tools.export import check_batch, write_folder
 
     model = random_model(switches, char_tokenizer.vocab_size)
     assert write_folder(model, char_tokenizer, tmp_path) == expected_class
@@ -139,9 +139,9 @@ def test_round_trip_of_weights_is_exact():
 def test_init_from_loads_back_exactly_the_exported_weights(name, char_tokenizer, tmp_path):
     """Export, then model.init_from's loader (transformers' from_pretrained, then HF -> tinyx) into a model of
     another init: every weight is the exported one (the untied head its own, the QK-norms Qwen3's)."""
-    from tinyx.export import write_folder
+    from tinyx.tools.export import write_folder
     from tinyx.hf.load import load_weights
-    from tinyx.model import GPT
+    from tinyx.nn.gpt import GPT
 
     model = random_model(BLOCKS[name][0], char_tokenizer.vocab_size)
     write_folder(model, char_tokenizer, tmp_path)

@@ -1,4 +1,4 @@
-"""tinyx.files: atomic writes and the writable probe hold when processes race on one file or folder."""
+"""tinyx.common.files: atomic writes and the writable probe hold when processes race on one file or folder."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from tinyx.errors import ConfigError
-from tinyx.files import atomic_write_text, check_writable, is_temporary
+from tinyx.common.errors import ConfigError
+from tinyx.common.files import atomic_write_text, check_writable, is_temporary
 
 
 def _at_once(n: int, fn) -> list[BaseException]:
@@ -49,7 +49,7 @@ def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
         tmp.write_text("half")
         raise OSError("disk full")
 
-    from tinyx.files import atomic_write
+    from tinyx.common.files import atomic_write
 
     with pytest.raises(OSError):
         atomic_write(tmp_path / "summary.json", broken)

@@ -6,12 +6,12 @@ import pytest
 import torch
 from helpers import CORPUS
 
-from tinyx import generate as generate_tool
+from tinyx.tools import generate as generate_tool
 from tinyx.config import ModelConfig
 from tinyx.data import CharTokenizer, TiktokenTokenizer
-from tinyx.errors import ConfigError
-from tinyx.model import GPT
-from tinyx.sampling import TextStream, generate, next_token, top_p_filter
+from tinyx.common.errors import ConfigError
+from tinyx.nn.gpt import GPT
+from tinyx.nn.decoding import TextStream, generate, next_token, top_p_filter
 
 BLOCK = 16
 SWITCHES = dict(norm=["layernorm", "rmsnorm"], pos=["learned", "rope", "none"], mlp=["gelu", "swiglu", "relu2"],
@@ -170,7 +170,7 @@ def test_the_stream_prints_what_decode_of_the_whole_sequence_gives(kind):
     pieces = _streamed(tokenizer, ids)
     assert "".join(pieces) == tokenizer.decode(ids)
     assert not any("\ufffd" in p for p in pieces)
-    # After a prompt of the first `cut` tokens, as tinyx.generate prints it (a prompt encoded from text ends with
+    # After a prompt of the first `cut` tokens, as tinyx.tools.generate prints it (a prompt encoded from text ends with
     # a whole character).
     for cut in [c for c in range(1, len(ids)) if "\ufffd" not in tokenizer.decode(ids[:c])]:
         assert tokenizer.decode(ids[:cut]) + "".join(_streamed(tokenizer, ids[cut:], ids[:cut])) == \

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from tinyx import hardware
+from tinyx.runtime import hardware
 from tinyx.config import HardwareConfig
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 
 
 @pytest.mark.parametrize("name, dtype, peak", [

@@ -1,4 +1,4 @@
-"""tinyx.launcher, the engine of hydra/launcher=parallel: slots (threads, GPUs), a new process per job, the cap."""
+"""tinyx.runtime.launcher, the engine of hydra/launcher=parallel: slots (threads, GPUs), a new process per job, the cap."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tinyx.errors import ConfigError
-from tinyx.launcher import JobExited, Slot, plan_slots, run_jobs, visible_gpu_names
+from tinyx.common.errors import ConfigError
+from tinyx.runtime.launcher import JobExited, Slot, plan_slots, run_jobs, visible_gpu_names
 
 
 def _report(payload, slot: Slot):

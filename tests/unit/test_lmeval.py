@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tinyx.config import ModelConfig
-from tinyx.lmeval import metric_rows, token_logprobs, windows
+from tinyx.tools.lmeval import metric_rows, token_logprobs, windows
 
 
 @pytest.mark.parametrize("block_size", [1, 4, 32])
@@ -23,7 +23,7 @@ def test_windows_predict_every_token_once_with_the_most_context(block_size):
 
 @pytest.fixture(scope="module")
 def model():
-    from tinyx.model import GPT
+    from tinyx.nn.gpt import GPT
 
     torch.manual_seed(0)
     return GPT(ModelConfig(n_layer=2, n_head=2, d_model=32, block_size=16, vocab_size=50, init_std=0.3)).eval()

@@ -3,7 +3,7 @@
 import torch
 
 from tinyx.config import ModelConfig
-from tinyx.model import GPT
+from tinyx.nn.gpt import GPT
 
 
 def test_tiny_matches_the_reference_yardstick_size():

@@ -4,12 +4,12 @@ import pytest
 import torch
 from helpers import micro_config
 
-from tinyx.checkpoint import list_checkpoints
+from tinyx.rundir.checkpoints import list_checkpoints
 from tinyx.config import ModelConfig, OptimConfig
-from tinyx.errors import ConfigError
-from tinyx.model import GPT
-from tinyx.muon import Muon, newton_schulz, orthogonalise
-from tinyx.optim import build_optimizers, hidden_matrices
+from tinyx.common.errors import ConfigError
+from tinyx.nn.gpt import GPT
+from tinyx.nn.muon import Muon, newton_schulz, orthogonalise
+from tinyx.nn.optimizers import build_optimizers, hidden_matrices
 from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 

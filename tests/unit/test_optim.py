@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from tinyx.config import ModelConfig, OptimConfig
-from tinyx.errors import ConfigError
-from tinyx.model import GPT
-from tinyx.optim import _fused_ok, build_optimizers, lr_factor
+from tinyx.common.errors import ConfigError
+from tinyx.nn.gpt import GPT
+from tinyx.nn.optimizers import _fused_ok, build_optimizers, lr_factor
 
 
 def test_no_weight_decay_on_biases_and_norms():
@@ -49,11 +49,11 @@ def test_constant_schedule():
 
 @pytest.mark.parametrize("name, kw", [("adamw", {}), ("muon", {}), ("muon", {"muon_impl": "torch"})])
 def test_step_without_torch_wrappers_equals_torch_step(name, kw, monkeypatch):
-    # tinyx.optim.optimizer_step runs torch.optim's step function without its dynamo/profiling wrappers;
+    # tinyx.nn.optimizers.optimizer_step runs torch.optim's step function without its dynamo/profiling wrappers;
     # the parameters must come out exactly as opt.step() leaves them.
     import sys
 
-    from tinyx.optim import eager_optimizers, optimizer_step
+    from tinyx.nn.optimizers import eager_optimizers, optimizer_step
 
     def trained(step_fn) -> list[torch.Tensor]:
         # Not torch.manual_seed: once dynamo has been imported (by an earlier test) it wraps that function,

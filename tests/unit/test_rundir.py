@@ -1,4 +1,4 @@
-"""tinyx.rundir and tinyx.runmodel: finding runs and checkpoints, reading a run, and what importing them costs."""
+"""tinyx.rundir and tinyx.tools.run_model: finding runs and checkpoints, reading a run, and what importing them costs."""
 
 import json
 import shutil
@@ -8,12 +8,12 @@ import sys
 import pytest
 from helpers import ROOT
 
-from tinyx.checkpoint import CKPT_DIR
-from tinyx.errors import RunDirError
+from tinyx.rundir.checkpoints import CKPT_DIR
+from tinyx.common.errors import RunDirError
 from tinyx.rundir.contract import CONFIG_FILE, HYDRA_CONFIG_FILE, git_commit, read_jsonl, read_summary
 from tinyx.rundir.find import find_checkpoints, find_runs, run_dir_of
 from tinyx.rundir.last import resolve_last
-from tinyx.runmodel import load_model
+from tinyx.tools.run_model import load_model
 
 
 def _run(path, hydra=False, checkpoint=None):
@@ -118,7 +118,9 @@ def test_last_without_any_run_says_where_it_looked(tmp_path, monkeypatch):
 
 
 def test_tools_take_last_for_the_newest_run(trained_run, tmp_path, monkeypatch, capsys):
-    from tinyx import compare, evaluate, generate
+    from tinyx import compare
+    from tinyx.tools import evaluate
+    from tinyx.tools import generate
 
     monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path))
     newest = tmp_path / "runs" / "2026-01-03" / "10-00-00"
@@ -134,7 +136,7 @@ def test_tools_take_last_for_the_newest_run(trained_run, tmp_path, monkeypatch, 
 
 
 def test_compare_and_rundir_import_without_torch():
-    code = ("import sys, tinyx.rundir.contract, tinyx.rundir.claims, tinyx.rundir.find, tinyx.runmodel, tinyx.compare; "
+    code = ("import sys, tinyx.rundir.contract, tinyx.rundir.claims, tinyx.rundir.find, tinyx.tools.run_model, tinyx.compare; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

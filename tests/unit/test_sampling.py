@@ -11,7 +11,7 @@ import torch
 from helpers import CORPUS, micro_config
 
 from tinyx.data import TokenData, WindowSampler
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 from tinyx.data.windows import DocumentWindowSampler, make_sampler
 from tinyx.training.state import LossCounters, TrainState
 

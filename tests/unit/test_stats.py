@@ -1,8 +1,8 @@
-"""tinyx.stats on its own: Holm's step-down adjustment, figure by figure (compare's table prints these)."""
+"""tinyx.compare.stats on its own: Holm's step-down adjustment, figure by figure (compare's table prints these)."""
 
 import pytest
 
-from tinyx import stats
+from tinyx.compare import stats
 
 
 def test_holm_multiplies_the_kth_smallest_p_by_the_tests_left_and_never_steps_down():

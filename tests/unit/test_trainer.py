@@ -14,7 +14,7 @@ import pytest
 import torch
 from helpers import MICRO, ROOT, micro_config
 
-from tinyx.checkpoint import find_checkpoint, list_checkpoints, load_checkpoint
+from tinyx.rundir.checkpoints import find_checkpoint, list_checkpoints, load_checkpoint
 from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 

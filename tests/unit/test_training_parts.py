@@ -11,11 +11,12 @@ import pytest
 import torch
 from helpers import micro_config
 
-from tinyx import faults, hardware
+from tinyx.common import faults
+from tinyx.runtime import hardware
 from tinyx.data import WindowSampler, load_tokens
-from tinyx.errors import ConfigError, TrainingInterrupted
-from tinyx.model import GPT
-from tinyx.optim import build_optimizers
+from tinyx.common.errors import ConfigError, TrainingInterrupted
+from tinyx.nn.gpt import GPT
+from tinyx.nn.optimizers import build_optimizers
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.setup import model_flops_utilization, seed_rank
 from tinyx.training.state import LossCounters, TrainState

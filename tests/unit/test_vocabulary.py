@@ -14,7 +14,7 @@ from pathlib import Path
 
 from helpers import ROOT
 
-from tinyx.checkpoint import CKPT_DIR
+from tinyx.rundir.checkpoints import CKPT_DIR
 from tinyx.rundir import contract, records
 
 FILE_NAMES = {contract.CONFIG_FILE, contract.HYDRA_DIR, contract.PROVENANCE_FILE, contract.METRICS_FILE,
@@ -24,14 +24,14 @@ STATUSES = {records.RUNNING, records.COMPLETED, records.INTERRUPTED, records.DIV
 METRIC_NAMES = {contract.TRAIN_LOSS, contract.VAL_LOSS, contract.VAL_PPL, contract.VAL_BPB, contract.VAL_LOSS_BEST,
                 contract.VAL_BPB_BEST}
 VOCABULARY = FILE_NAMES | STATUSES | METRIC_NAMES
-HOMES = {"tinyx/rundir/contract.py", "tinyx/rundir/records.py", "tinyx/checkpoint.py"}
+HOMES = {"tinyx/rundir/contract.py", "tinyx/rundir/records.py", "tinyx/rundir/checkpoints.py"}
 
 # (module, word): why the word is spelled out there. Each entry must still be needed (tested below).
 ALLOWED = {
     ("tinyx/hf/load.py", "config.json"): "a Hugging Face model folder's config, not the run directory's",
     ("tinyx/hf/tokenizer.py", "tokenizer.json"): "a Hugging Face folder's tokenizer file, not the run's",
     ("tinyx/data/tokenizers.py", "tokenizer.json"): "a Hugging Face tokenizer folder (tokenizer=<folder>)",
-    ("tinyx/lmeval.py", "wandb"): "the config's logger.wandb group, not the folder",
+    ("tinyx/tools/lmeval.py", "wandb"): "the config's logger.wandb group, not the folder",
     # tinyx.config sits below tinyx.rundir (records reads its key roles), so it cannot import the names: the sweep
     # metric's choices are checked against the vocabulary below instead.
     **{("tinyx/config/sweep.py", name): "the sweep metric's declared choices" for name in

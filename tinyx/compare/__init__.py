@@ -10,7 +10,7 @@ are other arms). Per arm: n, mean and its 95% confidence interval; against the b
 --baseline): the difference, its 95% CI, the p-value of a paired t-test (the same seeds drawing the same
 training windows: summary.json's data_order, tinyx.rundir.records) or else Welch's t-test,
 Holm-adjusted over the variants, a verdict, and the seeds per arm the observed difference would need
-(tinyx.stats). Only completed runs enter by default; a seed run twice counts once (the newest completed run is
+(tinyx.compare.stats). Only completed runs enter by default; a seed run twice counts once (the newest completed run is
 kept, and a warning names both). Writes comparison.md, comparison.csv
 and comparison.png into the directory compared (or --out); --wandb logs the comparison as a wandb run.
 

@@ -1,5 +1,5 @@
 """Runs into arms and judging them: which runs form an arm, which count, one observation per seed, the statistics
-against the baseline (tinyx.stats), the verdicts. The package docstring says what compare does; reading one run
+against the baseline (tinyx.compare.stats), the verdicts. The package docstring says what compare does; reading one run
 is tinyx.compare.runs."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tinyx import stats
+from tinyx.compare import stats
 from tinyx.compare.runs import (DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, data_warning,
                                 read_run)
-from tinyx.config import is_hyperparameter
-from tinyx.errors import CompareError
+from tinyx.config import is_hyperparameter, override_key
+from tinyx.common.errors import CompareError
 from tinyx.rundir import records
 from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS
 from tinyx.rundir.find import find_runs
@@ -158,10 +158,8 @@ def _override_names(runs: list[RunResult], groups: list[list[RunResult]]) -> lis
     if any(r.overrides is None for r in runs):
         return None
 
-    def key(o: str) -> str:
-        return o.split("=", 1)[0].lstrip("+~")
-
-    kept = [[o for o in r.overrides if key(o) != SEED_KEY and is_hyperparameter(key(o))] for r in runs]
+    kept = [[o for o in r.overrides if override_key(o) != SEED_KEY and is_hyperparameter(override_key(o))]
+            for r in runs]
     common = set.intersection(*(set(k) for k in kept))
     by_run = {id(r): " ".join(o for o in k if o not in common) for r, k in zip(runs, kept)}
     names = []

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tinyx.compare.arms import METRICS, Comparison, compare_runs
-from tinyx.errors import CompareError, exit_on_user_error
+from tinyx.common.errors import CompareError, exit_on_user_error
 from tinyx.rundir.contract import VAL_LOSS
 
 
@@ -49,7 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str]) -> Comparison:
     from tinyx.compare.report import to_markdown, write_reports
-    from tinyx.files import check_writable
+    from tinyx.common.files import check_writable
 
     args = parse_args(argv)
     comparison = compare_runs(args.paths, metric=args.metric, baseline=args.baseline, at_step=args.at_step,
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> Comparison:
 
 
 def run() -> None:
-    from tinyx.entry import load_env
+    from tinyx.cli.entry import load_env
 
     load_env()
     main(sys.argv[1:])

@@ -6,7 +6,7 @@ import csv
 import math
 from pathlib import Path
 
-from tinyx import stats
+from tinyx.compare import stats
 from tinyx.compare.arms import Arm, Comparison
 from tinyx.compare.runs import TIME_TO_TARGET
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS

@@ -59,7 +59,7 @@ class RunResult:
 
     @property
     def data_content(self) -> str | None:
-        """What the data is, wherever it was read from (tinyx.datarecord.data_content); None for older runs."""
+        """What the data is, wherever it was read from (tinyx.rundir.data_record.data_content); None for older runs."""
         content = self.data.get("content")
         return content if isinstance(content, str) else None
 

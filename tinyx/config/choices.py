@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import field, fields
 from typing import Any, Callable
 
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 
 
 def one_of(default: Any, choices: tuple, normalise: Callable[[Any], Any] | None = None) -> Any:

@@ -33,3 +33,9 @@ def key_role(key: str) -> str:
 
 def is_hyperparameter(key: str) -> bool:
     return key_role(key) == HYPERPARAMETER
+
+
+def override_key(override: str) -> str:
+    """The config key a `key=value` override sets: `+optim.lr=1e-3` -> optim.lr, `~logger` -> logger,
+    `optim@x=adamw` -> optim (the group, not its package)."""
+    return override.partition("=")[0].lstrip("+~").split("@", 1)[0]

@@ -13,7 +13,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from tinyx.config.schema import RunConfig
 from tinyx.config.validate import validate
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 
 
 # Set on each RunConfig this module returns: its field values when validated. train() validates whatever it is

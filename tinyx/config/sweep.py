@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from tinyx.config.choices import check_choices, one_of
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 
 
 @dataclass
@@ -25,7 +25,7 @@ class SweepConfig:
     n_trials: int = 20  # the study's size: a rerun adds trials until the study holds this many
     timeout: Optional[float] = None  # seconds: no new trial starts after this long (this process)
     # Trial loops at once on this machine, each a new process with its share of the cores or its GPU
-    # (tinyx.launcher, the engine of hydra/launcher=parallel), all on this study's storage.
+    # (tinyx.runtime.launcher, the engine of hydra/launcher=parallel), all on this study's storage.
     workers: int = 1
     sampler: str = one_of("tpe", ("tpe", "random"))
     seed: int = 0

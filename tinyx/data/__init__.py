@@ -1,9 +1,9 @@
-"""Data: sources (text, JSONL/Parquet, Hugging Face datasets, shards), tokenizers, the token cache, sampling.
+"""Data: sources (text, JSONL/Parquet, Hugging Face datasets, shards), tokenizers, the token cache, batches.
 
 Modules: sources.py and hub.py (where documents come from), text.py and cuts.py (text files read in pieces
 that keep the whole text's tokens), splits.py (documents and the validation split), shards.py (llm.c /
 nanoGPT token files), tokenizers.py, encode.py (parallel tokenizing), cache.py and build.py (the on-disk token cache),
-load.py (`load_tokens` -> `TokenData`), sampling.py (batches), windows.py (where training windows start),
+load.py (`load_tokens` -> `TokenData`), batches.py (batches), windows.py (where training windows start),
 download.py (the named corpus).
 The names below are re-exported lazily, so `import tinyx.data.tokenizers` (the tokenizing workers)
 does not import torch.
@@ -17,8 +17,8 @@ _EXPORTS = {
     "TokenData": "load", "load_tokens": "load", "check_lengths": "load",
     "CharTokenizer": "tokenizers", "TiktokenTokenizer": "tokenizers", "HFTokenizer": "tokenizers",
     "Tokenizer": "tokenizers", "tokenizer_from_dict": "tokenizers",
-    "WindowSampler": "sampling", "sample_windows": "sampling", "to_device": "sampling",
-    "fixed_eval_windows": "sampling", "sequential_windows": "sampling",
+    "WindowSampler": "batches", "sample_windows": "batches", "to_device": "batches",
+    "fixed_eval_windows": "batches", "sequential_windows": "batches",
     "DocumentWindowSampler": "windows", "make_sampler": "windows",
     "cache_root": "download", "download": "download", "redact_url": "download", "resolve_corpus": "download",
 }

@@ -17,7 +17,7 @@ from tinyx.data import cache
 from tinyx.data.encode import encoded_batches, worker_count
 from tinyx.data.sources import Source
 from tinyx.data.splits import pieces, splits_by_characters, val_rule
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@
   train_docs.bin, val_docs.bin   int64 token offsets where each document starts
   meta.json               tokenizer, fingerprint and what it was made of, token/document/byte counts, and
                           `content`: the sha256 of each split's token bytes and document offsets, taken as
-                          they were written (what the data is, wherever it was read from: tinyx.datarecord)
+                          they were written (what the data is, wherever it was read from: tinyx.rundir.data_record)
 
 The fingerprint is the sha256 of: each source file's absolute path, size and mtime_ns (or a hub dataset's
 name, config, split), the tokenizer, and the split settings (val_fraction, split_documents, field,
@@ -35,7 +35,7 @@ import numpy as np
 
 from tinyx.data.shards import HEADER_BYTES, LLMC_FORMATS, llmc_header
 from tinyx.data.tokenizers import tokenizer_identity
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Where the named corpus (Tiny Shakespeare by default) comes from: data.path, the cache, a local mirror or a
 download verified by size and sha256. URLs may carry credentials: messages show them redacted (userinfo and
-credential-named query values here; a value from the environment anywhere in the URL by tinyx.masking)."""
+credential-named query values here; a value from the environment anywhere in the URL by tinyx.common.masking)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tinyx.config import DataConfig
-from tinyx.errors import DataError
-from tinyx.files import atomic_write
-from tinyx.masking import mask
+from tinyx.common.errors import DataError
+from tinyx.common.files import atomic_write
+from tinyx.common.masking import mask
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tinyx.config import DataConfig
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 
 def _import_datasets():

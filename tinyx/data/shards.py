@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyx.config import DataConfig
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 HEADER_INTS = 256
 HEADER_BYTES = HEADER_INTS * 4

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tinyx.config import DataConfig
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 TEXT_SUFFIXES = (".txt", ".md", ".text", ".rst")
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")

@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from tinyx.data.cuts import Cutter
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 BLOCK_BYTES = 1 << 20
 FORCED_CUT_BLOCKS = 8  # text with no exact cut is cut anyway once this many blocks long (bounded memory)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyx.errors import DataError
+from tinyx.common.errors import DataError
 
 
 class CharTokenizer:
@@ -177,7 +177,7 @@ class HFTokenizer:
     @cached_property
     def byte_token_ids(self) -> frozenset[int]:
         """The byte-fallback tokens (<0xNN>): a run of them decodes to U+FFFD for every byte when the run is not
-        valid UTF-8 as a whole, so one's text depends on the byte tokens after it (tinyx.sampling.TextStream)."""
+        valid UTF-8 as a whole, so one's text depends on the byte tokens after it (tinyx.nn.decoding.TextStream)."""
         if not (json.loads(self.json_text).get("model") or {}).get("byte_fallback"):
             return frozenset()
         return frozenset(i for i in map(self.tok.token_to_id, (f"<0x{b:02X}>" for b in range(256))) if i is not None)

@@ -15,8 +15,8 @@ import torch
 
 from tinyx.config import RunConfig
 from tinyx.data.load import TokenData
-from tinyx.data.sampling import WindowSampler
-from tinyx.errors import DataError
+from tinyx.data.batches import WindowSampler
+from tinyx.common.errors import DataError
 
 
 class DocumentWindowSampler(WindowSampler):

@@ -9,7 +9,7 @@
 
 from importlib.util import find_spec
 
-from tinyx.errors import ExportError, TinyxError
+from tinyx.common.errors import ExportError, TinyxError
 
 
 def require(*modules: str, extra: str, what: str, error: type[TinyxError] = ExportError) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.config import ModelConfig
-from tinyx.errors import ExportError
+from tinyx.common.errors import ExportError
 
 PREFIX = "hf:"
 
@@ -26,11 +26,11 @@ def check_init_from(init_from: str) -> None:
     """The value names an existing folder with a config.json (a cheap check, for config validation)."""
     if not init_from.startswith(PREFIX):
         raise ExportError(f"model.init_from={init_from} must start with {PREFIX}: pass model.init_from=hf:<folder "
-                          f"saved with save_pretrained or tinyx.export>.")
+                          f"saved with save_pretrained or tinyx.tools.export>.")
     folder = folder_of(init_from)
     if not (folder / "config.json").is_file():
         what = "does not exist" if not folder.exists() else "has no config.json"
-        raise ExportError(f"model.init_from={init_from}: {folder} {what}: pass a folder written by tinyx.export "
+        raise ExportError(f"model.init_from={init_from}: {folder} {what}: pass a folder written by tinyx.tools.export "
                           f"or transformers' save_pretrained.")
 
 

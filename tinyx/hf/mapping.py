@@ -17,7 +17,7 @@ from dataclasses import fields
 from typing import Any
 
 from tinyx.config import ModelConfig
-from tinyx.errors import ExportError
+from tinyx.common.errors import ExportError
 
 GPT2, LLAMA, QWEN3 = "gpt2", "llama", "qwen3"
 TINYX_MODEL_FILE = "tinyx_model.json"  # an export's tinyx ModelConfig: bias=false and pos=none survive the round trip
@@ -55,7 +55,7 @@ def architecture(cfg: ModelConfig) -> str:
 
 
 def d_ff(cfg: ModelConfig) -> int:
-    from tinyx.model import default_d_ff
+    from tinyx.nn.gpt import default_d_ff
 
     return cfg.d_ff or default_d_ff(cfg)
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tinyx.errors import ExportError
+from tinyx.common.errors import ExportError
 
 TINYX_TOKENIZER_FILE = "tinyx_tokenizer.json"  # the tinyx tokenizer's to_dict: import recovers it exactly
 GPT2_VOCAB = 50257

@@ -18,7 +18,7 @@ from tinyx.loggers.wandb_logger import WandbLogger
 
 if TYPE_CHECKING:
     from tinyx.config import RunConfig
-    from tinyx.secrets import Redactor
+    from tinyx.config.secrets import Redactor
 
 
 class Logger(Protocol):

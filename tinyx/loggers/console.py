@@ -1,6 +1,6 @@
 """The console: a progress bar on a terminal, plain lines elsewhere, the summary at the end.
 
-Every line it says also goes to the run's train.log and is masked (tinyx.masking) before it is shown.
+Every line it says also goes to the run's train.log and is masked (tinyx.common.masking) before it is shown.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Collection
 
-from tinyx.masking import mask
+from tinyx.common.masking import mask
 from tinyx.rundir.contract import TRAIN_LOSS, VAL_BPB, VAL_BPB_BEST, VAL_LOSS, VAL_LOSS_BEST, VAL_PPL
 from tinyx.rundir.records import COMPLETED
 
@@ -68,7 +68,7 @@ class ConsoleLogger:
             # soft_wrap: rich would otherwise break long lines with real newlines, even inside a path or a
             # command meant to be pasted (the terminal still wraps them on screen).
             self.progress.console.print(mask(text), markup=False, highlight=False, soft_wrap=True)
-        else:  # masked like the log records (tinyx.masking): a secret a line quotes shows as its source
+        else:  # masked like the log records (tinyx.common.masking): a secret a line quotes shows as its source
             print(mask(text), flush=True)
 
     def log_metrics(self, step: int, metrics: dict[str, float]) -> None:

@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from tinyx.files import atomic_write_json, atomic_write_text
+from tinyx.common.files import atomic_write_json, atomic_write_text
 from tinyx.rundir.contract import METRICS_FILE, SAMPLES_FILE, SUMMARY_FILE, read_jsonl
 
 

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tinyx.config import RunConfig
-    from tinyx.secrets import Redactor
+    from tinyx.config.secrets import Redactor
 
 
 @dataclass
 class RunLabels:
     """How trackers name a run, from what the entry point knows (Hydra's overrides and sweep).
 
-    The library never reads Hydra: train.py fills this (tinyx.cli.run_labels_from_hydra) and
+    The library never reads Hydra: train.py fills this (tinyx.hydra_glue.train_main.run_labels_from_hydra) and
     `logger.wandb.name` / `logger.wandb.group` in the config override it.
     """
 
@@ -25,7 +25,7 @@ class RunLabels:
     # seed, e.g. "experiment=llama_tiny": the seeds of one arm share it) and `experiment` (the one chosen).
     dashboard: dict[str, str] = field(default_factory=dict)
     # Config keys whose value came from the environment, with their source text (`${oc.env:...}`): the run's
-    # Redactor (tinyx.secrets) is built from them, so they never reach a tracker and checkpoints store the source
+    # Redactor (tinyx.config.secrets) is built from them, so they never reach a tracker and checkpoints store the source
     # instead of the value. A list of keys alone is accepted too.
     private_keys: dict[str, str | None] = field(default_factory=dict)
 

@@ -28,8 +28,8 @@ def next_steps(cfg: RunConfig, run_dir: Path) -> list[str]:
     prompt_arg = f" {shlex.quote('prompt=' + prompt)}" if prompt and "\n" not in prompt else ""
     compare = (f"{_shell_path(sweep)}   # this sweep's runs" if sweep is not None else
                f"{where}   # and other runs' directories")
-    lines = [f"uv run python -m tinyx.generate run={where}{prompt_arg}   # sample text",
-             f"uv run python -m tinyx.evaluate {where}   # val loss and bits per byte on the whole split",
+    lines = [f"uv run python -m tinyx.tools.generate run={where}{prompt_arg}   # sample text",
+             f"uv run python -m tinyx.tools.evaluate {where}   # val loss and bits per byte on the whole split",
              f"uv run python -m tinyx.compare {compare}"]
     if cfg.logger.tensorboard.enabled:
         lines.append(f"uv run tensorboard --logdir {where}   # curves")

@@ -8,5 +8,5 @@ last.py       `last`: the newest run under the outputs root
 find.py       the runs and checkpoints a command line names (directories, multiruns, globs)
 
 The layout, file by file: README's "The run directory". Rebuilding a run's model is a tool's job, above this
-package: tinyx.runmodel. Nothing here imports torch, so compare and the sweep's reports start fast.
+package: tinyx.tools.run_model. Nothing here imports torch, so compare and the sweep's reports start fast.
 """

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tinyx.checkpoint import CKPT_DIR
-from tinyx.errors import RunDirError
+from tinyx.rundir.checkpoints import CKPT_DIR
+from tinyx.common.errors import RunDirError
 from tinyx.rundir.contract import CONFIG_FILE, HYDRA_CONFIG_FILE, has_config
 from tinyx.rundir.last import LAST, resolve_last
 
@@ -72,7 +72,7 @@ def _has_checkpoints(path: Path) -> bool:
 
 def find_checkpoints(paths: list[str | Path]) -> list[Path]:
     """Checkpoint files named by paths: files, run directories (their latest), directories of runs, globs."""
-    from tinyx.checkpoint import find_checkpoint
+    from tinyx.rundir.checkpoints import find_checkpoint
 
     found: list[Path] = []
     for arg in map(str, paths):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tinyx.errors import RunDirError
+from tinyx.common.errors import RunDirError
 from tinyx.rundir.contract import holds_run
 
 OUTPUTS_ENV = "TINYX_OUTPUTS"  # where train.py's default run and sweep directories go (conf/hydra/default.yaml)

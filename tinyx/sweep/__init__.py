@@ -15,7 +15,7 @@ and in a folder, `<sweep.root>/<study>/`, that holds what a person reads afterwa
     runner.py     run_study: check, open, run trials, report
 
 The sweep never composes configs itself: the caller passes `compose(overrides) -> DictConfig`
-(tinyx.compose.compose_train in sweep.py and the tests), so the package stays free of Hydra.
+(tinyx.hydra_glue.compose.compose_train in sweep.py and the tests), so the package stays free of Hydra.
 """
 
 from tinyx.sweep.report import write_report

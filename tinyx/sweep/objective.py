@@ -17,8 +17,8 @@ from typing import Callable
 from omegaconf import DictConfig
 
 from tinyx.config import RunConfig, SweepConfig, to_run_config
-from tinyx.errors import ConfigError
-from tinyx.files import atomic_write_text
+from tinyx.common.errors import ConfigError
+from tinyx.common.files import atomic_write_text
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary, read_summary
 from tinyx.rundir.records import COMPLETED, INTERRUPTED, PRUNED
 from tinyx.sweep.space import Compose, SearchSpace
@@ -69,7 +69,7 @@ class Objective:
 
     def _labels(self, trial, overrides: list[str], cfg: DictConfig):
         """The trial's name, group and tags in wandb: the study is the group."""
-        from tinyx.compose import env_config_keys
+        from tinyx.hydra_glue.compose import env_config_keys
         from tinyx.loggers.labels import RunLabels
 
         return RunLabels(name=f"{self.study_name}/{trial.number}: {','.join(overrides)}"[:128],

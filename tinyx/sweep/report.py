@@ -2,7 +2,7 @@
 study.json, plots), plus the best trial as an experiment file that train.py runs.
 
 Several workers may write one study's report at the same instant: every file goes through
-tinyx.files' atomic writes, whose temporary names are unique, so each writer's file lands whole.
+tinyx.common.files' atomic writes, whose temporary names are unique, so each writer's file lands whole.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
-from tinyx.compose import env_config_keys
-from tinyx.config import LOGGING, MACHINE, SweepConfig, flatten_config, key_role
-from tinyx.files import atomic_write, atomic_write_json, atomic_write_text
-from tinyx.sweep.space import Compose, format_value, override_key
+from tinyx.hydra_glue.compose import env_config_keys
+from tinyx.config import LOGGING, MACHINE, SweepConfig, flatten_config, key_role, override_key
+from tinyx.common.files import atomic_write, atomic_write_json, atomic_write_text
+from tinyx.sweep.space import Compose, format_value
 from tinyx.sweep.storage import best_trial, default_storage_url, masked, storage_label
 
 REPORT_DIR = "report"

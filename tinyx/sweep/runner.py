@@ -9,7 +9,7 @@ from typing import Callable
 from omegaconf import DictConfig
 
 from tinyx.config import RunConfig, SweepConfig, to_run_config, validate_sweep
-from tinyx.errors import ConfigError
+from tinyx.common.errors import ConfigError
 from tinyx.sweep.objective import TRIALS_DIR, Objective
 from tinyx.sweep.report import write_report
 from tinyx.sweep.samplers import make_pruner, make_sampler
@@ -57,7 +57,7 @@ def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str],
 
 def _run_workers(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,
                  default_name: str, say: Callable[[str], None]) -> None:
-    """sweep.workers trial loops at once, each a new process (tinyx.launcher's, as hydra/launcher=parallel's
+    """sweep.workers trial loops at once, each a new process (tinyx.runtime.launcher's, as hydra/launcher=parallel's
     jobs: nothing global leaks between them) with cores / workers threads, or a GPU each where there are
     GPUs (shared when workers outnumber them); they share the study through its storage, as workers on
     several machines do. The study exists already, so they never race to create it."""
@@ -65,7 +65,7 @@ def _run_workers(sweep: SweepConfig, search_space: dict, base_overrides: list[st
     import math
     import os
 
-    from tinyx.launcher import plan_slots, run_jobs, visible_gpu_count, visible_gpu_names
+    from tinyx.runtime.launcher import plan_slots, run_jobs, visible_gpu_count, visible_gpu_names
 
     visible = visible_gpu_count()
     slots = plan_slots(sweep.workers, None, "auto" if visible else "none", math.ceil(sweep.workers / max(1, visible)),
@@ -121,8 +121,8 @@ def _quiet_optuna() -> None:
 def _import_training_stack(base_run: RunConfig) -> None:
     """Imported before the first trial, so that a Ctrl-C never lands inside these imports (an interrupted
     import of torch's compiler stack can abort the process instead of raising KeyboardInterrupt).
-    Only runs that compile import that stack (tinyx.optim.eager_optimizers)."""
-    from tinyx.hardware import resolve_compile, resolve_device
+    Only runs that compile import that stack (tinyx.nn.optimizers.eager_optimizers)."""
+    from tinyx.runtime.hardware import resolve_compile, resolve_device
 
     if resolve_compile(base_run.hardware.compile, resolve_device(base_run.hardware.device)):
         import torch._dynamo  # noqa: F401

@@ -12,8 +12,8 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from tinyx.config import SPEC_TYPES, ParamSpec
-from tinyx.errors import ConfigError
+from tinyx.config import SPEC_TYPES, ParamSpec, override_key
+from tinyx.common.errors import ConfigError
 
 Compose = Callable[[list], DictConfig]
 
@@ -23,10 +23,6 @@ class SearchParam:
     name: str  # the Optuna parameter name (the entry's name in the search-space file)
     key: str  # the config key a value is written to: `optim.lr`, or a config group: `optim`
     spec: ParamSpec
-
-
-def override_key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
 
 
 def format_value(value: Any) -> str:

@@ -11,10 +11,10 @@ import re
 import time
 from pathlib import Path
 
-from tinyx.config import SweepConfig, is_hyperparameter
-from tinyx.errors import ConfigError
+from tinyx.config import SweepConfig, is_hyperparameter, override_key
+from tinyx.common.errors import ConfigError
 from tinyx.rundir.records import INTERRUPTED
-from tinyx.sweep.space import SearchSpace, override_key
+from tinyx.sweep.space import SearchSpace
 
 DEFAULT_DB = "study.db"
 _URL_FORMS = ("use sqlite:///path/to/study.db, postgresql://user:password@host/db, mysql://user:password@host/db "

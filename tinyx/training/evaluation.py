@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tinyx import faults, hardware
+from tinyx.common import faults
+from tinyx.runtime import hardware
 from tinyx.data import fixed_eval_windows, to_device
 from tinyx.data.token_bytes import split_bytes
-from tinyx.model import GPT
+from tinyx.nn.gpt import GPT
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, VAL_PPL
 
 
@@ -74,8 +75,8 @@ def score(model: torch.nn.Module, windows: list[torch.Tensor], target_bytes: lis
 
 
 def sample_text(model: GPT, tokenizer, prompt_ids: list[int], n_tokens: int, seed: int, device) -> str:
-    """The evaluation's text sample: the same rule and key/value cache as `tinyx.generate`'s defaults."""
-    from tinyx.sampling import generate
+    """The evaluation's text sample: the same rule and key/value cache as `tinyx.tools.generate`'s defaults."""
+    from tinyx.nn.decoding import generate
 
     generator = torch.Generator(device=device).manual_seed(seed)
     idx = torch.tensor([prompt_ids], dtype=torch.long, device=device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from tinyx.errors import TrainingInterrupted
+from tinyx.common.errors import TrainingInterrupted
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

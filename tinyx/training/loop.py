@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tinyx import distributed
+from tinyx.runtime import distributed
 from tinyx.config import RunConfig, to_run_config
-from tinyx.errors import TrainingInterrupted
+from tinyx.common.errors import TrainingInterrupted
 from tinyx.loggers import Logger
 from tinyx.loggers.labels import RunLabels
-from tinyx.optim import eager_optimizers, lr_factor, set_lr
+from tinyx.nn.optimizers import eager_optimizers, lr_factor, set_lr
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary
 from tinyx.rundir.records import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, failed_status
-from tinyx.secrets import masked_errors
+from tinyx.config.secrets import masked_errors
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.setup import Run, setup
 from tinyx.training.step import train_step
@@ -42,7 +42,7 @@ def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | Non
     non-finite for `train.max_nonfinite_steps` steps in a row ends with status "diverged". SIGINT and SIGTERM
     (handled while this runs, in the main thread) finish the current step, save a checkpoint and summary.json
     (status "interrupted"), then raise
-    tinyx.errors.TrainingInterrupted.
+    tinyx.common.errors.TrainingInterrupted.
     """
     cfg = to_run_config(cfg)
     if on_eval_metric not in ON_EVAL_METRICS:

@@ -14,26 +14,29 @@ from pathlib import Path
 
 import torch
 
-from tinyx import distributed, faults, hardware, provenance
-from tinyx.checkpoint import discard_after, list_checkpoints
+from tinyx.runtime import distributed
+from tinyx.common import faults
+from tinyx.runtime import hardware
+from tinyx.rundir import provenance
+from tinyx.rundir.checkpoints import discard_after, list_checkpoints
 from tinyx.config import RunConfig, config_to_dict, flatten_config
 from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
-from tinyx.datarecord import data_record, train_identity
-from tinyx.errors import ConfigError, TrainingInterrupted
-from tinyx.files import atomic_write_json, check_writable
+from tinyx.rundir.data_record import data_record, train_identity
+from tinyx.common.errors import ConfigError, TrainingInterrupted
+from tinyx.common.files import atomic_write_json, check_writable
 from tinyx.loggers import Logger, build_loggers
 from tinyx.loggers.console import ConsoleLogger
 from tinyx.loggers.jsonl import JsonlLogger
 from tinyx.loggers.labels import RunLabels
 from tinyx.loggers.next_steps import next_steps
-from tinyx.masking import mask
-from tinyx.model import GPT
-from tinyx.optim import build_optimizers, describe
+from tinyx.common.masking import mask
+from tinyx.nn.gpt import GPT
+from tinyx.nn.optimizers import build_optimizers, describe
 from tinyx.rundir.contract import (PROVENANCE_FILE, SUMMARY_FILE, TOKENIZER_FILE, TRAIN_LOSS, RunSummary,
                                    refuse_to_overwrite, write_config)
-from tinyx.secrets import Redactor
+from tinyx.config.secrets import Redactor
 from tinyx.data.windows import make_sampler
-from tinyx.training.checkpointer import Checkpointer
+from tinyx.training.checkpointing import Checkpointer
 from tinyx.training.evaluation import Evaluator
 from tinyx.training.resume import check_resumable, check_steps_left, find_resume_checkpoint
 from tinyx.training.state import LossCounters, TrainState

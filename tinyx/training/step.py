@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from tinyx import faults
+from tinyx.common import faults
 from tinyx.data import WindowSampler, to_device
-from tinyx.hardware import Hardware
-from tinyx.optim import optimizer_step
+from tinyx.runtime.hardware import Hardware
+from tinyx.nn.optimizers import optimizer_step
 from tinyx.training.state import LossCounters
 
 

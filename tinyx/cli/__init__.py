@@ -1,0 +1,1 @@
+"""The command line: what every entry point does first (environment, `--help`)."""

@@ -1,0 +1,48 @@
+"""What every entry point (train.py, sweep.py, the tools' `python -m tinyx.X`) does before its work.
+
+Standard library only at import: train.py and sweep.py import it when tinyx's dependencies are missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds tinyx/ (a checkout, or site-packages)
+
+
+def exit_outside_environment(script: str, error: ModuleNotFoundError) -> None:
+    """`python train.py` with a Python that lacks tinyx's dependencies (a fresh clone, no environment
+    activated): one line saying what to run instead of the import traceback, exit 2."""
+    print(f"error: {script} needs tinyx's environment and this Python ({sys.executable}) lacks it "
+          f"(no module named {error.name!r}): run `uv run {script} ...`, or `uv sync && source .venv/bin/activate` "
+          f"once and then `python {script} ...` (README, Set-up).", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def load_env() -> None:
+    """Load `.env` into the environment: the current directory's (or its nearest parent's), then the
+    checkout's; a variable already set wins over both, the current directory's over the checkout's.
+
+    The current directory first, so a user who runs tools from the folder holding their runs and .env
+    (e.g. TIKTOKEN_CACHE_DIR for an offline BPE run) gets it; the checkout's, so train.py run from
+    elsewhere still reads the .env beside it.
+    """
+    from dotenv import find_dotenv, load_dotenv
+
+    load_dotenv(find_dotenv(usecwd=True))
+    if (CHECKOUT / ".env").is_file():
+        load_dotenv(CHECKOUT / ".env")
+
+
+def exit_on_help(argv: list[str], doc: str, schema=None, prefix: str = "") -> None:
+    """For the key=value tools (generate, bench): `-h`/`--help` prints the module's usage and the keys with
+    their defaults, and exits 0 (argparse's behaviour, which compare and evaluate have)."""
+    if not {"-h", "--help"} & set(argv):
+        return
+    print(doc.strip())
+    if schema is not None:
+        keys = "  ".join(f"{prefix}{f.name}={f.default!r}" for f in fields(schema))
+        print(f"\nkeys (default): {keys}")
+    sys.exit(0)
