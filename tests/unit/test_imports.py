@@ -1,7 +1,8 @@
-"""tinyx's modules import one another without a circle, at module level and inside functions alike.
+"""The house's shape: no import circle (at module level and inside functions alike), packages that import only
+lower layers, few top-level entries, and functions and modules short enough to read.
 
 A circle makes import order matter (a name missing while its module is half-imported) and ties the two
-modules' layers together; dependencies point one way: entry points -> cli/sweep/tools -> components -> config.
+modules' layers together; dependencies point one way, from the entry points and tools down to common/.
 """
 
 from __future__ import annotations
@@ -87,6 +88,91 @@ def test_the_check_sees_circles_through_function_level_and_package_imports():
     assert "tinyx.training" in graph["tinyx.sweep.objective"]  # imported inside a method
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+# ---- the shape of the house: layers of packages, and sizes a reader can hold in mind
+
+# The packages of tinyx/, top layer first; a package imports only packages of lower layers (README's code map).
+LAYERS = [
+    {"tools"},  # the tools over run directories
+    {"sweep"},  # Optuna studies of train.py runs
+    {"hydra_glue", "compare"},  # Hydra's side of train.py; statistics over finished runs
+    {"training"},  # train(cfg, run_dir)
+    {"loggers"},  # where metrics go
+    {"rundir", "hf"},  # the run-directory contract; Hugging Face weights and tokenizers
+    {"data", "nn", "runtime"},  # corpora and tokens; the network and its optimizers; the machine
+    {"config"},  # typed configs
+    {"common", "cli"},  # errors, masking, atomic files, faults; what every entry point does first
+]
+ENTRY_POINTS = ["train.py", "sweep.py"]
+MAX_FLOORS, MAX_TOP_LEVEL_ENTRIES, MAX_FUNCTION_LINES, MAX_MODULE_LINES = 9, 15, 50, 250
+# Modules kept over MAX_MODULE_LINES (at most four, none over 400), each with why splitting it would cost a reader.
+LONG_MODULES: dict[str, str] = {
+}
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Which top-level packages of tinyx import which, plus the entry points train.py and sweep.py."""
+    modules = tinyx_modules()
+
+    def package(name: str) -> str | None:
+        parts = name.split(".")
+        return parts[1] if len(parts) > 1 else None
+
+    graph: dict[str, set[str]] = {}
+    for name, deps in import_graph().items():
+        if (own := package(name)) is not None:
+            graph.setdefault(own, set()).update(p for d in deps if (p := package(d)) not in (None, own))
+    for script in ENTRY_POINTS:
+        deps = imported_modules(script, ROOT / script, modules)
+        graph[script] = {p for d in deps if (p := package(d))}
+    return graph
+
+
+def floors(graph: dict[str, set[str]]) -> dict[str, int]:
+    """Each node's floor: 1 for what imports nothing of tinyx, else one above the highest floor it imports."""
+    memo: dict[str, int] = {}
+
+    def floor(node: str) -> int:
+        if node not in memo:
+            memo[node] = 1 + max((floor(d) for d in graph.get(node, ())), default=0)
+        return memo[node]
+
+    return {node: floor(node) for node in graph}
+
+
+def test_packages_import_only_lower_layers():
+    graph = package_graph()
+    layer = {package: i for i, members in enumerate(LAYERS) for package in members}
+    assert set(layer) == {n for n in graph if n not in ENTRY_POINTS}, "LAYERS must name every package of tinyx/"
+    upward = [f"{a} -> {b}" for a, deps in graph.items() if a in layer for b in deps if layer[b] <= layer[a]]
+    assert not upward, "imports that do not point to a lower layer: " + ", ".join(sorted(upward))
+    assert find_cycle(graph) is None
+    assert max(floors(graph).values()) <= MAX_FLOORS, floors(graph)
+
+
+def test_the_top_level_reads_as_the_architecture():
+    entries = [p.name for p in (ROOT / "tinyx").iterdir() if p.name != "__pycache__"]
+    assert len(entries) <= MAX_TOP_LEVEL_ENTRIES, sorted(entries)
+
+
+def test_no_function_is_longer_than_a_reader_holds_in_mind():
+    too_long = []
+    for path in sorted((ROOT / "tinyx").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not too_long, too_long
+
+
+def test_modules_stay_short_and_the_exceptions_are_few_and_named():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in (ROOT / "tinyx").rglob("*.py")}
+    assert len(LONG_MODULES) <= 4 and all(sizes.get(m, 0) <= 400 for m in LONG_MODULES)
+    assert all(m in sizes and sizes[m] > MAX_MODULE_LINES for m in LONG_MODULES), "a kept exception got short"
+    long = {m: n for m, n in sizes.items() if n > MAX_MODULE_LINES and m not in LONG_MODULES}
+    assert not long, long
 
 
 @pytest.mark.slow
