@@ -1,9 +1,10 @@
 """The run directory's contract: the names of its files and of the metrics they hold, and reading and writing them.
 
-Training writes a run directory through this module and every tool reads it through it (the layout, file by
-file: README's "The run directory", docs/training.md's "What a run writes"). Its neighbours in tinyx.rundir:
-records (what the statuses and data orders mean), claims (a new directory per run), last (the newest run),
-find (runs and checkpoints named on a command line).
+Training writes a run directory through this module and every tool reads it through it. The files, one by one,
+are the tree in docs/training.md's "What a run writes" (tests/unit/test_code_map.py checks that every name
+defined here is in it). Its neighbours in tinyx.rundir: records (what the statuses and data orders mean),
+checkpoints (checkpoints/), claims (a new directory per run), last (the newest run), find (runs and checkpoints
+named on a command line).
 
 Importing it stays cheap (compare never pays for torch): omegaconf only inside read_config, for old runs.
 """
