@@ -1,15 +1,15 @@
 """Generation speed with the key/value cache against without it: tokens/s, batch 1, greedy.
 
     uv run python scripts/bench_generate.py                                  # model=small and model=tiny, 500 tokens
-    uv run python scripts/bench_generate.py models=small new_tokens=200 repeats=3 threads=2
+    uv run python scripts/bench_generate.py --models small --new-tokens 200 --repeats 3 --threads 2
 
 For each model preset it times `tinyx.nn.decoding.generate` from a one-token prompt with kv_cache=true and
-kv_cache=false (alternating, `repeats` rounds, medians), checks both gave the same tokens, and prints a
+kv_cache=false (alternating, --repeats rounds, medians), checks both gave the same tokens, and prints a
 Markdown table. Weights are random (speed does not depend on them; no run needed) and the vocabulary is
 Tiny Shakespeare's 65 characters. Two rows per model: at the preset's own block_size, where a sequence
 longer than the context makes the cache recompute the sliding window each step (so the uncached and cached
 tokens agree), and with block_size raised to hold prompt + new tokens ("fits"), the cache's own speed-up.
-Writes the figures as JSON to `out` (default outputs/bench/generate_<date>_<time>.json).
+Writes the figures as JSON to --out (default outputs/bench/generate_<date>_<time>.json).
 """
 
 from __future__ import annotations
@@ -76,12 +76,25 @@ def measure(preset: str, block_size: int | None, bench: GenerateBenchConfig) -> 
             "speedup": cached / uncached, "same_tokens": bool((outputs[True] == outputs[False]).all())}
 
 
+def parse_args(argv: list[str]) -> GenerateBenchConfig:
+    from tinyx.cli.args import tool_parser
+
+    d = GenerateBenchConfig()
+    parser = tool_parser("bench_generate", __doc__, prog="scripts/bench_generate.py")
+    parser.add_argument("--models", default=d.models, help="conf/model presets, comma-separated (default small,tiny)")
+    parser.add_argument("--new-tokens", type=int, default=d.new_tokens, help="tokens generated (default 500)")
+    parser.add_argument("--repeats", type=int, default=d.repeats, help="alternating rounds; medians (default 1)")
+    parser.add_argument("--threads", type=int, default=d.threads, help="torch intra-op threads (default 0: torch's)")
+    parser.add_argument("--no-fits", dest="fits", action="store_false",
+                        help="time each model at its preset's block_size only")
+    parser.add_argument("--out", default=d.out, help="the JSON file (default outputs/bench/generate_<date>_<time>.json)")
+    return GenerateBenchConfig(**vars(parser.parse_args(argv)))
+
+
 def main(argv: list[str]) -> list[dict]:
     import torch
 
-    from tinyx.tools.generate import parse_args
-
-    bench = parse_args(argv, GenerateBenchConfig)
+    bench = parse_args(argv)
     if bench.threads:
         torch.set_num_threads(bench.threads)
     rows = []

@@ -8,8 +8,8 @@ file written or changed (Hydra's own `.hydra/` and `train.log` aside).
 Adding a case is one line in CASES. Placeholders in args: {tmp} (the case's folder, holding the bad
 files made by `bad_files`), {run} (a trained micro run), {ckpt} (its latest checkpoint), {corpus}.
 Tools: "train" (tinyx.hydra_glue.train_main.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
-picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate", "export" (their
-main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
+picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate", "export",
+"bench" (their main(argv)), "tinyx" (the `tinyx <tool>` command's main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
 """
 
 from __future__ import annotations
@@ -176,29 +176,31 @@ CASES = {
                                   ["could not write the token cache {tmp}/mount/cache/tokens/",
                                    "free space there or set data.cache_dir"], mount="tiny"),
     # ---- generate
-    "generate-key-typo": Case("generate", ["run={run}", "max_new_tokns=5"], ["max_new_tokns", "Valid keys: run"]),
-    "generate-wrong-type": Case("generate", ["run={run}", "max_new_tokens=many"],
-                                ["max_new_tokens=many", "Integer"]),
-    "generate-not-key-value": Case("generate", ["ROMEO"], ["'ROMEO' is not key=value", "run=outputs/runs"]),
-    "generate-no-run": Case("generate", ["prompt=hi"], ["no run given", "pass run=<run directory"]),
-    "generate-zero-tokens": Case("generate", ["run={run}", "max_new_tokens=0"],
+    "generate-flag-typo": Case("generate", ["{run}", "--max-new-tokns", "5"],
+                               ["--max-new-tokns", "did you mean --max-new-tokens?"]),
+    "generate-wrong-type": Case("generate", ["{run}", "--max-new-tokens", "many"],
+                                ["--max-new-tokens 'many' is not an integer", "--max-new-tokens 300"]),
+    "generate-two-positionals": Case("generate", ["{run}", "ROMEO"], ["unexpected argument 'ROMEO'",
+                                                                    "options start with --"]),
+    "generate-no-run": Case("generate", ["--prompt", "hi"], ["missing RUN", "tinyx generate outputs/runs"]),
+    "generate-zero-tokens": Case("generate", ["{run}", "--max-new-tokens", "0"],
                                  ["max_new_tokens=0", "must both be >= 1"]),
-    "generate-run-missing": Case("generate", ["run={tmp}/nope"], ["run={tmp}/nope does not exist",
-                                                                  "a run directory or a checkpoint file"]),
-    "generate-run-without-checkpoint": Case("generate", ["run={tmp}/empty_dir"],
+    "generate-run-missing": Case("generate", ["{tmp}/nope"], ["{tmp}/nope does not exist",
+                                                              "a run directory or a checkpoint file"]),
+    "generate-run-without-checkpoint": Case("generate", ["{tmp}/empty_dir"],
                                             ["{tmp}/empty_dir holds no checkpoint", "a run directory that saved one"]),
-    "generate-truncated-checkpoint": Case("generate", ["run={tmp}/truncated.pt"],
+    "generate-truncated-checkpoint": Case("generate", ["{tmp}/truncated.pt"],
                                           ["{tmp}/truncated.pt is corrupt", "use another one"]),
-    "generate-pickled-object": Case("generate", ["run={tmp}/pickled_object.pt"],
+    "generate-pickled-object": Case("generate", ["{tmp}/pickled_object.pt"],
                                     ["{tmp}/pickled_object.pt holds Python objects", "load only checkpoints"]),
-    "generate-text-file-as-checkpoint": Case("generate", ["run={corpus}"],
+    "generate-text-file-as-checkpoint": Case("generate", ["{corpus}"],
                                              ["tinyshakespeare.txt is corrupt, truncated or not a checkpoint",
                                               "use another one"]),
-    "generate-top-p-above-one": Case("generate", ["run={run}", "top_p=1.5"],
+    "generate-top-p-above-one": Case("generate", ["{run}", "--top-p", "1.5"],
                                      ["top_p=1.5 is outside (0, 1]", "use e.g. top_p=0.9"]),
-    "generate-top-p-zero": Case("generate", ["run={run}", "top_p=0"], ["top_p=0.0 is outside (0, 1]", "top_p=0.9"]),
-    "generate-top-k-negative": Case("generate", ["run={run}", "top_k=-5"], ["top_k=-5 must be >= 0", "top_k=50"]),
-    "generate-prompt-outside-vocabulary": Case("generate", ["run={run}", "prompt=\u20ac"],
+    "generate-top-p-zero": Case("generate", ["{run}", "--top-p", "0"], ["top_p=0.0 is outside (0, 1]", "top_p=0.9"]),
+    "generate-top-k-negative": Case("generate", ["{run}", "--top-k", "-5"], ["top_k=-5 must be >= 0", "top_k=50"]),
+    "generate-prompt-outside-vocabulary": Case("generate", ["{run}", "--prompt", "\u20ac"],
                                                ["'\u20ac'", "not in this run's vocabulary", "remove them"]),
     # ---- evaluate
     "evaluate-path-missing": Case("evaluate", ["{tmp}/nope"], ["{tmp}/nope does not exist", "pass a checkpoint file"]),
@@ -235,13 +237,14 @@ CASES = {
                                           ["lm-eval task no_such_task_xyz does not exist", "--include-path"],
                                           slow=True),
     # ---- export and model.init_from (Hugging Face folders)
-    "export-attention-sinks": Case("export", ["run={tmp}/sink_run", "out={tmp}/exported"],
+    "export-attention-sinks": Case("export", ["{tmp}/sink_run", "--out", "{tmp}/exported"],
                                    ["model.attn_sink=logit has no Hugging Face equivalent", "what exports"]),
-    "export-out-not-empty": Case("export", ["run={run}", "out={tmp}/run_with_val"],
-                                 ["out={tmp}/run_with_val exists and is not empty", "overwrite=true"]),
-    "export-out-is-the-run": Case("export", ["run={run}", "out={run}", "overwrite=true"],
+    "export-out-not-empty": Case("export", ["{run}", "--out", "{tmp}/run_with_val"],
+                                 ["--out {tmp}/run_with_val exists and is not empty", "pass --overwrite"]),
+    "export-out-is-the-run": Case("export", ["{run}", "--out", "{run}", "--overwrite"],
                                   ["holds the run being exported", "choose another folder"]),
-    "export-no-out": Case("export", ["run={run}"], ["out=<folder to write>"]),
+    "export-no-out": Case("export", ["{run}"], ["missing --out", "--out exported/"]),
+    "export-flag-typo": Case("export", ["{run}", "--ovewrite"], ["--ovewrite", "did you mean --overwrite?"]),
     "train-init-from-missing": Case("train", ["model.init_from=hf:{tmp}/nope"],
                                     ["model.init_from=hf:{tmp}/nope", "tinyx.tools.export or transformers' save_pretrained"]),
     "train-init-from-without-prefix": Case("train", ["model.init_from={tmp}/hf_other_shape"],
@@ -279,7 +282,15 @@ CASES = {
     "compare-out-unwritable": Case("compare", ["{tmp}/run_with_val", "--out", "{tmp}/a_file/out"],
                                    ["{tmp}/a_file/out is not writable", "choose another with --out="]),
     "compare-target-not-a-number": Case("compare", ["{tmp}/run_with_val", "--target", "low"], ["--target", "'low'"]),
-    # ---- tinyx.tools.ablate (before any run starts)
+    # ---- bench (before any run starts)
+    "bench-override-without-dashes": Case("bench", ["--steps", "3", "hardware=cpu"],
+                                          ["'hardware=cpu' looks like a train.py override", "after `--`"]),
+    "bench-flag-typo": Case("bench", ["--stps", "3"], ["--stps", "did you mean --steps?"]),
+    "bench-reference-missing": Case("bench", ["--reference", "{tmp}/nope.py"],
+                                    ["--reference {tmp}/nope.py does not exist", "../shared/bench/reference_gpt.py"]),
+    # ---- the tinyx command
+    "tinyx-unknown-tool": Case("tinyx", ["generat", "{run}"], ["unknown tool 'generat'", "did you mean generate?"]),
+    # ---- tinyx ablate (before any run starts)
     "ablate-one-arm": Case("ablate", ["baseline", "--out", "{tmp}/ablation_out"],
                            ["one arm (experiment=baseline)", "at least one variant"]),
     "ablate-round-of-one-seed": Case("ablate", ["baseline", "llama_tiny", "--round-seeds", "1"],
@@ -507,7 +518,8 @@ def _run(case: Case, args: list[str], tmp: Path, capsys) -> tuple[int, str]:
         else:
             import importlib
 
-            importlib.import_module("tinyx.compare" if case.tool == "compare" else f"tinyx.tools.{case.tool}").main(args)
+            module = {"compare": "tinyx.compare", "tinyx": "tinyx.cli.main"}.get(case.tool, f"tinyx.tools.{case.tool}")
+            importlib.import_module(module).main(args)
     return exit_info.value.code, capsys.readouterr().err
 
 

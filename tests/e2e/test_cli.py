@@ -26,8 +26,8 @@ def test_multirun_makes_one_directory_per_job(tmp_path):
 
 def test_generate_from_a_run(trained_run):
     run_dir, _ = trained_run
-    result = run_cli("-m", "tinyx.tools.generate", f"run={run_dir}", "prompt=ROMEO:", "max_new_tokens=40",
-                     "temperature=0.8", "top_k=50")
+    result = run_cli("-m", "tinyx.tools.generate", str(run_dir), "--prompt", "ROMEO:", "--max-new-tokens", "40",
+                     "--temperature", "0.8", "--top-k", "50")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ROMEO:") and len(result.stdout.rstrip("\n")) >= 40
 

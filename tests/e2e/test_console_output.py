@@ -18,8 +18,8 @@ def test_a_run_says_how_long_it_takes_and_ends_with_what_to_do_next(tmp_path):
     assert any(line.startswith("step     10/40  eta ") for line in lines), lines
     tail = "\n".join(lines[-5:])
     where = shlex.quote(str(run_dir))
-    for command in (f"uv run python -m tinyx.tools.generate run={where}", f"uv run python -m tinyx.tools.evaluate {where}",
-                    f"uv run python -m tinyx.compare {where}", f"uv run tensorboard --logdir {where}"):
+    for command in (f"uv run tinyx generate {where}", f"uv run tinyx evaluate {where}",
+                    f"uv run tinyx compare {where}", f"uv run tensorboard --logdir {where}"):
         assert command in tail, tail
     assert lines[-5] == "next:", tail
 
@@ -29,5 +29,5 @@ def test_a_multirun_job_points_compare_at_its_sweep(tmp_path):
     out = run_cli("train.py", "-m", *MICRO, "train.max_steps=5", "seed=0", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
     tail = out.stdout.splitlines()[-4:]
-    assert f"  uv run python -m tinyx.compare {shlex.quote(str(sweep))}" in "\n".join(tail), tail
+    assert f"  uv run tinyx compare {shlex.quote(str(sweep))}" in "\n".join(tail), tail
     assert not any("tensorboard" in line for line in tail), tail  # its logger is off

@@ -44,8 +44,8 @@ def test_generate_reads_dotenv_in_the_current_directory(bpe_run, tmp_path):
     # tiktoken's default cache (under TMPDIR) empty and no way out: without the .env the files cannot be had.
     (tmp_path / "tmp").mkdir()
     env.update(TMPDIR=str(tmp_path / "tmp"), HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
-    result = subprocess.run([sys.executable, "-m", "tinyx.tools.generate", f"run={bpe_run}", "prompt=ROMEO:",
-                             "max_new_tokens=5"], cwd=tmp_path, env=env, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "tinyx.cli", "generate", str(bpe_run), "--prompt", "ROMEO:",
+                             "--max-new-tokens", "5"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("ROMEO:")

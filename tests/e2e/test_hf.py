@@ -1,6 +1,6 @@
-"""Hugging Face interop end to end: `python -m tinyx.tools.export` on a trained run, `model.init_from=hf:<folder>`
+"""Hugging Face interop end to end: `tinyx export` on a trained run, `model.init_from=hf:<folder>`
 back into training (a tinyx export and a GPT-2 folder saved by transformers), and lm-evaluation-harness
-through `python -m tinyx.tools.evaluate --tasks` on a local task.
+through `tinyx evaluate --tasks` on a local task.
 
 These import transformers or lm_eval and train or score a run: slow (.ci/run runs them).
 """
@@ -32,7 +32,7 @@ def test_export_then_init_from_starts_where_the_run_ended(trained_run, tmp_path)
 
     run_dir, summary = trained_run
     out = tmp_path / "hf"
-    result = run_cli("-m", "tinyx.tools.export", f"run={run_dir}", f"out={out}")
+    result = run_cli("-m", "tinyx.cli", "export", str(run_dir), "--out", str(out))
     assert result.returncode == 0, result.stderr
     diff = float(re.search(r"max \|logit\(tinyx\) - logit\(transformers\)\| = (\S+)", result.stdout).group(1))
     assert diff <= 1e-5
@@ -43,7 +43,7 @@ def test_export_then_init_from_starts_where_the_run_ended(trained_run, tmp_path)
     assert "GPT2LMHeadModel" in card and f"| val/loss | {summary.val_loss} |" in card
     assert json.loads((out / "config.json").read_text())["activation_function"] == "gelu"
 
-    again = run_cli("-m", "tinyx.tools.export", f"run={run_dir}", f"out={out}", "overwrite=true")
+    again = run_cli("-m", "tinyx.tools.export", str(run_dir), "--out", str(out), "--overwrite")
     assert again.returncode == 0, again.stderr
 
     started = tmp_path / "started"

@@ -54,7 +54,7 @@ def test_a_run_from_python_is_found_by_compare_evaluate_and_generate(tmp_path, c
     scores = evaluate.main([str(run_dir), "--eval-batches", "2", "--out", str(tmp_path / "eval")])
     assert scores[0].step == 10 and scores[0].val_loss == pytest.approx(summary.val_loss, abs=1e-6)
     capsys.readouterr()
-    generate.main([f"run={run_dir}", "prompt=ROMEO:", "max_new_tokens=20"])
+    generate.main([str(run_dir), "--prompt", "ROMEO:", "--max-new-tokens", "20"])
     assert capsys.readouterr().out.startswith("ROMEO:")
 
 

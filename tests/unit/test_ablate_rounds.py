@@ -49,7 +49,7 @@ def trains(monkeypatch):
             write_run(out / f"seed_{seed}", seed, RUNS[out.name][seed])
         return subprocess.CompletedProcess(command, 0)
 
-    monkeypatch.setattr(ablate, "subprocess", SimpleNamespace(run=run))
+    monkeypatch.setattr(ablate.seeds, "subprocess", SimpleNamespace(run=run))
     return asked
 
 

@@ -4,17 +4,18 @@ import json
 import math
 
 import pytest
-from helpers import CORPUS, MICRO
+from helpers import CORPUS, MICRO, SHARED
 
 from tinyx.tools import bench
 
-SHORT = ["bench.steps=3", "bench.warmup=1"]
+SHORT = ["--steps", "3", "--warmup", "1"]
+YARDSTICK = SHARED / "bench" / "reference_gpt.py"
 
 
 @pytest.mark.slow
 def test_bench_against_the_yardstick_prints_and_writes_its_figures(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    result = bench.main(MICRO + SHORT + ["bench.reference=true", "bench.repeats=2", f"bench.out={out}"])
+    result = bench.main(SHORT + ["--reference", str(YARDSTICK), "--repeats", "2", "--out", str(out), "--", *MICRO])
     printed = capsys.readouterr().out
     written = json.loads(out.read_text())
     assert written["median_ratio"] == result["median_ratio"]
@@ -40,7 +41,7 @@ def test_bench_compares_experiments_in_a_table(tmp_path, capsys):
     # debug=micro's settings but its model: the experiments choose theirs.
     micro_data = ["hardware=cpu", f"data.path={CORPUS}", "logger=none", "logger.progress_bar=false",
                   "train.batch_size=4", "train.eval_batches=2", "train.sample_tokens=16", "optim.warmup_steps=5"]
-    result = bench.main(micro_data + SHORT + ["bench.experiments=baseline,muon_tiny", f"bench.out={out}"])
+    result = bench.main(SHORT + ["--experiments", "baseline,muon_tiny", "--out", str(out), "--", *micro_data])
     table = capsys.readouterr().out.splitlines()
     rows = {r["experiment"]: r for r in json.loads(out.read_text())["experiments"]}
     assert rows.keys() == {"baseline", "muon_tiny"} and result["experiments"][0]["experiment"] == "baseline"

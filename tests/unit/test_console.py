@@ -81,6 +81,6 @@ def test_next_steps_generate_with_the_runs_prompt(tmp_path):
     from tinyx.loggers.next_steps import next_steps
 
     shakespeare = next_steps(to_run_config(compose(["debug=micro"])), tmp_path)
-    assert f"uv run python -m tinyx.tools.generate run={tmp_path} prompt=ROMEO:   # sample text" in "\n".join(shakespeare)
+    assert f"uv run tinyx generate {tmp_path} --prompt ROMEO:   # sample text" in "\n".join(shakespeare)
     own_prompt = next_steps(to_run_config(compose(["debug=micro", "train.sample_prompt='JULIET: O'"])), tmp_path)
-    assert f"uv run python -m tinyx.tools.generate run={tmp_path} 'prompt=JULIET: O'   # sample text" in "\n".join(own_prompt)
+    assert f"uv run tinyx generate {tmp_path} --prompt 'JULIET: O'   # sample text" in "\n".join(own_prompt)

@@ -29,7 +29,7 @@ def test_generate_decodes_with_the_runs_own_tokenizer_after_its_corpus_is_gone(t
     cfg = micro_config(f"data.path={corpus}", "train.max_steps=10", "train.eval_every=10", "train.sample_tokens=0")
     train(cfg, tmp_path / "run", quiet=True)
     corpus.unlink()
-    main([f"run={tmp_path / 'run'}", "prompt=Déjà", "max_new_tokens=40", "temperature=0"])
+    main([str(tmp_path / "run"), "--prompt", "Déjà", "--max-new-tokens", "40", "--temperature", "0"])
     text = capsys.readouterr().out
     assert text.startswith("Déjà") and len(text.rstrip("\n")) == 44
     assert set(text.rstrip("\n")) <= set("Ça va très bien, àéîõü. Déjà vu, naïve café. ")

@@ -1,12 +1,13 @@
-"""What an entry point does before Hydra: unknown command-line keys get a "did you mean", tools answer --help."""
+"""What an entry point does before its work: unknown config keys get a "did you mean"; the `tinyx` command and its
+tools answer --help, and a command-line mistake is one line and exit code 2."""
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from tinyx import compare
-from tinyx.tools import ablate
-from tinyx.tools import bench
-from tinyx.tools import evaluate
-from tinyx.tools import generate
 from tinyx.hydra_glue.compose import known_config_keys, suggest_keys, unknown_key_message
 
 
@@ -54,18 +55,84 @@ def test_unknown_key_message_names_key_suggestion_and_docs():
     assert "did you mean" not in unknown_key_message(["zzzzzz=1"], "train")
 
 
-@pytest.mark.parametrize("tool, words", [
-    (generate, ["python -m tinyx.tools.generate", "run=", "max_new_tokens=300"]),
-    (bench, ["python -m tinyx.tools.bench", "bench.steps=200", "bench.reference=False"]),
-    (evaluate, ["python -m tinyx.tools.evaluate", "--probes"]),
-    (compare, ["python -m tinyx.compare", "--target", "--baseline", "--at-step"]),
-    (ablate, ["python -m tinyx.tools.ablate", "--round-seeds", "--max-seeds"]),
-])
+TOOLS = {"compare": "tinyx.compare", "ablate": "tinyx.tools.ablate", "evaluate": "tinyx.tools.evaluate",
+         "generate": "tinyx.tools.generate", "export": "tinyx.tools.export", "bench": "tinyx.tools.bench"}
+HELP_WORDS = {
+    "compare": ["--target", "--baseline", "--at-step"],
+    "ablate": ["--round-seeds", "--max-seeds", "Everything after `--` goes to every train.py run"],
+    "evaluate": ["--probes", "--tasks"],
+    "generate": ["RUN", "--max-new-tokens", "--top-k", "--no-kv-cache"],
+    "export": ["RUN", "--out", "--overwrite"],
+    "bench": ["--steps", "--reference", "--experiments", "[-- OVERRIDE ...]"],
+}
+
+
+@pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize("flag", ["--help", "-h"])
-def test_tools_print_usage_on_help(tool, words, flag, capsys):
+def test_each_tool_prints_its_usage_on_help(tool, flag, capsys):
     with pytest.raises(SystemExit) as exit_:
-        tool.main([flag])
+        importlib.import_module(TOOLS[tool]).main([flag])
     assert exit_.value.code in (0, None)
     out = capsys.readouterr()
-    assert all(w in out.out for w in words), out.out
+    assert f"usage: tinyx {tool} " in out.out and f"uv run tinyx {tool} " in out.out, out.out  # the examples
+    assert all(w in out.out for w in HELP_WORDS[tool]), out.out
     assert "error" not in out.err
+
+
+def test_tinyx_help_lists_every_tool_and_the_scripts(capsys):
+    from tinyx.cli import main
+
+    for argv in (["--help"], []):
+        assert main.main(argv) == 0
+        out = capsys.readouterr().out
+        listed = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+        assert listed.keys() == TOOLS.keys() == main.TOOLS.keys(), out
+        assert all(len(line.split()) > 3 for line in listed.values()), out  # each with its summary
+        assert "uv run train.py" in out and "uv run sweep.py" in out
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_tinyx_tool_runs_the_tools_main(tool, capsys, monkeypatch):
+    from tinyx.cli import entry, main
+
+    monkeypatch.setattr(entry, "load_env", lambda: None)  # a .env found from here must not leak into other tests
+
+    with pytest.raises(SystemExit) as exit_:
+        main.main([tool, "--help"])
+    assert exit_.value.code in (0, None)
+    assert f"usage: tinyx {tool} " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["evalute", "runs/x"], ["unknown tool 'evalute'", "did you mean evaluate?", "compare, ablate, evaluate"]),
+    (["generate", "runs/x", "--max-new-tokns", "5"], ["tinyx generate", "unknown option --max-new-tokns",
+                                                     "did you mean --max-new-tokens?"]),
+    (["compare", "runs/x", "--at-step", "many"], ["--at-step 'many' is not an integer"]),
+    (["bench", "hardware=cpu"], ["'hardware=cpu' looks like a train.py override", "after `--`"]),
+])
+def test_a_command_line_mistake_is_one_line_and_exit_2(argv, words, capsys):
+    from tinyx.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    assert all(w in err for w in words), err
+
+
+def test_split_overrides():
+    from tinyx.cli.args import split_overrides
+
+    assert split_overrides(["a", "--steps", "3", "--", "x=1", "--", "y=2"]) == (["a", "--steps", "3"],
+                                                                                ["x=1", "--", "y=2"])
+    assert split_overrides(["--steps", "3"]) == (["--steps", "3"], [])
+
+
+def test_the_tinyx_command_is_installed_and_answers_help():
+    """The console script pyproject.toml declares, as `uv sync` installs it beside this Python."""
+    command = Path(sys.executable).parent / "tinyx"
+    assert command.is_file(), f"{command} missing: run `uv sync`"
+    result = subprocess.run([str(command), "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert all(f"  {tool} " in result.stdout for tool in TOOLS), result.stdout

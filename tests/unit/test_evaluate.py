@@ -59,7 +59,7 @@ def test_eval_batches_reproduces_the_logged_val_loss(trained_run, tmp_path, caps
 def test_probe_logprob_is_the_teacher_forced_sum_of_the_expected_tokens(trained_run):
     import torch
 
-    from tinyx.tools.evaluate import Probe, score_probe
+    from tinyx.tools.probes import Probe, score_probe
     from tinyx.tools.run_model import load_model
 
     run_dir, _ = trained_run

@@ -199,9 +199,9 @@ def test_streaming_a_character_tokenizer():
 def test_the_command_streams_the_same_greedy_text_with_and_without_the_cache(trained_run, capsys):
     run_dir, _ = trained_run
     outputs = []
-    for kv_cache in ("true", "false"):
-        generate_tool.main([f"run={run_dir}", "prompt=ROMEO:", "max_new_tokens=45", "temperature=0",
-                            f"kv_cache={kv_cache}"])
+    for kv_cache in ([], ["--no-kv-cache"]):
+        generate_tool.main([str(run_dir), "--prompt", "ROMEO:", "--max-new-tokens", "45", "--temperature", "0",
+                            *kv_cache])
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith("ROMEO:") and len(outputs[0]) == len("ROMEO:") + 45 + 1
@@ -211,7 +211,8 @@ def test_the_command_streams_the_same_greedy_text_with_and_without_the_cache(tra
 
 def test_the_command_samples_with_top_p(trained_run, capsys):
     run_dir, _ = trained_run
-    args = [f"run={run_dir}", "prompt=ROMEO:", "max_new_tokens=30", "top_p=0.9", "top_k=null", "num_samples=2"]
+    args = [str(run_dir), "--prompt", "ROMEO:", "--max-new-tokens", "30", "--top-p", "0.9", "--top-k", "none",
+            "--num-samples", "2"]
     generate_tool.main(args)
     first = capsys.readouterr().out
     generate_tool.main(args)

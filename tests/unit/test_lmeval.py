@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from tinyx.config import ModelConfig
-from tinyx.tools.lmeval import metric_rows, token_logprobs, windows
+from tinyx.tools.lm_scoring import token_logprobs, windows
+from tinyx.tools.lmeval import metric_rows
 
 
 @pytest.mark.parametrize("block_size", [1, 4, 32])

@@ -127,7 +127,7 @@ def test_tools_take_last_for_the_newest_run(trained_run, tmp_path, monkeypatch, 
     shutil.copytree(trained_run[0], newest)
     shutil.copytree(trained_run[0], tmp_path / "runs" / "2026-01-03" / "09-00-00")
     assert load_model("last").checkpoint == newest / CKPT_DIR / "ckpt_000040.pt"
-    generate.main(["run=last", "max_new_tokens=5"])
+    generate.main(["last", "--max-new-tokens", "5"])
     scores = evaluate.main(["last", "--eval-batches", "1"])
     assert [s.checkpoint for s in scores] == [(newest / CKPT_DIR / "ckpt_000040.pt").resolve()]
     comparison = compare.main(["last"])

@@ -1,1 +1,2 @@
-"""The command line: what every entry point does first (environment, `--help`)."""
+"""The command line: what every entry point does first (environment), the tools' one grammar (args), and the
+`tinyx` command that runs them (main)."""

@@ -1,4 +1,4 @@
-"""What every entry point (train.py, sweep.py, the tools' `python -m tinyx.X`) does before its work.
+"""What every entry point (train.py, sweep.py, `tinyx <tool>`) does before its work.
 
 Standard library only at import: train.py and sweep.py import it when tinyx's dependencies are missing.
 """
@@ -6,7 +6,6 @@ Standard library only at import: train.py and sweep.py import it when tinyx's de
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds tinyx/ (a checkout, or site-packages)
@@ -34,15 +33,3 @@ def load_env() -> None:
     load_dotenv(find_dotenv(usecwd=True))
     if (CHECKOUT / ".env").is_file():
         load_dotenv(CHECKOUT / ".env")
-
-
-def exit_on_help(argv: list[str], doc: str, schema=None, prefix: str = "") -> None:
-    """For the key=value tools (generate, bench): `-h`/`--help` prints the module's usage and the keys with
-    their defaults, and exits 0 (argparse's behaviour, which compare and evaluate have)."""
-    if not {"-h", "--help"} & set(argv):
-        return
-    print(doc.strip())
-    if schema is not None:
-        keys = "  ".join(f"{prefix}{f.name}={f.default!r}" for f in fields(schema))
-        print(f"\nkeys (default): {keys}")
-    sys.exit(0)

@@ -1,8 +1,8 @@
 """Compare runs: which arm of an ablation is better than the baseline, and is the difference more than seed noise?
 
-    uv run python -m tinyx.compare outputs/multirun/2026-11-21/01-04-15
-    uv run python -m tinyx.compare outputs/multirun/2026-11-21/01-04-15 --baseline experiment=baseline --at-step 400
-    uv run python -m tinyx.compare 'outputs/runs/2026-11-21/*' --metric val/loss_best --out reports/ --wandb
+    uv run tinyx compare outputs/multirun/2026-11-21/01-04-15
+    uv run tinyx compare outputs/multirun/2026-11-21/01-04-15 --baseline experiment=baseline --at-step 400
+    uv run tinyx compare 'outputs/runs/2026-11-21/*' --metric val/loss_best --out reports/ --wandb
 
 Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance). Runs that
 differ only by `seed` form one arm (runs that trained other data, told apart by the content digest they record,
@@ -14,7 +14,7 @@ Holm-adjusted over the variants, a verdict, and the seeds per arm the observed d
 kept, and a warning names both). Writes comparison.md, comparison.csv
 and comparison.png into the directory compared (or --out); --wandb logs the comparison as a wandb run.
 
-Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Comparison.table()`.
+`python -m tinyx.compare ...` is the same command. Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Comparison.table()`.
 """
 
 from tinyx.compare.arms import (

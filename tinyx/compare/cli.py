@@ -1,4 +1,4 @@
-"""`python -m tinyx.compare`: the command line over tinyx.compare.arms (reading runs, the statistics) and
+"""`tinyx compare` (or `python -m tinyx.compare`): the command line over tinyx.compare.arms (reading runs, the statistics) and
 tinyx.compare.report (the tables and the plot); see the package's docstring for what it prints."""
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ def default_out_dir(paths: list[str], run_dirs: list[Path]) -> Path:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tinyx.compare", description="Compare runs: which arm of an ablation is better than the baseline, and is the difference more than seed noise?")
-    parser.add_argument("paths", nargs="+", help="run directories, multirun directories, or globs of them")
+    from tinyx.cli.args import add_paths, tool_parser
+
+    # The package's docstring is the command's help; the package is loaded before this module, never imported here.
+    parser = tool_parser("compare", sys.modules[__package__].__doc__)
+    add_paths(parser, "run directories, multirun directories, or globs of them")
     parser.add_argument("--baseline", help="the arm the others are tested against: its name, or a part of it that "
                                            "names one arm (default: the first arm)")
     parser.add_argument("--metric", default=VAL_LOSS, help=f"what arms are judged by: {', '.join(METRICS)} "

@@ -25,12 +25,12 @@ def next_steps(cfg: RunConfig, run_dir: Path) -> list[str]:
     # A multirun job's directory sits in its sweep's (Hydra writes multirun.yaml there): compare the sweep.
     sweep = run_dir.parent if (run_dir.parent / "multirun.yaml").is_file() else None
     prompt = cfg.train.sample_prompt.strip() or ("ROMEO:" if cfg.data.path is None else "")  # Tiny Shakespeare's
-    prompt_arg = f" {shlex.quote('prompt=' + prompt)}" if prompt and "\n" not in prompt else ""
+    prompt_arg = f" --prompt {shlex.quote(prompt)}" if prompt and "\n" not in prompt else ""
     compare = (f"{_shell_path(sweep)}   # this sweep's runs" if sweep is not None else
                f"{where}   # and other runs' directories")
-    lines = [f"uv run python -m tinyx.tools.generate run={where}{prompt_arg}   # sample text",
-             f"uv run python -m tinyx.tools.evaluate {where}   # val loss and bits per byte on the whole split",
-             f"uv run python -m tinyx.compare {compare}"]
+    lines = [f"uv run tinyx generate {where}{prompt_arg}   # sample text",
+             f"uv run tinyx evaluate {where}   # val loss and bits per byte on the whole split",
+             f"uv run tinyx compare {compare}"]
     if cfg.logger.tensorboard.enabled:
         lines.append(f"uv run tensorboard --logdir {where}   # curves")
     return ["next:", *("  " + line for line in lines)]

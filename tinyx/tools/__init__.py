@@ -1,1 +1,2 @@
-"""The tools over run directories: ablate, evaluate (with lm-eval), export, generate, bench."""
+"""The tools over run directories, run as `tinyx <tool>` (tinyx.cli.main): ablate, evaluate (with lm-eval), export,
+generate, bench; compare lives below them (tinyx.compare), as ablate reads its statistics."""

@@ -1,15 +1,15 @@
-"""Training-throughput benchmark of the real training loop, optionally against the plain-PyTorch yardstick.
+"""Training-throughput benchmark of the real training loop, optionally against a plain-PyTorch yardstick.
 
-    uv run python -m tinyx.tools.bench [train.py overrides ...] [bench.steps=200] [bench.reference=true] [bench.repeats=3]
-    uv run python -m tinyx.tools.bench hardware=cpu bench.experiments=baseline,llama_tiny,sink_logit,sink_token
+    uv run tinyx bench --steps 200 --repeats 3 -- hardware=cpu
+    uv run tinyx bench --reference ../shared/bench/reference_gpt.py --repeats 5 -- hardware=cpu
+    uv run tinyx bench --experiments baseline,llama_tiny,sink_logit,sink_token -- hardware=cpu
 
-Runs `train()` with a log line per step (so every step is timed, as the yardstick times
-its own) and no evaluation, and reports the median step over the timed steps. With
-bench.reference=true it runs ../shared/bench/reference_gpt.py at the same model size,
-batch and context, alternating with tinyx, and prints the tokens/s ratio. With
-bench.experiments=a,b,c it times each named experiment (conf/experiment/), alternating
-them round by round, and prints a table of tokens/s relative to the first.
-Writes the figures as JSON to bench.out (default outputs/bench/<date>_<time>.json).
+Runs `train()` with a log line per step (so every step is timed, as the yardstick times its own) and no
+evaluation, and reports the median step over the timed steps. With --reference PATH it runs that yardstick
+script at the same model size, batch and context, alternating with tinyx, and prints the tokens/s ratio.
+With --experiments a,b,c it times each named experiment (conf/experiment/), alternating them round by round,
+and prints a table of tokens/s relative to the first. Writes the figures as JSON to --out (default
+outputs/bench/<date>_<time>.json).
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
-from tinyx.cli.entry import exit_on_help, load_env
-from tinyx.common.errors import exit_on_user_error
-from tinyx.tools.generate import parse_args
+from tinyx.cli.args import add_overrides_help, split_overrides, tool_parser
+from tinyx.cli.entry import CHECKOUT, load_env
+from tinyx.common.errors import ConfigError, exit_on_user_error
 from tinyx.rundir.contract import read_metrics, read_summary
-from tinyx.cli.entry import CHECKOUT
 
 ROOT = CHECKOUT
 
@@ -39,10 +38,36 @@ class BenchConfig:
     steps: int = 200  # timed steps
     warmup: int = 10  # untimed steps first
     repeats: int = 1  # alternating rounds of tinyx (and the yardstick); medians over rounds
-    reference: bool = False
+    reference: Optional[str] = None  # the yardstick script to compare with (none: tinyx alone)
     experiments: Optional[str] = None  # comma-separated conf/experiment names, the first is the baseline
-    reference_script: str = str(ROOT.parent / "shared" / "bench" / "reference_gpt.py")
     out: Optional[str] = None
+
+
+def parse_args(argv: list[str]) -> tuple[BenchConfig, list[str]]:
+    """(the bench's options, the train.py overrides after `--`)."""
+    own, overrides = split_overrides(argv)
+    parser = tool_parser("bench", __doc__, overrides=True)
+    parser.add_argument("--steps", type=int, default=BenchConfig.steps, help="timed steps (default 200)")
+    parser.add_argument("--warmup", type=int, default=BenchConfig.warmup, help="untimed steps first (default 10)")
+    parser.add_argument("--repeats", type=int, default=BenchConfig.repeats,
+                        help="alternating rounds (of tinyx and the yardstick, or of the experiments); medians over "
+                             "rounds (default 1)")
+    parser.add_argument("--reference", metavar="PATH", help="a yardstick script to time alongside tinyx, e.g. "
+                                                            "../shared/bench/reference_gpt.py (default: none)")
+    parser.add_argument("--experiments", metavar="A,B,...", help="conf/experiment names to time against the first")
+    parser.add_argument("--out", metavar="FILE", help="the JSON file (default outputs/bench/<date>_<time>.json)")
+    add_overrides_help(parser, "every timed train() run")
+    args = parser.parse_args(own)
+    bench = BenchConfig(**{f.name: getattr(args, f.name) for f in fields(BenchConfig)})
+    for name in ("steps", "repeats"):
+        if getattr(bench, name) < 1:
+            raise ConfigError(f"--{name} {getattr(bench, name)} must be >= 1.")
+    if bench.warmup < 0:
+        raise ConfigError(f"--warmup {bench.warmup} must be >= 0.")
+    if bench.reference and not Path(bench.reference).is_file():
+        raise ConfigError(f"--reference {bench.reference} does not exist: pass the yardstick script's path, e.g. "
+                          f"../shared/bench/reference_gpt.py.")
+    return bench, overrides
 
 
 def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
@@ -97,7 +122,7 @@ def measure_reference(cfg, bench: BenchConfig) -> dict:
     m, t, h = cfg.model, cfg.train, cfg.hardware
     device = resolve_device(h.device)
     dtype = str(resolve_dtype(h.dtype, device)).removeprefix("torch.")
-    cmd = [sys.executable, bench.reference_script, "--text", str(_corpus(cfg)), "--steps", str(bench.steps),
+    cmd = [sys.executable, bench.reference, "--text", str(_corpus(cfg)), "--steps", str(bench.steps),
            "--warmup", str(bench.warmup), "--n-layer", str(m.n_layer), "--n-head", str(m.n_head),
            "--d-model", str(m.d_model), "--block-size", str(m.block_size),
            "--batch-size", str(t.batch_size * t.grad_accum), "--threads", str(h.threads),
@@ -136,9 +161,7 @@ def compare_experiments(overrides: list[str], bench: BenchConfig) -> dict:
 
 @exit_on_user_error
 def main(argv: list[str]) -> dict:
-    exit_on_help(argv, __doc__, BenchConfig, prefix="bench.")
-    bench = parse_args([a.removeprefix("bench.") for a in argv if a.startswith("bench.")], BenchConfig)
-    overrides = [a for a in argv if not a.startswith("bench.")]
+    bench, overrides = parse_args(argv)
     if bench.experiments:
         result = {"date": time.strftime("%Y-%m-%d %H:%M"), "overrides": overrides, "bench": asdict(bench),
                   **compare_experiments(overrides, bench)}

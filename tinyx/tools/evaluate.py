@@ -1,11 +1,11 @@
 """Score checkpoints: validation loss, perplexity and bits per byte, and probe cases (prompt -> expected continuation).
 
-    uv run python -m tinyx.tools.evaluate outputs/runs/2026-11-21/01-04-15 --probes conf/probes/shakespeare.yaml
-    uv run python -m tinyx.tools.evaluate 'outputs/runs/2026-11-21/01-04-15/checkpoints/ckpt_*.pt' --eval-batches 20
-    uv run python -m tinyx.tools.evaluate outputs/runs/2026-11-21/01-04-15 --tasks lambada_openai --limit 200
+    uv run tinyx evaluate outputs/runs/2026-11-21/01-04-15 --probes conf/probes/shakespeare.yaml
+    uv run tinyx evaluate 'outputs/runs/2026-11-21/01-04-15/checkpoints/ckpt_*.pt' --eval-batches 20
+    uv run tinyx evaluate outputs/runs/2026-11-21/01-04-15 --tasks lambada_openai --limit 200
 
 Each argument is a checkpoint file, a run directory (its latest checkpoint), a directory of runs
-(each one's latest) or a glob of these. Validation loss is over the whole validation split, in
+(each one's latest) or a glob of these; probe files: tinyx.tools.probes. Validation loss is over the whole validation split, in
 back-to-back windows of the model's context; with --eval-batches N it is over the N fixed batches
 training evaluates (so it matches the run's logged val/loss at that step).
 Prints a table and writes evaluation.csv (one row per checkpoint) into the directory evaluated (or --out).
@@ -24,32 +24,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyx.common.errors import EvaluateError, ProbeError, TinyxError, exit_on_user_error
+from tinyx.cli.args import add_device, add_paths, tool_parser
+from tinyx.common.errors import EvaluateError, exit_on_user_error
 from tinyx.common.files import check_writable
 from tinyx.rundir.find import find_checkpoints, run_dir_of
+from tinyx.tools.probes import DEFAULT_TOP_K, Probe, ProbeResult, load_probes, score_probe
 from tinyx.tools.run_model import load_model
 
-PROBE_FIELDS = ("name", "prompt", "expected")
-DEFAULT_TOP_K = 5
 CSV_FILE = "evaluation.csv"
 # Windows per batch over the whole split: big batches are faster, and the loss does not depend on them.
 FULL_SPLIT_BATCH_SIZE = 64
-
-
-@dataclass
-class Probe:
-    name: str
-    prompt: str
-    expected: str
-
-
-@dataclass
-class ProbeResult:
-    name: str
-    logprob: float  # log-probability of the whole expected continuation (nats)
-    tokens: int
-    rank: int  # worst rank of its tokens, teacher-forced: 1 = greedy decoding writes exactly it
-    in_top_k: bool
 
 
 @dataclass
@@ -61,47 +45,6 @@ class CheckpointScore:
     val_bpb: float  # bits per byte over the same target tokens
     val_tokens: int
     probes: list[ProbeResult] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------- inputs
-def load_probes(path: str | Path) -> tuple[list[Probe], int | None]:
-    """Probes and the file's top_k (None if it sets none); every problem is one ProbeError naming the fix."""
-    import yaml
-
-    path = Path(path)
-    example = "conf/probes/shakespeare.yaml"
-    if not path.is_file():
-        raise ProbeError(f"probe file {path} does not exist: pass --probes with a YAML file like {example}.")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ProbeError(f"probe file {path} is not valid YAML ({str(e).splitlines()[0]}): fix it (see "
-                         f"{example}).") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("probes"), list) or not doc["probes"]:
-        raise ProbeError(f"probe file {path} needs a non-empty list `probes:` of {{prompt, expected}} entries "
-                         f"(see {example}).")
-    top_k = doc.get("top_k")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise ProbeError(f"probe file {path}: top_k={top_k!r} must be a positive integer (e.g. top_k: 5).")
-    probes = []
-    for i, entry in enumerate(doc["probes"], start=1):
-        where = f"probe file {path}, probe {i}"
-        if not isinstance(entry, dict):
-            raise ProbeError(f"{where} is {entry!r}, not a mapping: write it as {{prompt: ..., expected: ...}}.")
-        if isinstance(entry.get("name"), str):
-            where += f" ({entry['name']})"
-        unknown = sorted(set(entry) - set(PROBE_FIELDS))
-        if unknown:
-            raise ProbeError(f"{where} has unknown field(s) {', '.join(unknown)}: the fields are "
-                             f"{', '.join(PROBE_FIELDS)}.")
-        for key in ("prompt", "expected"):
-            if key not in entry:
-                raise ProbeError(f"{where} has no `{key}` field: add {key}: \"...\" to it.")
-            if not isinstance(entry[key], str) or not entry[key]:
-                raise ProbeError(f"{where}: `{key}` is {entry[key]!r}; it must be non-empty text (quote it).")
-        probes.append(Probe(name=str(entry.get("name") or f"probe {i}"), prompt=entry["prompt"],
-                            expected=entry["expected"]))
-    return probes, top_k
 
 
 # ---------------------------------------------------------------- scoring
@@ -126,33 +69,6 @@ def validation_score(model, val_ids, val_bytes, block_size: int, batch_size: int
     target_bytes = sum(s.target_bytes for s in scores)
     bpb = sum(s.nll_nats for s in scores) / (math.log(2) * target_bytes) if target_bytes else math.nan
     return loss, bpb, rows * block_size
-
-
-def score_probe(model, tokenizer, probe: Probe, top_k: int, device) -> ProbeResult:
-    import torch
-
-    block_size = model.cfg.block_size
-    try:
-        prompt_ids, expected_ids = tokenizer.encode(probe.prompt), tokenizer.encode(probe.expected)
-    except TinyxError as e:
-        raise ProbeError(f"probe {probe.name!r}: {e}") from None
-    if not prompt_ids or not expected_ids:
-        raise ProbeError(f"probe {probe.name!r}: its prompt or expected text encodes to no tokens: lengthen it.")
-    if len(expected_ids) > block_size:
-        raise ProbeError(f"probe {probe.name!r}: `expected` is {len(expected_ids)} tokens, longer than the model's "
-                         f"context ({block_size}): shorten it.")
-    ids = (prompt_ids + expected_ids)[:-1][-block_size:]  # the prompt is cut from the left to fit the context
-    x = torch.tensor([ids], dtype=torch.long, device=device)
-    model.eval()
-    with torch.no_grad():
-        logits, _ = model(x, x)  # targets only so the model returns every position's logits
-    logp = torch.log_softmax(logits[0, -len(expected_ids):].float(), dim=-1)
-    target = torch.tensor(expected_ids, device=device)
-    token_logp = logp.gather(1, target[:, None])
-    ranks = 1 + (logp > token_logp).sum(dim=1)
-    rank = int(ranks.max())
-    return ProbeResult(name=probe.name, logprob=float(token_logp.sum()), tokens=len(expected_ids), rank=rank,
-                       in_top_k=rank <= top_k)
 
 
 def _data_config(train_config: dict, data_path: str | None):
@@ -250,8 +166,8 @@ def write_csv(scores: list[CheckpointScore], path: Path) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tinyx.tools.evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="+", help="checkpoint files, run directories, directories of runs, or globs")
+    parser = tool_parser("evaluate", __doc__)
+    add_paths(parser, "checkpoint files, run directories, directories of runs, or globs")
     parser.add_argument("--probes", help="YAML file of probe cases (e.g. conf/probes/shakespeare.yaml)")
     parser.add_argument("--top-k", type=int, default=None,
                         help=f"k for 'in top-k' (default: the probe file's top_k, else {DEFAULT_TOP_K})")
@@ -260,7 +176,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=None,
                         help=f"windows per batch (default: {FULL_SPLIT_BATCH_SIZE} over the whole split; the "
                              f"checkpoint's train.eval_batch_size with --eval-batches)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    add_device(parser)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
     parser.add_argument("--data-path", help="the corpus file, when the checkpoint's data.path is not on this machine")
     parser.add_argument("--out", help=f"directory for {CSV_FILE} (default: the directory evaluated)")

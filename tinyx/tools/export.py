@@ -1,12 +1,12 @@
 """Export a run to a Hugging Face folder that `transformers` loads with no tinyx installed.
 
-    uv run python -m tinyx.tools.export run=<run dir or checkpoint> out=<folder> [overwrite=true]
+    uv run tinyx export outputs/runs/2026-11-21/01-04-15 --out exported/shakespeare-char [--overwrite]
 
 Writes config.json, model.safetensors, generation_config.json, the tokenizer (tokenizer.json and its
 config; tinyx_tokenizer.json and tinyx_model.json so `model.init_from=hf:<folder>` recovers both exactly)
 and README.md, a model card with the run's config and final metrics. Every export checks itself: it
 loads the folder with `transformers`, compares the logits with tinyx's on a fixed batch and prints the
-largest difference; over `tolerance` (float32) it is an error and nothing is left at `out`.
+largest difference; over --tolerance (float32) it is an error and nothing is left at --out.
 """
 
 from __future__ import annotations
@@ -17,21 +17,11 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 from tinyx.common.errors import ConfigError, ExportError, exit_on_user_error
 from tinyx.rundir.contract import TRAIN_LOSS, VAL_LOSS, VAL_LOSS_BEST, VAL_PPL
 
 CHECK_ROWS = 2  # the fixed batch: 2 rows of the model's whole context, seeded random token ids
-
-
-@dataclass
-class ExportConfig:
-    run: Optional[str] = None
-    out: Optional[str] = None
-    overwrite: bool = False  # replace a non-empty `out`
-    tolerance: float = 1e-4  # the largest |logit difference| (float32) the check accepts
-    seed: int = 0  # of the check batch's token ids
 
 
 @dataclass
@@ -42,16 +32,16 @@ class ExportResult:
 
 
 def check_out_dir(out: Path, overwrite: bool, sources: list[Path]) -> None:
-    """`out` must be new, empty, or (overwrite=true) a folder that holds none of the run being exported."""
+    """`out` must be new, empty, or (--overwrite) a folder that holds none of the run being exported."""
     if out.exists() and not out.is_dir():
-        raise ExportError(f"out={out} is a file: pass a folder path for the export.")
+        raise ExportError(f"--out {out} is a file: pass a folder path for the export.")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
-            raise ExportError(f"out={out} exists and is not empty: choose a new folder, or pass overwrite=true "
+            raise ExportError(f"--out {out} exists and is not empty: choose a new folder, or pass --overwrite "
                               f"to replace it.")
         resolved = out.resolve()
         if any(resolved == s or resolved in s.parents for s in sources):
-            raise ExportError(f"out={out} holds the run being exported: overwrite=true would delete it; choose "
+            raise ExportError(f"--out {out} holds the run being exported: --overwrite would delete it; choose "
                               f"another folder.")
 
 
@@ -97,14 +87,19 @@ def max_logit_diff(model, folder: Path, seed: int = 0) -> float:
     return float((ours - theirs).abs().max())
 
 
+def _metric_rows(summary: dict | None) -> str:
+    """The model card's table of final metrics (summary.json's), one `| key | value |` row each."""
+    metrics = {k: summary.get(k) for k in ("status", "step", "params", VAL_LOSS, VAL_PPL, VAL_LOSS_BEST, TRAIN_LOSS,
+                                          "tokens_per_second", "wall_seconds")} if summary else {}
+    return "\n".join(f"| {k} | {v} |" for k, v in metrics.items() if v is not None) or "| (no summary.json) | |"
+
+
 def model_card(run, architecture: str, diff: float, summary: dict | None) -> str:
     """README.md: what the model is, how it was trained and scored, and how to load it. A card is written to be
     published: it shows the config as config.json does, never a value the run took from the environment."""
     cfg = run.public_config
     m = cfg["model"]
-    metrics = {k: summary.get(k) for k in ("status", "step", "params", VAL_LOSS, VAL_PPL, VAL_LOSS_BEST, TRAIN_LOSS,
-                                          "tokens_per_second", "wall_seconds")} if summary else {}
-    rows = "\n".join(f"| {k} | {v} |" for k, v in metrics.items() if v is not None) or "| (no summary.json) | |"
+    rows = _metric_rows(summary)
     model_rows = "\n".join(f"| model.{k} | {v} |" for k, v in m.items())
     data = cfg.get("data", {})
     return f"""---
@@ -176,7 +171,7 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
     from tinyx.tools.run_model import load_model
 
     require("transformers", "tokenizers", "safetensors", extra="hf", what="tinyx.tools.export")
-    run = load_model(run_or_checkpoint, "cpu", key="run")
+    run = load_model(run_or_checkpoint, "cpu")
     architecture(run.model.cfg)  # a switch with no HF equivalent stops here, before anything is written
     out = Path(out).expanduser()
     check_out_dir(out, overwrite, [run.checkpoint.resolve(), run_dir_of(run.checkpoint).resolve()])
@@ -189,7 +184,7 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
             f"tokens (float32, tolerance {tolerance:g})")
         if not diff <= tolerance:  # NaN fails too
             raise ExportError(f"the exported {name} differs from the tinyx model by {diff:.3g} in logits (more than "
-                              f"tolerance={tolerance:g}): nothing was written to {out}; please report this run's "
+                              f"--tolerance {tolerance:g}): nothing was written to {out}; please report this run's "
                               f"model config.")
         summary = read_summary(run_dir_of(run.checkpoint))
         (staging / "README.md").write_text(model_card(run, name, diff, summary.to_dict() if summary else None))
@@ -202,18 +197,26 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
     return ExportResult(folder=out, architecture=name, max_abs_diff=diff)
 
 
+def parse_args(argv: list[str]):
+    from tinyx.cli.args import add_run, tool_parser
+
+    parser = tool_parser("export", __doc__)
+    add_run(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="the folder to write (new or empty)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    parser.add_argument("--tolerance", type=float, default=1e-4,
+                        help="the largest |logit difference| (float32) the check accepts (default 1e-4)")
+    parser.add_argument("--seed", type=int, default=0, help="of the check batch's token ids (default 0)")
+    args = parser.parse_args(argv)
+    if not args.tolerance > 0:
+        raise ConfigError(f"--tolerance {args.tolerance} must be > 0 (the default is 1e-4).")
+    return args
+
+
 @exit_on_user_error
 def main(argv: list[str]) -> ExportResult:
-    from tinyx.cli.entry import exit_on_help
-    from tinyx.tools.generate import parse_args
-
-    exit_on_help(argv, __doc__, ExportConfig)
-    cfg = parse_args(argv, ExportConfig)
-    if not cfg.run or not cfg.out:
-        raise ConfigError("pass both run=<run directory or checkpoint file> and out=<folder to write>.")
-    if not cfg.tolerance > 0:
-        raise ConfigError(f"tolerance={cfg.tolerance} must be > 0 (the default is 1e-4).")
-    return export(cfg.run, cfg.out, cfg.overwrite, cfg.tolerance, cfg.seed)
+    args = parse_args(argv)
+    return export(args.run, args.out, args.overwrite, args.tolerance, args.seed)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,20 @@
 """Generate text from a trained run.
 
-    uv run python -m tinyx.tools.generate run=<run dir> prompt="ROMEO:" max_new_tokens=300 temperature=0.8 top_k=50
-    uv run python -m tinyx.tools.generate run=<run dir> prompt="ROMEO:" temperature=1.0 top_k=null top_p=0.9
+    uv run tinyx generate outputs/runs/2026-11-21/01-04-15 --prompt "ROMEO:" --max-new-tokens 300 --top-k 50
+    uv run tinyx generate last --prompt "ROMEO:" --temperature 1.0 --top-k none --top-p 0.9
 
-`run` takes a run directory (its latest checkpoint) or a checkpoint file. Text is printed as it is
-generated; a key/value cache keeps each new token's cost flat (kv_cache=false recomputes every step).
+RUN is a run directory (its latest checkpoint), a checkpoint file, or `last`. Text is printed as it is
+generated; a key/value cache keeps each new token's cost flat (--no-kv-cache recomputes every step).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Optional
 
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
-from tinyx.cli.entry import exit_on_help, load_env
+from tinyx.cli.args import add_device, add_run, float_or_none, int_or_none, tool_parser
+from tinyx.cli.entry import load_env
 from tinyx.common.errors import ConfigError, exit_on_user_error
 from tinyx.tools.run_model import load_model
 
@@ -27,38 +25,37 @@ class GenerateConfig:
     prompt: str = "\n"
     max_new_tokens: int = 300
     temperature: float = 0.8  # 0: greedy
-    top_k: Optional[int] = 50  # 0 or null: off
-    top_p: Optional[float] = None  # nucleus sampling, in (0, 1]; 1 or null: off
+    top_k: Optional[int] = 50  # 0 or none: off
+    top_p: Optional[float] = None  # nucleus sampling, in (0, 1]; 1 or none: off
     num_samples: int = 1
     seed: int = 1337
     device: str = "auto"
     kv_cache: bool = True  # false: recompute the whole context for every token (same tokens, slower)
 
 
-def parse_args(argv: list[str], schema):
-    """key=value arguments checked against a dataclass schema (the same syntax as Hydra overrides)."""
-    values = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise ConfigError(f"argument {arg!r} is not key=value: write e.g. run=outputs/runs/<date>/<time>.")
-        # Values stay strings (a prompt like "ROMEO:" is text, not YAML); the schema converts types.
-        values[key] = None if value.lower() in ("null", "none") else value
-    try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
-    except OmegaConfBaseException as e:
-        key = getattr(e, "full_key", None)
-        where = f"{key}={values[key]}: " if key in values else ""
-        raise ConfigError(f"{where}{str(e).splitlines()[0]}. Valid keys: "
-                          f"{', '.join(schema.__dataclass_fields__)}.") from None
+def parse_args(argv: list[str]) -> GenerateConfig:
+    d = GenerateConfig()
+    parser = tool_parser("generate", __doc__)
+    add_run(parser)
+    parser.add_argument("--prompt", default=d.prompt, help="the text to continue (default: a newline)")
+    parser.add_argument("--max-new-tokens", type=int, default=d.max_new_tokens, help="tokens to sample (default 300)")
+    parser.add_argument("--temperature", type=float, default=d.temperature, help="0: greedy (default 0.8)")
+    parser.add_argument("--top-k", type=int_or_none, default=d.top_k, metavar="K|none",
+                        help="sample from the K likeliest tokens; 0 or none: off (default 50)")
+    parser.add_argument("--top-p", type=float_or_none, default=d.top_p, metavar="P|none",
+                        help="nucleus sampling, P in (0, 1]; 1 or none: off (default: off)")
+    parser.add_argument("--num-samples", type=int, default=d.num_samples, help="samples to print (default 1)")
+    parser.add_argument("--seed", type=int, default=d.seed, help="of the sampling (default 1337)")
+    add_device(parser, d.device)
+    parser.add_argument("--no-kv-cache", dest="kv_cache", action="store_false",
+                        help="recompute the whole context for every token (same tokens, slower)")
+    args = parser.parse_args(argv)
+    return GenerateConfig(**{f.name: getattr(args, f.name) for f in fields(GenerateConfig)})
 
 
 @exit_on_user_error
 def main(argv: list[str]) -> None:
-    exit_on_help(argv, __doc__, GenerateConfig)
-    cfg = parse_args(argv, GenerateConfig)
-    if not cfg.run:
-        raise ConfigError("no run given: pass run=<run directory or checkpoint file>.")
+    cfg = parse_args(argv)
     if cfg.max_new_tokens < 1 or cfg.num_samples < 1:
         raise ConfigError(f"max_new_tokens={cfg.max_new_tokens} and num_samples={cfg.num_samples} must both be >= 1.")
     from tinyx.nn.decoding import check_sampling
@@ -69,7 +66,7 @@ def main(argv: list[str]) -> None:
     from tinyx.runtime.hardware import resolve_device
 
     device = resolve_device(cfg.device)
-    run = load_model(cfg.run, device, key="run")
+    run = load_model(cfg.run, device)
     prompt_ids = run.tokenizer.encode(cfg.prompt) or [0]
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     for i in range(cfg.num_samples):

@@ -1,6 +1,6 @@
 """EleutherAI's lm-evaluation-harness on tinyx checkpoints, through a tinyx `LM`.
 
-    uv run python -m tinyx.tools.evaluate <run> --tasks lambada_openai,hellaswag [--include-path DIR] [--limit N]
+    uv run tinyx evaluate <run> --tasks lambada_openai,hellaswag [--include-path DIR] [--limit N]
 
 Why a tinyx LM rather than HFLM over an exported folder: it scores every tinyx model, the switches with
 no Hugging Face equivalent included (attention sinks, learned positions with RMSNorm, ...), with the
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.common.errors import EvaluateError
+from tinyx.tools.lm_scoring import token_logprobs
 
 RESULTS_DIR = "lm_eval"
 
@@ -70,22 +71,23 @@ def _lm_class():
                     token_logprobs(self.model, seqs, self.block_size, self.batch_size, self._device)]
 
         def generate_until(self, requests) -> list[str]:
-            import torch
-
-            out = []
-            for req in requests:
-                context, kwargs = req.args
-                until = kwargs.get("until") or []
-                until = [until] if isinstance(until, str) else list(until)
-                ids = self._encode(context, True) or [self.prefix_id]
-                idx = torch.tensor([ids], dtype=torch.long, device=self._device)
-                new = self.model.generate(idx, int(kwargs.get("max_gen_toks", 128)), temperature=0.0)
-                text = self.tokenizer.decode(new[0, len(ids):].tolist())
-                cut = min([text.find(s) for s in until if s and s in text], default=len(text))
-                out.append(text[:cut])
-            return out
+            return [_greedy_until(self, *req.args) for req in requests]
 
     return TinyxLM
+
+
+def _greedy_until(lm, context: str, kwargs: dict) -> str:
+    """TinyxLM.generate_until for one request: greedy text after `context`, cut at the first `until` string."""
+    import torch
+
+    until = kwargs.get("until") or []
+    until = [until] if isinstance(until, str) else list(until)
+    ids = lm._encode(context, True) or [lm.prefix_id]
+    idx = torch.tensor([ids], dtype=torch.long, device=lm._device)
+    new = lm.model.generate(idx, int(kwargs.get("max_gen_toks", 128)), temperature=0.0)
+    text = lm.tokenizer.decode(new[0, len(ids):].tolist())
+    cut = min([text.find(s) for s in until if s and s in text], default=len(text))
+    return text[:cut]
 
 
 def _prefix_id(tokenizer) -> int:
@@ -93,50 +95,6 @@ def _prefix_id(tokenizer) -> int:
     if getattr(tokenizer, "eot", None) is not None:  # tiktoken's <|endoftext|>, an HF tokenizer's end-of-text
         return tokenizer.eot
     return getattr(tokenizer, "stoi", {}).get("\n", 0)
-
-
-def windows(n: int, block_size: int) -> list[tuple[int, int, int]]:
-    """(input_start, first_target, end) windows that predict tokens 1..n-1 of a sequence of n exactly once,
-    each with the most context the model's window allows (tiled back from the end)."""
-    out, end = [], n
-    while end > 1:
-        first = max(1, end - block_size)
-        out.append((max(0, end - 1 - block_size), first, end))
-        end = first
-    return out[::-1]
-
-
-def token_logprobs(model, seqs: list[list[int]], block_size: int, batch_size: int, device):
-    """For each sequence: (log-probabilities of tokens 1..n-1, whether each was the greedy choice)."""
-    import torch
-
-    jobs = [(s, w) for s, seq in enumerate(seqs) for w in windows(len(seq), block_size)]
-    jobs.sort(key=lambda job: job[1][2] - job[1][0])  # equal lengths batch together, with no padding
-    parts: dict[tuple[int, int], tuple[list[float], list[bool]]] = {}
-    for i in range(0, len(jobs), batch_size):
-        group = jobs[i:i + batch_size]
-        by_len: dict[int, list] = {}
-        for job in group:
-            by_len.setdefault(job[1][2] - job[1][0], []).append(job)
-        for rows in by_len.values():
-            x = torch.tensor([seqs[s][a:e - 1] for s, (a, _, e) in rows], dtype=torch.long, device=device)
-            with torch.no_grad():
-                logits, _ = model(x, x)  # targets, so that the model returns every position's logits
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            for r, (s, (a, first, e)) in enumerate(rows):
-                target = torch.tensor(seqs[s][first:e], device=device)
-                pos = torch.arange(first - 1 - a, e - 1 - a, device=device)
-                rows_logp = logp[r, pos]
-                parts[(s, first)] = (rows_logp.gather(1, target[:, None]).squeeze(1).tolist(),
-                                     (rows_logp.argmax(-1) == target).tolist())
-    out = []
-    for s, seq in enumerate(seqs):
-        logp, greedy = [], []
-        for _, first, _ in windows(len(seq), block_size):
-            logp += parts[(s, first)][0]
-            greedy += parts[(s, first)][1]
-        out.append((logp, greedy))
-    return out
 
 
 def task_manager(include_path: str | None):
@@ -248,13 +206,13 @@ def to_markdown(rows) -> str:
 
 def main(checkpoints: list[Path], tasks: list[str], include_path: str | None, limit: float | None,
          num_fewshot: int | None, batch_size: int, device: str) -> list[dict[str, Any]]:
-    """tinyx.tools.evaluate --tasks: score each checkpoint, print a table, write results into its run directory."""
+    """`tinyx evaluate --tasks`: score each checkpoint, print a table, write results into its run directory."""
     from tinyx.runtime.hardware import resolve_device
     from tinyx.hf import require
     from tinyx.rundir.find import run_dir_of
     from tinyx.tools.run_model import load_model
 
-    require("lm_eval", extra="eval", what="tinyx.tools.evaluate --tasks", error=EvaluateError)
+    require("lm_eval", extra="eval", what="tinyx evaluate --tasks", error=EvaluateError)
     check_tasks(tasks, task_manager(include_path))  # before loading any model: a typo fails at once
     dev = resolve_device(device)
     every = []

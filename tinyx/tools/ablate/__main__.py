@@ -1,0 +1,3 @@
+from tinyx.tools.ablate.cli import run
+
+run()
