@@ -89,7 +89,7 @@ BREAKS = [
     Break("probe-logprobs-shifted", "tinyx/tools/evaluate.py",
           "logits[0, -len(expected_ids):]", "logits[0, -len(expected_ids) - 1:-1]",
           ["tests/unit/test_evaluate.py", "-k", "teacher_forced"]),
-    Break("attention-not-causal", "tinyx/nn/gpt.py",
+    Break("attention-not-causal", "tinyx/nn/attention.py",
           "is_causal=True, dropout_p", "is_causal=False, dropout_p",
           ["tests/unit/test_architecture.py", "-k", "attention_module"]),
     Break("mfu-over-one-device", "tinyx/training/setup.py",

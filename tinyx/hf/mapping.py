@@ -55,7 +55,7 @@ def architecture(cfg: ModelConfig) -> str:
 
 
 def d_ff(cfg: ModelConfig) -> int:
-    from tinyx.nn.gpt import default_d_ff
+    from tinyx.nn.layers import default_d_ff
 
     return cfg.d_ff or default_d_ff(cfg)
 
