@@ -1,8 +1,6 @@
-"""The layers a block is built from besides attention: the norms, rotary position tables, the MLP.
-
-    norm: layernorm (torch's) | rmsnorm (torch's, with a faster float32 CPU backward)
-    pos:  rope tables and their rotate-half application (learned and none live in the GPT itself)
-    mlp:  gelu | swiglu | relu2, and the default hidden width that keeps their parameter counts comparable
+"""The layers a block is built from besides attention: the norms (torch's LayerNorm; torch's RMSNorm with a
+faster float32 backward on CPU), the rotary position tables and their rotate-half application (learned and no
+positions live in the GPT itself), and the MLP with its activations and default hidden width.
 """
 
 from __future__ import annotations
