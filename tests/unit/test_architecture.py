@@ -9,7 +9,8 @@ from helpers import compose, micro_config
 
 from tinyx.config import ModelConfig, to_run_config
 from tinyx.common.errors import ConfigError
-from tinyx.nn.gpt import GPT, apply_rope, default_d_ff, rope_tables
+from tinyx.nn.gpt import GPT
+from tinyx.nn.layers import apply_rope, default_d_ff, rope_tables
 from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 
@@ -245,7 +246,7 @@ def test_rope_is_a_rotation_and_identity_at_position_zero():
 
 
 def test_rmsnorm_matches_torch_in_value_and_gradient():
-    from tinyx.nn.gpt import RMSNorm
+    from tinyx.nn.layers import RMSNorm
 
     torch.manual_seed(0)
     ours, ref = RMSNorm(32, eps=1e-5), torch.nn.RMSNorm(32, eps=1e-5)
@@ -262,5 +263,5 @@ def test_rmsnorm_matches_torch_in_value_and_gradient():
         assert torch.allclose(ga, gb, atol=1e-5)
     xd = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
     wd = torch.randn(8, dtype=torch.float64, requires_grad=True)
-    from tinyx.nn.gpt import _RMSNormFunction
+    from tinyx.nn.layers import _RMSNormFunction
     assert torch.autograd.gradcheck(lambda a, b: _RMSNormFunction.apply(a, b, 1e-5), (xd, wd))

@@ -15,7 +15,7 @@ from helpers import CORPUS
 
 from tinyx.config import ModelConfig
 from tinyx.common.errors import ExportError
-from tinyx.hf.mapping import architecture
+from tinyx.hf.architectures import architecture
 
 LLAMA = {"norm": "rmsnorm", "pos": "rope", "mlp": "swiglu"}
 BLOCKS = {  # the default suite: each architecture, and an untied head (a second or two each)
@@ -117,7 +117,7 @@ def test_switch_without_hf_equivalent_is_named(switches, words):
 
 def test_round_trip_of_weights_is_exact():
     """HF -> tinyx inverts tinyx -> HF for every exportable block (what init_from loads)."""
-    from tinyx.hf.mapping import from_hf_state_dict, to_hf_state_dict
+    from tinyx.hf.weights import from_hf_state_dict, to_hf_state_dict
 
     for switches, _ in [*BLOCKS.values(), *SLOW_BLOCKS.values()]:
         model = random_model(switches, 65)
@@ -186,7 +186,7 @@ def test_init_from_reads_the_shape_an_export_wrote(name, tmp_path):
     from dataclasses import asdict, replace
 
     from tinyx.hf.load import check_shape, read_shape
-    from tinyx.hf.mapping import TINYX_MODEL_FILE, hf_config
+    from tinyx.hf.architectures import TINYX_MODEL_FILE, hf_config
 
     switches = {**BLOCKS, **SLOW_BLOCKS}[name][0]
     cfg = ModelConfig(**{"n_layer": 2, "n_head": 4, "d_model": 32, "block_size": 64, "vocab_size": 65, **switches})

@@ -17,10 +17,11 @@ and comparison.png into the directory compared (or --out); --wandb logs the comp
 `python -m tinyx.compare ...` is the same command. Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Comparison.table()`.
 """
 
-from tinyx.compare.arms import (
-    Arm, Comparison, DEFAULT_MIN_EFFECT, Excluded, METRICS, Stat, against_baseline, check_options, compare_runs,
-    differing_keys, find_baseline, group_arms, judge, select_observations,
-)
+from tinyx.compare.arms import Arm, Excluded, Stat
+from tinyx.compare.comparison import DEFAULT_MIN_EFFECT, METRICS, Comparison, check_options, compare_runs
+from tinyx.compare.grouping import differing_keys, group_arms
+from tinyx.compare.judging import against_baseline, find_baseline, judge
+from tinyx.compare.observations import select_observations
 from tinyx.compare.cli import main
 from tinyx.compare.runs import (COMPLETED, DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning,
                                 data_warning, read_run)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tinyx.compare.arms import METRICS, Comparison, compare_runs
+from tinyx.compare.comparison import METRICS, Comparison, compare_runs
 from tinyx.common.errors import CompareError, exit_on_user_error
 from tinyx.rundir.contract import VAL_LOSS
 

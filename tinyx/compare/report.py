@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 
 from tinyx.compare import stats
-from tinyx.compare.arms import Arm, Comparison
+from tinyx.compare.arms import Arm
+from tinyx.compare.comparison import Comparison
 from tinyx.compare.runs import TIME_TO_TARGET
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS
 

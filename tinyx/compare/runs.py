@@ -92,6 +92,12 @@ class RunResult:
 
 
 # ---------------------------------------------------------------- reading runs
+def comparable(value) -> str:
+    """A recorded value (a config value, a seed: lists, dicts and None included) as a string that is equal for two
+    values exactly when they are, so it can key a dict."""
+    return json.dumps(value, sort_keys=True)
+
+
 def _finite(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
@@ -110,7 +116,7 @@ def _read_overrides(path: Path) -> list[str] | None:
     return [str(o) for o in overrides] if isinstance(overrides, list) else None
 
 
-def _read_summary(path: Path, rows: list[dict], warn) -> dict[str, Any]:
+def _read_summary(path: Path, warn) -> dict[str, Any]:
     try:
         data = json.loads((path / SUMMARY_FILE).read_text())
     except OSError:
@@ -134,7 +140,7 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
         f"{path / METRICS_FILE} line {number} is not a JSON object ({line[:40]!r}...): line skipped."))
     curves = {name: [(int(r["step"]), v) for r in rows if "step" in r and (v := _finite(r.get(name))) is not None]
               for name in (VAL_LOSS, VAL_BPB)}
-    summary = _read_summary(path, rows, warn)
+    summary = _read_summary(path, warn)
     throughput = [v for r in rows if (v := _finite(r.get("tokens_per_second"))) is not None]
     seconds_to_target = None
     if target is not None:

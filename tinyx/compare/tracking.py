@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from tinyx.compare.arms import Comparison
+from tinyx.compare.comparison import Comparison
 from tinyx.compare.report import REPORT_FILES, arm_summary, metric_label
 from tinyx.rundir.contract import WANDB_DIR
 

@@ -36,7 +36,7 @@ def check_init_from(init_from: str) -> None:
 
 def read_shape(folder: Path) -> tuple[str, dict[str, Any]]:
     """(model_type, the ModelConfig keys the folder fixes); a tinyx export's own record takes precedence."""
-    from tinyx.hf.mapping import SHAPE_KEYS, TINYX_MODEL_FILE, model_config_from_hf
+    from tinyx.hf.architectures import SHAPE_KEYS, TINYX_MODEL_FILE, model_config_from_hf
 
     where = f"model.init_from=hf:{folder}"
     hf = json.loads((folder / "config.json").read_text())
@@ -54,7 +54,7 @@ def read_shape(folder: Path) -> tuple[str, dict[str, Any]]:
 
 def check_shape(cfg: ModelConfig, shape: dict[str, Any], where: str) -> None:
     """The run's model config must be the folder's shape; the message lists the overrides that make it so."""
-    from tinyx.hf.mapping import shape_of
+    from tinyx.hf.architectures import shape_of
 
     ours = shape_of(cfg)
     differ = {k: v for k, v in shape.items() if k in ours and ours[k] != v}
@@ -75,7 +75,7 @@ def load_weights(model, init_from: str) -> None:
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
-    from tinyx.hf.mapping import from_hf_state_dict
+    from tinyx.hf.weights import from_hf_state_dict
 
     folder = folder_of(init_from)
     kind, _ = read_shape(folder)

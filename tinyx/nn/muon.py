@@ -129,6 +129,12 @@ class Muon(torch.optim.Optimizer):
                 if rows is not None and sum(rows) != p.shape[0]:
                     raise ValueError(f"row_splits {rows} do not add up to the {p.shape[0]} rows of a parameter")
 
+    def _momentum_buffer(self, p: torch.Tensor) -> torch.Tensor:
+        state = self.state[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state["momentum_buffer"]
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
@@ -138,6 +144,7 @@ class Muon(torch.optim.Optimizer):
         grad_scale = getattr(self, "grad_scale", None)
         found_inf = getattr(self, "found_inf", None)
         skip = found_inf.bool() if found_inf is not None else None
+        keep = None  # with `found_inf`: 1.0 for a step taken, 0.0 for a skipped one
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -151,14 +158,9 @@ class Muon(torch.optim.Optimizer):
                 for g in grads:
                     g.nan_to_num_(0.0, 0.0, 0.0)
                 keep = (~skip).to(grads[0].dtype)
-            bufs = []
-            for p in params:
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                bufs.append(state["momentum_buffer"])
+            bufs = [self._momentum_buffer(p) for p in params]
             m = group["momentum"]
-            if skip is None:
+            if keep is None:
                 torch._foreach_lerp_(bufs, grads, 1 - m)
             else:
                 torch._foreach_lerp_(bufs, grads, [keep * (1 - m)] * len(bufs))
@@ -170,18 +172,25 @@ class Muon(torch.optim.Optimizer):
                 rows = self.row_splits.get(id(p))
                 blocks.extend(p.split(rows, dim=0) if rows else [p])
                 block_updates.extend(u.split(rows, dim=0) if rows else [u])
-
             ortho = orthogonalise(block_updates, group["ns_steps"], self.ns_dtype, group["eps"])
-            by_shape: dict[torch.Size, list[int]] = defaultdict(list)
-            for i, b in enumerate(blocks):
-                by_shape[b.shape].append(i)
-            lr, wd = group["lr"], group["weight_decay"]
-            for shape, idx in by_shape.items():
-                targets = [blocks[i] for i in idx]
-                deltas = [ortho[i].to(targets[0].dtype) for i in idx]
-                if skip is not None:
-                    torch._foreach_mul_(deltas, keep.to(deltas[0].dtype))
-                if wd:
-                    torch._foreach_mul_(targets, 1 - lr * wd if skip is None else 1 - lr * wd * keep)
-                torch._foreach_add_(targets, deltas, alpha=-adjusted_lr(lr, group["adjust_lr"], shape))
+            _step_blocks(blocks, ortho, group, keep)
         return loss
+
+
+def _step_blocks(blocks: list[torch.Tensor], ortho: list[torch.Tensor], group: dict, keep: torch.Tensor | None) -> None:
+    """Decay and step each block (in place) by its orthogonalised update, one foreach call per shape.
+
+    keep: None, or the AMP skip's 0-d factor (0 on a skipped step: the block is left as it is).
+    """
+    by_shape: dict[torch.Size, list[int]] = defaultdict(list)
+    for i, b in enumerate(blocks):
+        by_shape[b.shape].append(i)
+    lr, wd = group["lr"], group["weight_decay"]
+    for shape, idx in by_shape.items():
+        targets = [blocks[i] for i in idx]
+        deltas = [ortho[i].to(targets[0].dtype) for i in idx]
+        if keep is not None:
+            torch._foreach_mul_(deltas, keep.to(deltas[0].dtype))
+        if wd:
+            torch._foreach_mul_(targets, 1 - lr * wd if keep is None else 1 - lr * wd * keep)
+        torch._foreach_add_(targets, deltas, alpha=-adjusted_lr(lr, group["adjust_lr"], shape))

@@ -51,7 +51,8 @@ def _hf_model(model, cfg):
     from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
-    from tinyx.hf.mapping import hf_config, to_hf_state_dict
+    from tinyx.hf.architectures import hf_config
+    from tinyx.hf.weights import to_hf_state_dict
 
     hf_logging.disable_progress_bar()  # the export prints its own lines
 
@@ -147,7 +148,7 @@ The context is {m['block_size']} tokens: longer inputs are outside what the mode
 
 def write_folder(model, tokenizer, folder: Path) -> str:
     """The model, its tokenizer and tinyx's records into `folder` (no model card); returns the transformers class."""
-    from tinyx.hf.mapping import ARCHITECTURES, TINYX_MODEL_FILE, architecture
+    from tinyx.hf.architectures import ARCHITECTURES, TINYX_MODEL_FILE, architecture
     from tinyx.hf.tokenizer import write_tokenizer
 
     cfg = model.cfg
@@ -165,7 +166,7 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
            seed: int = 0, say=print) -> ExportResult:
     """Export a run (its latest checkpoint) or a checkpoint to `out`, checked; nothing is left at `out` on error."""
     from tinyx.hf import require
-    from tinyx.hf.mapping import architecture
+    from tinyx.hf.architectures import architecture
     from tinyx.rundir.contract import read_summary
     from tinyx.rundir.find import run_dir_of
     from tinyx.tools.run_model import load_model
