@@ -287,3 +287,6 @@ def test_train_py_validates_once_and_hands_train_its_secrets_by_name(monkeypatch
     with pytest.raises(SetUp) as reached:  # the Python API: a hand-built config is validated by train() itself
         loop.train(RunConfig(), tmp_path / "api")
     assert len(validated) == 1 and reached.value.args[0].private == {}
+    with pytest.raises(SetUp) as reached:  # secrets named in Python: the keys alone will do
+        loop.train(RunConfig(), tmp_path / "api", secrets=["data.url"])
+    assert reached.value.args[0].private == {"data.url": None}
