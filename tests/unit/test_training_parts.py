@@ -15,10 +15,12 @@ from tinyx.common import faults
 from tinyx.runtime import hardware
 from tinyx.data import WindowSampler, load_tokens
 from tinyx.common.errors import ConfigError, TrainingInterrupted
+from tinyx.config import RunConfig
 from tinyx.nn.gpt import GPT
 from tinyx.nn.optimizers import build_optimizers
 from tinyx.training.interrupts import StopRequest
-from tinyx.training.setup import model_flops_utilization, seed_rank
+from tinyx.training.machine import seed_rank
+from tinyx.training.run import model_flops_utilization
 from tinyx.training.state import LossCounters, TrainState
 from tinyx.training.step import Trainable, train_step
 
@@ -124,8 +126,8 @@ def test_stop_request_notes_the_first_signal_and_raises_on_the_second():
                  for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         handler_before = signal.getsignal(signal.SIGTERM)
-        with StopRequest("runs/x") as stop:
-            stop.step = 7
+        state = TrainState(WindowSampler(np.arange(100), 2, 8, seed=0), LossCounters(torch.device("cpu")), step=7)
+        with StopRequest("runs/x", state) as stop:
             os.kill(os.getpid(), signal.SIGTERM)
             assert stop.requested and stop.signum == signal.SIGTERM
             with pytest.raises(TrainingInterrupted) as caught:
@@ -254,3 +256,37 @@ def test_compile_on_cpu_trains_as_eager_does(tmp_path):
         for key in ("train/loss", "val/loss"):
             if key in a:
                 assert math.isfinite(a[key]) and a[key] == pytest.approx(b[key], abs=1e-3), (a["step"], key)
+
+
+def test_train_py_validates_once_and_hands_train_its_secrets_by_name(monkeypatch, tmp_path):
+    """train.py's body validates the composed config before importing torch; train() takes it as validated
+    and gets the values the config took from the environment as `secrets`, the one Redactor setup() is given."""
+    import tinyx.config.parse as parse
+    import tinyx.training.loop as loop
+    from helpers import MICRO, compose
+
+    from tinyx.hydra_glue.train_main import run_train
+
+    class SetUp(Exception):
+        pass
+
+    def stop_at_setup(cfg, run_dir, *, redactor, **parts):
+        raise SetUp(redactor)
+
+    validated = []
+    validate = parse.validate
+    monkeypatch.setattr(parse, "validate", lambda cfg: (validated.append(cfg), validate(cfg)))
+    monkeypatch.setattr(loop, "setup", stop_at_setup)
+    monkeypatch.setenv("TINYX_TEST_SAMPLE_PROMPT", "Once")
+    with pytest.raises(SetUp) as reached:
+        run_train(compose(MICRO + ["train.sample_prompt=${oc.env:TINYX_TEST_SAMPLE_PROMPT}"]), tmp_path / "run")
+    assert len(validated) == 1
+    assert reached.value.args[0].private == {"train.sample_prompt": "${oc.env:TINYX_TEST_SAMPLE_PROMPT}"}
+
+    validated.clear()
+    with pytest.raises(SetUp) as reached:  # the Python API: a hand-built config is validated by train() itself
+        loop.train(RunConfig(), tmp_path / "api")
+    assert len(validated) == 1 and reached.value.args[0].private == {}
+    with pytest.raises(SetUp) as reached:  # secrets named in Python: the keys alone will do
+        loop.train(RunConfig(), tmp_path / "api", secrets=["data.url"])
+    assert reached.value.args[0].private == {"data.url": None}

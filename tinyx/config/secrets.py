@@ -13,11 +13,14 @@ import contextlib
 import copy
 import os
 import re
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
 from tinyx.config import LOGGING, SECRET, flatten_config, key_role
 from tinyx.common.errors import TinyxError
 from tinyx.common.masking import looks_secret, mask_args, register
+
+# What a caller says is secret: config key -> its `${oc.env:...}` source text (None where unknown), or the keys alone.
+Secrets = Union[Mapping[str, Optional[str]], Iterable[str]]
 
 _ENV_NAME = re.compile(r"\$\{oc\.env:([^,}\s]+)")
 
@@ -36,12 +39,12 @@ class Redactor:
     """What a written file or a tracker may show of a config: never a secret.
 
     `private`: flat key -> its `${oc.env:...}` source text (from the entry point that composed the config, or
-    None where only the key is known). Files keep the source text; trackers drop the key; `protect` masks the
-    resolved values in every line and error from then on.
+    None where only the key is known; a list of keys alone is taken too). Files keep the source text; trackers
+    drop the key; `protect` masks the resolved values in every line and error from then on.
     """
 
-    def __init__(self, private: Optional[Mapping[str, Optional[str]]] = None):
-        self.private = dict(private or {})
+    def __init__(self, private: Optional[Secrets] = None):
+        self.private = dict(private) if isinstance(private, Mapping) else dict.fromkeys(private or ())
 
     def is_secret(self, key: str) -> bool:
         return key in self.private or key_role(key) == SECRET
@@ -58,6 +61,12 @@ class Redactor:
                     node = node[name]
                 node[leaf] = self.private.get(key) or "***"
         return tree
+
+    def text_keys(self, tree: dict[str, Any]) -> list[str]:
+        """The private keys whose value in the nested config `tree` is text: what a checkpoint records, so that
+        loading it puts the environment's values back (numbers stay as they are: rebuilding the model needs them)."""
+        flat = flatten_config(tree)
+        return sorted(k for k in self.private if isinstance(flat.get(k), str))
 
     def tracked(self, tree: dict[str, Any]) -> dict[str, Any]:
         """Flat `a.b.c` keys for trackers' config panels: all but logging settings and secrets."""

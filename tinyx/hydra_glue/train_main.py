@@ -51,12 +51,10 @@ def _train_job(cfg, run_dir: Path, labels, multirun: bool) -> float:
             # A rerun multirun skips its finished jobs (a single run says it has nothing left to train).
             print(f"train.resume=auto: {run_dir} already completed at step {done.step}: skipped", flush=True)
             return done.val_loss
-    from tinyx.loggers.labels import RunLabels
     from tinyx.training import train
 
-    labels = labels or RunLabels()
-    labels.private_keys = env_config_keys(cfg)
-    summary = train(run_cfg, run_dir, labels=labels)
+    # Values the composed config took from the environment (tokens, signed URLs) are the run's secrets.
+    summary = train(run_cfg, run_dir, labels=labels, secrets=env_config_keys(cfg))
     if summary.status == DIVERGED:
         if not multirun:
             raise TrainingDiverged(f"run {run_dir} diverged: {summary.reason}.")

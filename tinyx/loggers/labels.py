@@ -24,10 +24,6 @@ class RunLabels:
     # Keys a dashboard groups runs by, added to the tracker's config: `arm` (the differing overrides but the
     # seed, e.g. "experiment=llama_tiny": the seeds of one arm share it) and `experiment` (the one chosen).
     dashboard: dict[str, str] = field(default_factory=dict)
-    # Config keys whose value came from the environment, with their source text (`${oc.env:...}`): the run's
-    # Redactor (tinyx.config.secrets) is built from them, so they never reach a tracker and checkpoints store the source
-    # instead of the value. A list of keys alone is accepted too.
-    private_keys: dict[str, str | None] = field(default_factory=dict)
 
 
 def tracked_config(cfg: RunConfig, redactor: Redactor) -> dict:

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.common.errors import ConfigError
 from tinyx.common.files import atomic_write_text
+from tinyx.hydra_glue.compose import env_config_keys
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary, read_summary
 from tinyx.rundir.records import COMPLETED, INTERRUPTED, PRUNED
 from tinyx.sweep.space import Compose, SearchSpace
@@ -53,7 +54,7 @@ class Objective:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         self.say(f"trial {trial.number}: {' '.join(overrides)}")
         cfg, run_cfg = self._compose_or_prune(trial, train_overrides)
-        summary = self._train(trial, run_cfg, run_dir, self._labels(trial, overrides, cfg))
+        summary = self._train(trial, run_cfg, run_dir, self._labels(trial, overrides), env_config_keys(cfg))
         return self._metric_or_raise(trial, summary)
 
     def _compose_or_prune(self, trial, train_overrides: list[str]) -> tuple[DictConfig, RunConfig]:
@@ -67,16 +68,16 @@ class Objective:
             trial.set_user_attr("pruned_reason", f"invalid config: {e}")
             raise optuna.TrialPruned(str(e)) from None
 
-    def _labels(self, trial, overrides: list[str], cfg: DictConfig):
+    def _labels(self, trial, overrides: list[str]):
         """The trial's name, group and tags in wandb: the study is the group."""
-        from tinyx.hydra_glue.compose import env_config_keys
         from tinyx.loggers.labels import RunLabels
 
         return RunLabels(name=f"{self.study_name}/{trial.number}: {','.join(overrides)}"[:128],
-                         group=self.study_name[:128], tags=[f"study={self.study_name}"[:64]],
-                         private_keys=env_config_keys(cfg))
+                         group=self.study_name[:128], tags=[f"study={self.study_name}"[:64]])
 
-    def _train(self, trial, run_cfg: RunConfig, run_dir: Path, labels) -> RunSummary:
+    def _train(self, trial, run_cfg: RunConfig, run_dir: Path, labels, secrets: dict[str, str]) -> RunSummary:
+        """train() the trial, reporting each evaluation to the pruner; `secrets`: the composed config's values
+        from the environment."""
         from tinyx.training import train
 
         def report_and_prune(step: int, value: float) -> str | None:
@@ -89,7 +90,8 @@ class Objective:
         try:
             # The pruner compares the figure the study optimises: bits per byte for val/bpb*, else the loss.
             summary = train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune,
-                            on_eval_metric=VAL_BPB if self.sweep.metric.startswith(VAL_BPB) else VAL_LOSS)
+                            on_eval_metric=VAL_BPB if self.sweep.metric.startswith(VAL_BPB) else VAL_LOSS,
+                            secrets=secrets)
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)  # not counted towards sweep.n_trials: it runs again
             raise

@@ -1,7 +1,9 @@
 """Training a model: `train(cfg, run_dir)` (loop.py) and the parts it is made of.
 
-state.py (TrainState: everything a checkpoint holds), step.py (one optimizer step), interrupts.py
-(SIGINT/SIGTERM), evaluation.py, checkpointer.py, resume.py, setup.py (everything before step 1).
+setup.py (everything before step 1, in named phases), machine.py (device, torchrun world, DDP), run_files.py
+(the run directory's records and loggers), run.py (Run: the set-up run, what it logs and reports), state.py
+(TrainState: everything a checkpoint holds), step.py (one optimizer step), interrupts.py (SIGINT/SIGTERM),
+evaluation.py, checkpointing.py, resume.py.
 """
 
 from tinyx.training.loop import train

@@ -8,6 +8,7 @@ from typing import Any
 from tinyx.rundir.checkpoints import save_checkpoint
 from tinyx.config import flatten_config
 from tinyx.common.errors import CheckpointError
+from tinyx.config.secrets import Redactor
 from tinyx.training.state import TrainState
 from tinyx.training.step import Trainable
 
@@ -20,11 +21,12 @@ class Checkpointer:
     """
 
     def __init__(self, run_dir: Path, trainable: Trainable, state: TrainState, config: dict[str, Any],
-                 private_keys: list[str], tokenizer: dict, keep: int, is_main: bool):
-        self.run_dir, self.trainable, self.state = run_dir, trainable, state
-        self.config, self.private_keys, self.tokenizer = config, private_keys, tokenizer
+                 redactor: Redactor, tokenizer: dict, keep: int, is_main: bool):
+        """`config`: the run's resolved nested config; a checkpoint stores it as `redactor` (the run's) writes
+        files, each secret as its `${oc.env:...}` source, and lists those keys so a load resolves them again."""
+        self.run_dir, self.trainable, self.state, self.tokenizer = run_dir, trainable, state, tokenizer
+        self.config, self.private_keys = redactor.redact(config), redactor.text_keys(config)
         self.keep, self.is_main = keep, is_main
-        self.last_saved: tuple[int, Path] | None = None  # (step, path) of the newest checkpoint this run wrote
 
     def save(self, best: bool = False) -> Path | None:
         if not self.is_main:
@@ -34,13 +36,14 @@ class Checkpointer:
                    "scaler": t.scaler.state_dict(), "config": self.config, "private_keys": self.private_keys,
                    "tokenizer": self.tokenizer, **self.state.state_dict()}
         path = save_checkpoint(self.run_dir, self.state.step, payload, keep=self.keep, best=best)
-        self.last_saved = (self.state.step, path)
+        self.state.last_saved = (self.state.step, path)
         return path
 
     def save_once(self) -> Path | None:
         """A checkpoint of the current step: the one already written at this step, else a new one."""
-        if self.last_saved and self.last_saved[0] == self.state.step:
-            return self.last_saved[1]
+        last_saved = self.state.last_saved
+        if last_saved and last_saved[0] == self.state.step:
+            return last_saved[1]
         return self.save()
 
     def restore(self, loaded: dict[str, Any], path: Path) -> list[str]:

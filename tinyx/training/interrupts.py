@@ -6,6 +6,7 @@ import signal
 import threading
 
 from tinyx.common.errors import TrainingInterrupted
+from tinyx.training.state import TrainState
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -15,12 +16,12 @@ class StopRequest:
     where Python can set handlers; elsewhere the caller's own handling stays).
 
     The first signal is only noted: the loop acts on it (and says so) at the end of the step, since
-    printing inside a handler could re-enter print. A second one raises TrainingInterrupted at once.
+    printing inside a handler could re-enter print. A second one raises TrainingInterrupted at once, at the
+    last step `state` (the run's TrainState) finished.
     """
 
-    def __init__(self, run_dir: str):
-        self.run_dir = run_dir
-        self.step = 0  # the step in progress, kept up to date by the loop for the second signal's message
+    def __init__(self, run_dir: str, state: TrainState):
+        self.run_dir, self.state = run_dir, state
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -40,5 +41,5 @@ class StopRequest:
 
     def _handle(self, signum, frame) -> None:
         if self.signum is not None:
-            raise TrainingInterrupted(signum, self.step, self.run_dir, None)
+            raise TrainingInterrupted(signum, self.state.step, self.run_dir, None)
         self.signum = signum

@@ -15,9 +15,10 @@ from tinyx.loggers.labels import RunLabels
 from tinyx.nn.optimizers import eager_optimizers, lr_factor, set_lr
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary
 from tinyx.rundir.records import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, failed_status
-from tinyx.config.secrets import masked_errors
+from tinyx.config.secrets import Redactor, Secrets, masked_errors
 from tinyx.training.interrupts import StopRequest
-from tinyx.training.setup import Run, setup
+from tinyx.training.run import Run
+from tinyx.training.setup import setup
 from tinyx.training.step import train_step
 
 OnEval = Callable[[int, float], "str | None"]
@@ -32,32 +33,36 @@ def _reading(on_eval: OnEval, metric: str, run: Run) -> OnEval:
 
 
 def train(cfg: RunConfig, run_dir: str | Path, extra_loggers: list[Logger] | None = None, quiet: bool = False,
-          labels: RunLabels | None = None, on_eval: OnEval | None = None,
-          on_eval_metric: str = VAL_LOSS) -> RunSummary:
+          labels: RunLabels | None = None, on_eval: OnEval | None = None, on_eval_metric: str = VAL_LOSS, *,
+          secrets: Secrets | None = None) -> RunSummary:
     """Train `cfg` into `run_dir` (the run-directory contract, tinyx.rundir) and return its summary.
 
-    The config is validated here, however it was built. `on_eval(step, value)` is called after every
-    evaluation with that evaluation's `on_eval_metric` (val/loss or val/bpb); a string it returns (e.g.
-    "pruned", from a sweep's pruner) ends the run there with that status. A run whose loss or gradients are
-    non-finite for `train.max_nonfinite_steps` steps in a row ends with status "diverged". SIGINT and SIGTERM
-    (handled while this runs, in the main thread) finish the current step, save a checkpoint and summary.json
-    (status "interrupted"), then raise
-    tinyx.common.errors.TrainingInterrupted.
+    The config is validated here, however it was built (one that tinyx.config.to_run_config returned, unchanged
+    since, is not checked again). `secrets` (keyword only): the config keys whose values must never reach a file,
+    a tracker or a log line, each with its `${oc.env:...}` source text where known (or the keys alone); train.py
+    passes those the composed config took from the environment. `labels` name the run in trackers.
+
+    `on_eval(step, value)` is called after every evaluation with that evaluation's `on_eval_metric` (val/loss or
+    val/bpb); a string it returns (e.g. "pruned", from a sweep's pruner) ends the run there with that status. A
+    run whose loss or gradients are non-finite for `train.max_nonfinite_steps` steps in a row ends with status
+    "diverged". SIGINT and SIGTERM (handled while this runs, in the main thread) finish the current step, save a
+    checkpoint and summary.json (status "interrupted"), then raise tinyx.common.errors.TrainingInterrupted.
     """
-    cfg = to_run_config(cfg)
+    run_cfg = to_run_config(cfg)
     if on_eval_metric not in ON_EVAL_METRICS:
         raise ValueError(f"on_eval_metric={on_eval_metric!r} is not one of {', '.join(ON_EVAL_METRICS)}")
     # eager_optimizers: torch.optim without importing torch._dynamo, unless the run compiles; masked_errors: a
     # user error's message shows a secret it quotes (a token in a data URL) as its `${oc.env:...}` source.
     with eager_optimizers(), masked_errors():
-        run = setup(cfg, Path(run_dir), labels or RunLabels(), quiet, list(extra_loggers or []))
+        run = setup(run_cfg, Path(run_dir), labels=labels or RunLabels(), redactor=Redactor(secrets), quiet=quiet,
+                    extra_loggers=list(extra_loggers or []))
         return _fit(run, on_eval and _reading(on_eval, on_eval_metric, run))
 
 
 def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:
     """Run the loop and close the run whatever happens: summary.json, loggers, process group."""
     summary, interrupted = run.summary(RUNNING), None
-    stop = StopRequest(str(run.run_dir))
+    stop = StopRequest(str(run.run_dir), run.state)
     try:
         with stop:
             # Everything built so far lives for the whole run: keep it out of the collector's scans. After
@@ -74,7 +79,7 @@ def _fit(run: Run, on_eval: OnEval | None) -> RunSummary:
             run.console.say(f"diverged: {reason}")
         summary = run.summary(stopped_by or COMPLETED, reason)
     except TrainingInterrupted as e:
-        summary = run.summary(INTERRUPTED, f"{e.signal_name} twice: stopped at once during step {e.step}, "
+        summary = run.summary(INTERRUPTED, f"{e.signal_name} twice: stopped at once after step {e.step}, "
                                            f"without a checkpoint")
         raise
     except KeyboardInterrupt:
@@ -101,10 +106,9 @@ def _loop(run: Run, stop: StopRequest, on_eval: OnEval | None) -> str | None:
         run.evaluate()  # the starting weights' validation loss, logged at step 0: what fine-tuning starts from
     interval_start, interval_steps = time.perf_counter(), 0
     for step in range(state.step + 1, tc.max_steps + 1):
-        stop.step = step
         lr_scale = lr_factor(step - 1, oc, tc.max_steps)
         set_lr(run.trainable.optimizers, lr_scale)
-        grad_norm = train_step(run.trainable, run.sampler, state.counters, step, tc.grad_accum, oc.grad_clip,
+        grad_norm = train_step(run.trainable, state.sampler, state.counters, step, tc.grad_accum, oc.grad_clip,
                                run.injected)
         state.step, interval_steps = step, interval_steps + 1
         is_log = step % tc.log_every == 0 or step == tc.max_steps

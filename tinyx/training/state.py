@@ -1,5 +1,7 @@
 """TrainState: everything about a run's progress that a checkpoint holds, besides weights and optimizers.
 
+The one holder of it: the loop, the checkpointer, the signal handler and the summary read it here.
+
 Its `state_dict()` is the one place the checkpoint schema is written; `load_state_dict()` the one
 place it is read. The keys are flat and keep the names checkpoints have always used, so checkpoints
 written before TrainState existed still resume.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -68,7 +71,8 @@ class LossCounters:
 
 @dataclass
 class TrainState:
-    """Where a run stands: its step, its best validation loss, its counters, clocks and random streams."""
+    """Where a run stands: its step (the last finished one), its best validation loss, its counters, clocks and
+    random streams (the data sampler's generator among them), and the last checkpoint this process saved."""
 
     sampler: WindowSampler
     counters: LossCounters
@@ -81,6 +85,8 @@ class TrainState:
     wall_offset: float = 0.0  # wall seconds of the run before this process took it over
     eval_seconds: float = 0.0  # of the wall time, spent in evaluations (with their samples)
     started: float = field(default_factory=time.perf_counter)
+    # Not saved (a resumed process has written none yet): (step, path) of the newest checkpoint it wrote.
+    last_saved: tuple[int, Path] | None = None
 
     def wall_seconds(self) -> float:
         return self.wall_offset + time.perf_counter() - self.started
