@@ -68,3 +68,18 @@ def leet(*args: str) -> str:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def nanogpt_prepare_char(folder, text: str) -> None:
+    """nanoGPT data/shakespeare_char/prepare.py: 90/10 split, uint16 ids, meta.pkl with vocab_size/itos/stoi."""
+    import pickle
+
+    import numpy as np
+
+    chars = sorted(set(text))
+    stoi, itos = {ch: i for i, ch in enumerate(chars)}, {i: ch for i, ch in enumerate(chars)}
+    n = len(text)
+    np.array([stoi[c] for c in text[:int(n * 0.9)]], dtype=np.uint16).tofile(folder / "train.bin")
+    np.array([stoi[c] for c in text[int(n * 0.9):]], dtype=np.uint16).tofile(folder / "val.bin")
+    with open(folder / "meta.pkl", "wb") as f:
+        pickle.dump({"vocab_size": len(chars), "itos": itos, "stoi": stoi}, f)

@@ -448,8 +448,8 @@ def _write_ablation(tmp: Path) -> None:
     import json
     from dataclasses import asdict
 
-    from tinyx.rundir.contract import RunSummary, write_config, write_summary
     from tinyx.config import to_run_config
+    from tinyx.rundir.contract import RunSummary, write_config, write_summary
 
     def run(path: Path, seed: int, norm: str, status: str = "completed", val: float | None = 2.0) -> None:
         path.mkdir(parents=True)
@@ -557,8 +557,8 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(name, bad_files, traine
 
 
 def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):
-    from tinyx.hydra_glue.train_main import run_train
     from tinyx.common.errors import DataError
+    from tinyx.hydra_glue.train_main import run_train
 
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(DataError, match="is empty"):
@@ -566,8 +566,8 @@ def test_hydra_full_error_shows_the_traceback(bad_files, monkeypatch):
 
 
 def test_pickled_object_is_refused_without_running_it(tmp_path):
-    from tinyx.rundir.checkpoints import load_checkpoint
     from tinyx.common.errors import CheckpointError
+    from tinyx.rundir.checkpoints import load_checkpoint
 
     path = tmp_path / "pickled_object.pt"
     torch.save({"model": {}, "config": {}, "payload": WritesOpen(tmp_path / "unpickled")}, path)

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from helpers import MICRO, run_cli
 
 from tinyx.rundir.contract import read_jsonl

@@ -20,6 +20,7 @@ import torch
 from helpers import MICRO, ROOT, compose, micro_config, run_cli
 
 from tinyx.common import faults
+from tinyx.hydra_glue.train_main import run_train
 from tinyx.rundir.checkpoints import (
     best_checkpoint,
     find_checkpoint,
@@ -27,7 +28,6 @@ from tinyx.rundir.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from tinyx.hydra_glue.train_main import run_train
 from tinyx.rundir.contract import read_jsonl
 from tinyx.training import train
 

@@ -115,10 +115,10 @@ metric_list:
 def test_lm_eval_on_a_local_task_writes_metric_and_stderr(trained_run, tmp_path, monkeypatch):
     """tinyx.tools.evaluate --tasks: the result file holds acc and its standard error, and acc is what the model's
     own log-probabilities say (the choice with the higher sum, scored here by teacher forcing)."""
+    import shutil
+
     from tinyx.tools import evaluate
     from tinyx.tools.run_model import load_model
-
-    import shutil
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     run_dir = tmp_path / "run"

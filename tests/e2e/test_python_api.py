@@ -9,6 +9,7 @@ import re
 import pytest
 from helpers import CONF_DIR, CORPUS, MICRO, compose
 
+from tinyx.common.errors import ConfigError
 from tinyx.config import (
     DataConfig,
     HardwareConfig,
@@ -17,7 +18,6 @@ from tinyx.config import (
     RunConfig,
     TrainConfig,
 )
-from tinyx.common.errors import ConfigError
 from tinyx.training import train
 
 SMALL = ModelConfig(n_layer=2, n_head=2, d_model=32, block_size=32)
@@ -35,8 +35,7 @@ def hand_built(**changes) -> RunConfig:
 
 def test_a_run_from_python_is_found_by_compare_evaluate_and_generate(tmp_path, capsys):
     from tinyx import compare
-    from tinyx.tools import evaluate
-    from tinyx.tools import generate
+    from tinyx.tools import evaluate, generate
 
     run_dir = tmp_path / "mine"
     summary = train(hand_built(), run_dir, quiet=True)

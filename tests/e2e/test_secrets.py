@@ -219,8 +219,8 @@ def test_a_token_in_the_urls_path_is_in_no_line_and_no_file_of_the_run(path_toke
 
 
 def test_a_failed_download_shows_the_token_of_its_url_masked(tmp_path, capsys):
-    from tinyx.hydra_glue.train_main import run_train
     from tinyx.common.errors import exit_on_user_error
+    from tinyx.hydra_glue.train_main import run_train
 
     with path_token_server() as url, pytest.MonkeyPatch.context() as env, captured_output() as output:
         env.setenv("TINYX_CACHE_DIR", str(tmp_path / "cache"))
@@ -273,8 +273,8 @@ def test_a_secret_is_masked_only_where_it_could_be_a_credential(tmp_path):
 def test_the_model_card_shows_the_config_as_config_json_does(path_token_run):
     """load_model resolves the data URL again (evaluate needs it to download): the card, written to be
     published, shows the URL as config.json does."""
-    from tinyx.tools.export import model_card
     from tinyx.rundir.contract import read_config
+    from tinyx.tools.export import model_card
     from tinyx.tools.run_model import load_model
 
     run_dir = path_token_run[0] / "run"

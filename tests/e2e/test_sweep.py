@@ -16,12 +16,12 @@ import pytest
 from helpers import CORPUS, MICRO, ROOT, compose, leet
 from omegaconf import OmegaConf
 
-from tinyx.sweep.main import run_sweep
-from tinyx.hydra_glue.compose import compose_train
-from tinyx.config import SweepConfig, to_run_config
 from tinyx.common.errors import ConfigError
+from tinyx.config import SweepConfig, to_run_config
+from tinyx.hydra_glue.compose import compose_train
 from tinyx.rundir.contract import read_config
 from tinyx.sweep import run_study
+from tinyx.sweep.main import run_sweep
 
 LR_SPACE = {"optim.lr": {"type": "float", "low": 1e-4, "high": 3e-2, "log": True}}
 # Trials of a study in tests: the micro model, 40 steps, evaluated every 10, no samples.

@@ -7,9 +7,9 @@ import pytest
 from helpers import CORPUS, MICRO, compose, leet, micro_config
 
 from tinyx.config import to_run_config
+from tinyx.config.secrets import Redactor
 from tinyx.loggers import build_loggers
 from tinyx.rundir.contract import read_jsonl
-from tinyx.config.secrets import Redactor
 from tinyx.training import train
 
 

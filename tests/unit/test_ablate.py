@@ -9,9 +9,19 @@ import pytest
 from rundirs import make_run
 from scipy import stats as sps
 
-from tinyx.compare import stats
-from tinyx.tools.ablate import ArmSpec, Options, ablate, decide, look, parse_arm, report, schedule, seed_dir, sequential
-from tinyx.compare import compare_runs
+from tinyx.compare import compare_runs, stats
+from tinyx.tools.ablate import (
+    ArmSpec,
+    Options,
+    ablate,
+    decide,
+    look,
+    parse_arm,
+    report,
+    schedule,
+    seed_dir,
+    sequential,
+)
 
 SIMULATIONS = 4000
 ALPHA = 0.05

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from tinyx.tools import ablate
 from tinyx.compare import stats
-from tinyx.rundir.contract import RunSummary, write_config, write_summary
 from tinyx.config import RunConfig
+from tinyx.rundir.contract import RunSummary, write_config, write_summary
+from tinyx.tools import ablate
 
 ALPHA, LOOKS = 0.05, 3  # --max-seeds 6 in rounds of 2: looks at 2, 4 and 6 seeds, each at α/3
 BASE = [3.00, 3.10, 2.95, 3.05, 3.02, 2.98]

@@ -184,3 +184,21 @@ def resolves(dotted: str) -> bool:
 def test_every_dotted_tinyx_name_the_docs_mention_exists():
     missing = sorted((name, doc) for name, doc in mentions(DOTTED) if not resolves(name))
     assert not missing, f"the docs name tinyx modules or names that do not exist (moved or gone?): {missing}"
+
+
+def test_unit_tests_train_no_model():
+    """README and docs/testing.md promise tests/unit trains no model (fast, in-process): a test there that calls
+    train() or run_train(), or takes a fixture that trains, belongs in tests/e2e."""
+    trains = {"train", "run_train"}
+    training_fixtures = {"trained_run", "tracked_multirun"}
+    found = []
+    for path in sorted((ROOT / "tests" / "unit").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                called = {c.func.id if isinstance(c.func, ast.Name) else getattr(c.func, "attr", None)
+                          for c in ast.walk(node) if isinstance(c, ast.Call)}
+                if called & trains or {a.arg for a in node.args.args} & training_fixtures:
+                    found.append(f"{path.name}::{node.name}")
+    # run_train stopped before setup (it checks what train.py hands train(), not training)
+    allowed = {"test_training_parts.py::test_train_py_validates_once_and_hands_train_its_secrets_by_name"}
+    assert set(found) <= allowed, sorted(set(found) - allowed)

@@ -5,8 +5,8 @@ from helpers import compose
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError
 
-from tinyx.config import RunConfig, to_run_config
 from tinyx.common.errors import ConfigError
+from tinyx.config import RunConfig, to_run_config
 
 
 def test_default_config_is_the_nanogpt_baby_run():

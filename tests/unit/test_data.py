@@ -11,6 +11,7 @@ import pytest
 import torch
 from helpers import CORPUS
 
+from tinyx.common.errors import DataError
 from tinyx.config import TINY_SHAKESPEARE_URL, DataConfig
 from tinyx.data import (
     CharTokenizer,
@@ -20,7 +21,6 @@ from tinyx.data import (
     resolve_corpus,
     sample_windows,
 )
-from tinyx.common.errors import DataError
 
 
 def test_char_tokens_split_90_10_and_cache_hit(tmp_path):

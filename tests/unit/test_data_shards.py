@@ -3,34 +3,21 @@ write_datafile, read by tinyx; and tinyx's own cache read back the way llm.c / m
 
 from __future__ import annotations
 
-import json
-import math
 import pickle
 
 import numpy as np
 import pytest
 import tiktoken
-from helpers import CORPUS, micro_config
+from helpers import CORPUS, micro_config, nanogpt_prepare_char
 
+from tinyx.common.errors import DataError
 from tinyx.config import DataConfig
 from tinyx.data import load_tokens
-from tinyx.common.errors import DataError
 
 GPT2 = tiktoken.get_encoding("gpt2")
 
 
 # ---- the reference formats, written as those projects write them
-def nanogpt_prepare_char(folder, text: str) -> None:
-    """nanoGPT data/shakespeare_char/prepare.py: 90/10 split, uint16 ids, meta.pkl with vocab_size/itos/stoi."""
-    chars = sorted(set(text))
-    stoi, itos = {ch: i for i, ch in enumerate(chars)}, {i: ch for i, ch in enumerate(chars)}
-    n = len(text)
-    np.array([stoi[c] for c in text[:int(n * 0.9)]], dtype=np.uint16).tofile(folder / "train.bin")
-    np.array([stoi[c] for c in text[int(n * 0.9):]], dtype=np.uint16).tofile(folder / "val.bin")
-    with open(folder / "meta.pkl", "wb") as f:
-        pickle.dump({"vocab_size": len(chars), "itos": itos, "stoi": stoi}, f)
-
-
 def llmc_write_datafile(path, tokens, version: int = 1) -> None:
     """llm.c dev/data/data_common.py write_datafile: 256 int32 header (magic, version, count), then tokens."""
     header = np.zeros(256, dtype=np.int32)
@@ -172,8 +159,8 @@ def test_meta_pkl_with_another_tokenizer_given(tmp_path, text):
 
 
 def test_an_unset_tokenizer_is_for_shards_only():
-    from tinyx.config import RunConfig, validate
     from tinyx.common.errors import ConfigError
+    from tinyx.config import RunConfig, validate
 
     validate(RunConfig(data=DataConfig(source="shards", path="train.bin", tokenizer=None)))  # the shards say
     with pytest.raises(ConfigError, match="data.tokenizer=None is not one of char, tiktoken, hf"):
@@ -201,17 +188,3 @@ def test_nanogpt_bpe_folder_without_meta_pkl_is_gpt2_by_default(tmp_path, text):
     data = load_tokens(_shards_group(tmp_path))
     assert data.tokenizer.to_dict() == {"kind": "tiktoken", "encoding": "gpt2"}
     assert data.val.tolist() == ids[9000:]
-
-
-@pytest.mark.slow
-def test_a_run_on_the_nanogpt_char_folder_trains_and_records_its_tokenizer(tmp_path, text):
-    from tinyx.training import train
-
-    folder = tmp_path / "shakespeare_char"
-    folder.mkdir()
-    nanogpt_prepare_char(folder, text)
-    summary = train(micro_config("data=shards", f"data.path={folder}", "train.max_steps=5", "train.eval_every=5",
-                                 "train.sample_tokens=0"), tmp_path / "run", quiet=True)
-    assert summary.status == "completed" and summary.val_loss < math.log(len(set(text)))  # below chance: it learned
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["data"]["tokenizer"] == "char" and config["model"]["vocab_size"] == len(set(text))

@@ -14,10 +14,10 @@ import pytest
 import tiktoken
 from helpers import CORPUS
 
+from tinyx.common.errors import DataError
 from tinyx.config import DataConfig
 from tinyx.data import HFTokenizer, load_tokens, tokenizer_from_dict
 from tinyx.data.splits import is_val_document
-from tinyx.common.errors import DataError
 
 GPT2 = tiktoken.get_encoding("gpt2")
 
@@ -209,8 +209,8 @@ def test_a_cache_hit_reads_only_the_cache_and_a_changed_file_is_tokenized_again(
     (dict(max_tokens=0), "data.max_tokens=0 must be a positive integer or null"),
 ], ids=["source", "hf-tokenizer-without-path", "jsonl-without-path", "hf-without-name", "split", "max-tokens"])
 def test_data_keys_are_checked_before_anything_is_read(data, words):
-    from tinyx.config import RunConfig, validate
     from tinyx.common.errors import ConfigError
+    from tinyx.config import RunConfig, validate
 
     with pytest.raises(ConfigError) as e:
         validate(RunConfig(data=DataConfig(**data)))

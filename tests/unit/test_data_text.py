@@ -17,11 +17,11 @@ import pytest
 import tiktoken
 from helpers import CORPUS
 
+from tinyx.common.errors import DataError
 from tinyx.config import DataConfig
 from tinyx.data import check_lengths, load_tokens, text
 from tinyx.data.sources import describe_source
 from tinyx.data.splits import pieces
-from tinyx.common.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,14 @@ def _prepending_tokenizer(folder, prose: str, kind: str):
     """A tokenizer that adds something before every text it encodes: Metaspace ("▁", sentencepiece style),
     ByteLevel with add_prefix_space (a space), or the older layout whose normalizer prepends "▁" and replaces
     spaces (Llama 2's tokenizer.json)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
 
     tok = Tokenizer(models.BPE())
     alphabet = []

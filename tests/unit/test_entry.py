@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tinyx.hydra_glue.compose import known_config_keys, suggest_keys, unknown_key_message
+from tinyx.hydra_glue.compose import (
+    known_config_keys,
+    suggest_keys,
+    unknown_key_message,
+)
 
 
 @pytest.mark.parametrize("key, expected", [

@@ -13,8 +13,8 @@ import pytest
 import torch
 from helpers import CORPUS
 
-from tinyx.config import ModelConfig
 from tinyx.common.errors import ExportError
+from tinyx.config import ModelConfig
 from tinyx.hf.architectures import architecture
 
 LLAMA = {"norm": "rmsnorm", "pos": "rope", "mlp": "swiglu"}
@@ -139,9 +139,9 @@ def test_round_trip_of_weights_is_exact():
 def test_init_from_loads_back_exactly_the_exported_weights(name, char_tokenizer, tmp_path):
     """Export, then model.init_from's loader (transformers' from_pretrained, then HF -> tinyx) into a model of
     another init: every weight is the exported one (the untied head its own, the QK-norms Qwen3's)."""
-    from tinyx.tools.export import write_folder
     from tinyx.hf.load import load_weights
     from tinyx.nn.gpt import GPT
+    from tinyx.tools.export import write_folder
 
     model = random_model(BLOCKS[name][0], char_tokenizer.vocab_size)
     write_folder(model, char_tokenizer, tmp_path)
@@ -185,8 +185,8 @@ def test_init_from_reads_the_shape_an_export_wrote(name, tmp_path):
     import json
     from dataclasses import asdict, replace
 
-    from tinyx.hf.load import check_shape, read_shape
     from tinyx.hf.architectures import TINYX_MODEL_FILE, hf_config
+    from tinyx.hf.load import check_shape, read_shape
 
     switches = {**BLOCKS, **SLOW_BLOCKS}[name][0]
     cfg = ModelConfig(**{"n_layer": 2, "n_head": 4, "d_model": 32, "block_size": 64, "vocab_size": 65, **switches})

@@ -4,14 +4,12 @@ import itertools
 
 import pytest
 import torch
-from helpers import CORPUS
 
-from tinyx.tools import generate as generate_tool
+from tinyx.common.errors import ConfigError
 from tinyx.config import ModelConfig
 from tinyx.data import CharTokenizer, TiktokenTokenizer
-from tinyx.common.errors import ConfigError
-from tinyx.nn.gpt import GPT
 from tinyx.nn.decoding import TextStream, generate, next_token, top_p_filter
+from tinyx.nn.gpt import GPT
 
 BLOCK = 16
 SWITCHES = dict(norm=["layernorm", "rmsnorm"], pos=["learned", "rope", "none"], mlp=["gelu", "swiglu", "relu2"],
@@ -194,27 +192,3 @@ def test_streaming_a_character_tokenizer():
     tokenizer = CharTokenizer.from_text("ab\nc")
     stream = TextStream(tokenizer)
     assert [stream.push(i) for i in tokenizer.encode("cab\n")] == ["c", "a", "b", "\n"]
-
-
-def test_the_command_streams_the_same_greedy_text_with_and_without_the_cache(trained_run, capsys):
-    run_dir, _ = trained_run
-    outputs = []
-    for kv_cache in ([], ["--no-kv-cache"]):
-        generate_tool.main([str(run_dir), "--prompt", "ROMEO:", "--max-new-tokens", "45", "--temperature", "0",
-                            *kv_cache])
-        outputs.append(capsys.readouterr().out)
-    assert outputs[0] == outputs[1]
-    assert outputs[0].startswith("ROMEO:") and len(outputs[0]) == len("ROMEO:") + 45 + 1
-    corpus_chars = set(CORPUS.read_text())
-    assert set(outputs[0]) <= corpus_chars
-
-
-def test_the_command_samples_with_top_p(trained_run, capsys):
-    run_dir, _ = trained_run
-    args = [str(run_dir), "--prompt", "ROMEO:", "--max-new-tokens", "30", "--top-p", "0.9", "--top-k", "none",
-            "--num-samples", "2"]
-    generate_tool.main(args)
-    first = capsys.readouterr().out
-    generate_tool.main(args)
-    assert capsys.readouterr().out == first
-    assert first.count("--- sample") == 2 and first.count("ROMEO:") == 2

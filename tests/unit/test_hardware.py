@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from tinyx.runtime import hardware
-from tinyx.config import HardwareConfig
 from tinyx.common.errors import ConfigError
+from tinyx.config import HardwareConfig
+from tinyx.runtime import hardware
 
 
 @pytest.mark.parametrize("name, dtype, peak", [

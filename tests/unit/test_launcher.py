@@ -9,7 +9,13 @@ import time
 import pytest
 
 from tinyx.common.errors import ConfigError
-from tinyx.runtime.launcher import JobExited, Slot, plan_slots, run_jobs, visible_gpu_names
+from tinyx.runtime.launcher import (
+    JobExited,
+    Slot,
+    plan_slots,
+    run_jobs,
+    visible_gpu_names,
+)
 
 
 def _report(payload, slot: Slot):

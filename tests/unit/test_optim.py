@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from tinyx.config import ModelConfig, OptimConfig
 from tinyx.common.errors import ConfigError
+from tinyx.config import ModelConfig, OptimConfig
 from tinyx.nn.gpt import GPT
 from tinyx.nn.optimizers import _fused_ok, build_optimizers, lr_factor
 

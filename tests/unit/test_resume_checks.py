@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyx.config import ModelConfig
 from tinyx.common.errors import CheckpointError
+from tinyx.config import ModelConfig
 from tinyx.training.resume import check_resumable, check_steps_left
 
 CKPT = Path("run/checkpoints/ckpt_000040.pt")

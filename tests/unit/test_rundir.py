@@ -1,16 +1,21 @@
 """tinyx.rundir and tinyx.tools.run_model: finding runs and checkpoints, reading a run, and what importing them costs."""
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 from helpers import ROOT
 
-from tinyx.rundir.checkpoints import CKPT_DIR
 from tinyx.common.errors import RunDirError
-from tinyx.rundir.contract import CONFIG_FILE, HYDRA_CONFIG_FILE, git_commit, read_jsonl, read_summary
+from tinyx.rundir.checkpoints import CKPT_DIR
+from tinyx.rundir.contract import (
+    CONFIG_FILE,
+    HYDRA_CONFIG_FILE,
+    git_commit,
+    read_jsonl,
+    read_summary,
+)
 from tinyx.rundir.find import find_checkpoints, find_runs, run_dir_of
 from tinyx.rundir.last import resolve_last
 from tinyx.tools.run_model import load_model
@@ -79,13 +84,6 @@ def test_read_jsonl_skips_and_reports_a_line_cut_short(tmp_path):
     assert bad == [2, 3]
 
 
-def test_load_model_rebuilds_the_run_latest_checkpoint(trained_run):
-    run_dir, _ = trained_run
-    run = load_model(run_dir)
-    assert run.step == 40 and run.checkpoint.name == "ckpt_000040.pt" and not run.model.training
-    assert run.tokenizer.decode(run.tokenizer.encode("ROMEO:")) == "ROMEO:"
-
-
 def _trained(path):
     """A directory holding a run: a config and a logged step."""
     _run(path)
@@ -115,24 +113,6 @@ def test_last_without_any_run_says_where_it_looked(tmp_path, monkeypatch):
             find()
         assert str(e.value) == (f"`last`: no run in {tmp_path}/runs or {tmp_path}/multirun yet: train one first, "
                                 f"or pass a run directory (TINYX_OUTPUTS sets where runs are written).")
-
-
-def test_tools_take_last_for_the_newest_run(trained_run, tmp_path, monkeypatch, capsys):
-    from tinyx import compare
-    from tinyx.tools import evaluate
-    from tinyx.tools import generate
-
-    monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path))
-    newest = tmp_path / "runs" / "2026-01-03" / "10-00-00"
-    shutil.copytree(trained_run[0], newest)
-    shutil.copytree(trained_run[0], tmp_path / "runs" / "2026-01-03" / "09-00-00")
-    assert load_model("last").checkpoint == newest / CKPT_DIR / "ckpt_000040.pt"
-    generate.main(["last", "--max-new-tokens", "5"])
-    scores = evaluate.main(["last", "--eval-batches", "1"])
-    assert [s.checkpoint for s in scores] == [(newest / CKPT_DIR / "ckpt_000040.pt").resolve()]
-    comparison = compare.main(["last"])
-    assert [r.path for a in comparison.arms for r in a.runs] == [newest.resolve()]
-    assert (newest / "comparison.md").is_file()
 
 
 def test_compare_and_rundir_import_without_torch():

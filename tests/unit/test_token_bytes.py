@@ -12,7 +12,13 @@ from helpers import CORPUS
 from hf_tokenizers import shakespeare_tokenizer
 
 from tinyx.config import DataConfig
-from tinyx.data import CharTokenizer, TiktokenTokenizer, fixed_eval_windows, load_tokens, sequential_windows
+from tinyx.data import (
+    CharTokenizer,
+    TiktokenTokenizer,
+    fixed_eval_windows,
+    load_tokens,
+    sequential_windows,
+)
 from tinyx.data.token_bytes import split_bytes
 
 ADDED = ("<think>", "naïveté")

@@ -12,12 +12,12 @@ import torch
 from helpers import micro_config
 
 from tinyx.common import faults
-from tinyx.runtime import hardware
-from tinyx.data import WindowSampler, load_tokens
 from tinyx.common.errors import ConfigError, TrainingInterrupted
 from tinyx.config import RunConfig
+from tinyx.data import WindowSampler, load_tokens
 from tinyx.nn.gpt import GPT
 from tinyx.nn.optimizers import build_optimizers
+from tinyx.runtime import hardware
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.machine import seed_rank
 from tinyx.training.run import model_flops_utilization
@@ -233,38 +233,13 @@ def test_bfloat16_autocast_on_cpu_trains(parts):
     assert sum(bf16[-3:]) / 3 < sum(bf16[:3]) / 3 - 0.1  # it learns
 
 
-@pytest.mark.slow
-def test_compile_on_cpu_trains_as_eager_does(tmp_path):
-    blocker = hardware.compile_blocker()
-    if blocker is not None:
-        pytest.skip(f"torch.compile on CPU (inductor) needs a C compiler: {blocker}")
-    from tinyx.rundir.contract import read_jsonl
-    from tinyx.training import train
-
-    settings = ["train.max_steps=4", "train.log_every=1", "train.eval_every=4", "train.sample_tokens=0",
-                "hardware.threads=1"]
-    torch._dynamo.reset()
-    torch._dynamo.utils.counters.clear()
-    compiled = train(micro_config(*settings, "hardware.compile=true"), tmp_path / "compiled", quiet=True)
-    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # it did compile
-    eager = train(micro_config(*settings, "hardware.compile=false"), tmp_path / "eager", quiet=True)
-    assert compiled.status == eager.status == "completed" and compiled.step == eager.step == 4
-    rows = [read_jsonl(tmp_path / name / "metrics.jsonl") for name in ("compiled", "eager")]
-    assert len(rows[0]) == len(rows[1])
-    assert [r["step"] for r in rows[0] if "train/loss" in r] == [1, 2, 3, 4]
-    for a, b in zip(*rows):
-        for key in ("train/loss", "val/loss"):
-            if key in a:
-                assert math.isfinite(a[key]) and a[key] == pytest.approx(b[key], abs=1e-3), (a["step"], key)
-
-
 def test_train_py_validates_once_and_hands_train_its_secrets_by_name(monkeypatch, tmp_path):
     """train.py's body validates the composed config before importing torch; train() takes it as validated
     and gets the values the config took from the environment as `secrets`, the one Redactor setup() is given."""
-    import tinyx.config.parse as parse
-    import tinyx.training.loop as loop
     from helpers import MICRO, compose
 
+    import tinyx.config.parse as parse
+    import tinyx.training.loop as loop
     from tinyx.hydra_glue.train_main import run_train
 
     class SetUp(Exception):

@@ -10,12 +10,11 @@ docstrings and comments may name the files.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 from helpers import ROOT
 
-from tinyx.rundir.checkpoints import CKPT_DIR
 from tinyx.rundir import contract, records
+from tinyx.rundir.checkpoints import CKPT_DIR
 
 FILE_NAMES = {contract.CONFIG_FILE, contract.HYDRA_DIR, contract.PROVENANCE_FILE, contract.METRICS_FILE,
               contract.SAMPLES_FILE, contract.SUMMARY_FILE, contract.TOKENIZER_FILE, contract.LOG_FILE,

@@ -6,8 +6,8 @@ import math
 import pytest
 from helpers import CORPUS, ROOT
 
-from tinyx.tools.evaluate import main
 from tinyx.rundir.contract import read_jsonl
+from tinyx.tools.evaluate import main
 
 PROBES = ROOT / "conf" / "probes" / "shakespeare.yaml"
 
