@@ -1,25 +1,15 @@
 """Run an Optuna study whose trials are train.py runs: `uv run sweep.py [search_space=...] [sweep.key=...]
 [train.py overrides ...]` (see README, "Hyperparameter studies")."""
 
-import sys
+from tinyx.cli.entry import start
 
-try:
-    import hydra
-    from omegaconf import DictConfig
-except ModuleNotFoundError as e:  # `python sweep.py` outside tinyx's environment: say what to run instead
-    from tinyx.cli.entry import exit_outside_environment
+start("sweep.py")
 
-    exit_outside_environment("sweep.py", e)
-
-from tinyx.hydra_glue.compose import check_override_keys, register_configs
-from tinyx.cli.entry import load_env
-
-load_env()
-register_configs()
+from tinyx.hydra_glue.entry_points import hydra_main  # noqa: E402  (after start: .env first, or one hint)
 
 
-@hydra.main(config_path="conf", config_name="sweep", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
+@hydra_main("sweep")
+def main(cfg) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
     from tinyx.sweep.main import run_sweep
@@ -29,5 +19,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    check_override_keys(sys.argv[1:], "sweep")  # before Hydra: a misspelt key gets "did you mean"
     main()

@@ -1,24 +1,14 @@
 """Train one model: `uv run train.py [group=option ...] [key=value ...]` (see README)."""
 
-import sys
+from tinyx.cli.entry import start
 
-try:
-    import hydra
-    from omegaconf import DictConfig
-except ModuleNotFoundError as e:  # `python train.py` outside tinyx's environment: say what to run instead
-    from tinyx.cli.entry import exit_outside_environment
+start("train.py")
 
-    exit_outside_environment("train.py", e)
-
-from tinyx.hydra_glue.compose import check_override_keys, register_configs
-from tinyx.cli.entry import load_env
-
-load_env()
-register_configs()
+from tinyx.hydra_glue.entry_points import hydra_main  # noqa: E402  (after start: .env first, or one hint)
 
 
-@hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float:
+@hydra_main("train")
+def main(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -30,5 +20,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    check_override_keys(sys.argv[1:], "train")  # before Hydra: a misspelt key gets "did you mean"
     main()

@@ -33,3 +33,14 @@ def load_env() -> None:
     load_dotenv(find_dotenv(usecwd=True))
     if (CHECKOUT / ".env").is_file():
         load_dotenv(CHECKOUT / ".env")
+
+
+def start(script: str) -> None:
+    """train.py's and sweep.py's first step: outside tinyx's environment one line saying what to run instead of
+    an import traceback; inside it, `.env` loaded before Hydra reads `${oc.env:...}`."""
+    try:
+        import hydra  # noqa: F401
+        import omegaconf  # noqa: F401
+    except ModuleNotFoundError as e:
+        exit_outside_environment(script, e)
+    load_env()
