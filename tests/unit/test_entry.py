@@ -2,6 +2,7 @@
 tools answer --help, and a command-line mistake is one line and exit code 2."""
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,27 @@ def test_the_tinyx_command_is_installed_and_answers_help():
     result = subprocess.run([str(command), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert all(f"  {tool} " in result.stdout for tool in TOOLS), result.stdout
+
+
+def test_an_empty_value_means_unset_in_env_files_and_in_run_directories(tmp_path, monkeypatch):
+    """`cp .env.example .env` leaves every value empty: no variable is set by it, and an empty TINYX_OUTPUTS
+    (set in the shell) still puts runs under outputs/, as every tool looks for them (issue 25: runs went to /runs)."""
+    from hydra import compose, initialize_config_dir
+
+    from tinyx.cli.entry import load_env
+    from tinyx.hydra_glue.compose import CONF_DIR, register_configs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text((CONF_DIR.parent / ".env.example").read_text() + "\nTINYX_TEST_SET=1\n")
+    for name in ("TINYX_OUTPUTS", "WANDB_MODE", "TINYX_TEST_SET"):
+        monkeypatch.delenv(name, raising=False)
+    load_env()
+    assert "TINYX_OUTPUTS" not in os.environ and "WANDB_MODE" not in os.environ
+    assert os.environ.pop("TINYX_TEST_SET") == "1"
+
+    register_configs()
+    for value, root in (("", "outputs"), (str(tmp_path / "elsewhere"), str(tmp_path / "elsewhere"))):
+        monkeypatch.setenv("TINYX_OUTPUTS", value)
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            run_dir = compose("train", return_hydra_config=True).hydra.run.dir
+        assert run_dir.startswith(f"{root}/runs/"), run_dir

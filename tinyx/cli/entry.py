@@ -5,6 +5,7 @@ Standard library only at import: train.py and sweep.py import it when tinyx's de
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,11 +29,13 @@ def load_env() -> None:
     (e.g. TIKTOKEN_CACHE_DIR for an offline BPE run) gets it; the checkout's, so train.py run from
     elsewhere still reads the .env beside it.
     """
-    from dotenv import find_dotenv, load_dotenv
+    from dotenv import dotenv_values, find_dotenv
 
-    load_dotenv(find_dotenv(usecwd=True))
-    if (CHECKOUT / ".env").is_file():
-        load_dotenv(CHECKOUT / ".env")
+    for env_file in (find_dotenv(usecwd=True), CHECKOUT / ".env"):
+        if env_file and Path(env_file).is_file():
+            for name, value in dotenv_values(env_file).items():
+                if value and name not in os.environ:  # empty means unset (.env.example's blank lines)
+                    os.environ[name] = value
 
 
 def start(script: str) -> None:

@@ -15,7 +15,7 @@ from tinyx.cli.entry import CHECKOUT
 from tinyx.common.errors import ConfigError, exit_on_user_error
 from tinyx.config import override_key
 from tinyx.rundir.claims import claim_new_dir
-from tinyx.rundir.last import LAST, newest, resolve_last
+from tinyx.rundir.last import LAST, newest, outputs_root, resolve_last
 
 def _conf_dir() -> Path:
     """The checkout's conf/ (beside tinyx/), or the copy an installed wheel carries inside the package."""
@@ -156,6 +156,9 @@ def register_configs() -> None:
     # ${tinyx_new_dir:path[,resume]}: path, or path_1, path_2, ... if another run has it; the newest run's
     # directory when resume is `last` (conf/hydra/default.yaml).
     OmegaConf.register_new_resolver("tinyx_new_dir", _new_dir, replace=True)
+    # ${tinyx_outputs:}: $TINYX_OUTPUTS, else outputs/ -- as every tool reads it (an empty value is unset, where
+    # ${oc.env:TINYX_OUTPUTS,outputs} would take it as set and put runs at the filesystem's root).
+    OmegaConf.register_new_resolver("tinyx_outputs", lambda: str(outputs_root()), replace=True)
 
 
 def _new_dir(base: str, resume: str | None = None) -> str:
