@@ -42,7 +42,7 @@ class AblateError(TinyxError):
 
 
 class EvaluateError(TinyxError):
-    """Bad arguments or checkpoints for tinyx.tools.evaluate."""
+    """Bad arguments or checkpoints for `tinyx evaluate`."""
 
 
 class ProbeError(TinyxError):
@@ -117,4 +117,4 @@ def exit_on_user_error(fn):
 
 
 class ExportError(TinyxError):
-    """A model or folder that cannot go to or come from the Hugging Face format (tinyx.tools.export, model.init_from)."""
+    """A model or folder that cannot go to or come from the Hugging Face format (`tinyx export`, model.init_from)."""

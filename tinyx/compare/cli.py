@@ -1,5 +1,5 @@
-"""`tinyx compare` (or `python -m tinyx.compare`): the command line over tinyx.compare.arms (reading runs, the statistics) and
-tinyx.compare.report (the tables and the plot); see the package's docstring for what it prints."""
+"""`tinyx compare` (or `python -m tinyx.compare`): the command line over tinyx.compare.comparison (reading runs,
+the statistics) and tinyx.compare.report (the tables and the plot); the package's docstring says what it prints."""
 
 from __future__ import annotations
 

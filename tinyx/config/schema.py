@@ -41,7 +41,7 @@ class ModelConfig:
     tie_embeddings: bool = True
     init_std: float = 0.02
     zero_init_proj: bool = False  # residual output projections start at zero
-    # hf:<folder>: start from a Hugging Face folder's weights and tokenizer (tinyx.tools.export's, or a GPT-2/Llama/Qwen3
+    # hf:<folder>: start from a Hugging Face folder's weights and tokenizer (`tinyx export`'s, or a GPT-2/Llama/Qwen3
     # save_pretrained of this shape; docs/export.md). A resumed run continues from its checkpoint instead.
     init_from: Optional[str] = None
 

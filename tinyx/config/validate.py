@@ -69,7 +69,7 @@ def _validate_model(m: ModelConfig) -> None:
            "model.norm_eps, model.init_std and model.rope_theta must be > 0.")
     _check(m.init_from is None or (m.init_from.startswith("hf:") and Path(m.init_from[3:]).expanduser().is_dir()),
            f"model.init_from={m.init_from} is not hf:<an existing folder>: pass model.init_from=hf:<a folder "
-           f"written by tinyx.tools.export or transformers' save_pretrained>.")
+           f"written by `tinyx export` or transformers' save_pretrained>.")
     _check(m.vocab_size is None or m.vocab_size >= 1, f"model.vocab_size={m.vocab_size} must be positive or null.")
 
 

@@ -1,7 +1,7 @@
 """Sampling text from a GPT: the next-token rule (temperature, top-k, top-p), the decoding loop with a
 key/value cache, and incremental decoding for streaming to a terminal.
 
-Used by `tinyx.tools.generate` and by the samples written during training (`training/evaluation.py`).
+Used by `tinyx generate` and by the samples written during training (`training/evaluation.py`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,19 @@ import torch.nn.functional as F
 from tinyx.common.errors import ConfigError
 
 
-def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+def python_keyword(key: str, value) -> str:
+    return f"{key}={value}"
+
+
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None, spell=python_keyword) -> None:
+    """The sampling rule's values; `spell(key, value)` writes a setting as the caller's user types it
+    (`top_p=0.9` in Python, `--top-p 0.9` on tinyx generate's command line)."""
     if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ConfigError(f"top_p={top_p} is outside (0, 1]: the nucleus keeps the likeliest tokens whose "
-                          f"probabilities add up to top_p; use e.g. top_p=0.9 (1 or null turns it off).")
+        raise ConfigError(f"{spell('top_p', top_p)} is outside (0, 1]: the nucleus keeps the likeliest tokens whose "
+                          f"probabilities add up to top_p; use e.g. {spell('top_p', 0.9)} (1 or none turns it off).")
     if top_k is not None and top_k < 0:
-        raise ConfigError(f"top_k={top_k} must be >= 0: use e.g. top_k=50 (0 or null turns it off).")
+        raise ConfigError(f"{spell('top_k', top_k)} must be >= 0: use e.g. {spell('top_k', 50)} (0 or none turns "
+                          f"it off).")
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:

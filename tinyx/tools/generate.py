@@ -60,7 +60,7 @@ def main(argv: list[str]) -> None:
         raise ConfigError(f"max_new_tokens={cfg.max_new_tokens} and num_samples={cfg.num_samples} must both be >= 1.")
     from tinyx.nn.decoding import check_sampling
 
-    check_sampling(cfg.temperature, cfg.top_k, cfg.top_p)
+    check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, spell=lambda key, value: f"--{key.replace('_', '-')} {value}")
     import torch
 
     from tinyx.runtime.hardware import resolve_device

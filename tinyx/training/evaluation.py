@@ -75,7 +75,7 @@ def score(model: torch.nn.Module, windows: list[torch.Tensor], target_bytes: lis
 
 
 def sample_text(model: GPT, tokenizer, prompt_ids: list[int], n_tokens: int, seed: int, device) -> str:
-    """The evaluation's text sample: the same rule and key/value cache as `tinyx.tools.generate`'s defaults."""
+    """The evaluation's text sample: the same rule and key/value cache as `tinyx generate`'s defaults."""
     from tinyx.nn.decoding import generate
 
     generator = torch.Generator(device=device).manual_seed(seed)
