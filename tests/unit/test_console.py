@@ -84,3 +84,14 @@ def test_next_steps_generate_with_the_runs_prompt(tmp_path):
     assert f"uv run tinyx generate {tmp_path} --prompt ROMEO:   # sample text" in "\n".join(shakespeare)
     own_prompt = next_steps(to_run_config(compose(["debug=micro", "train.sample_prompt='JULIET: O'"])), tmp_path)
     assert f"uv run tinyx generate {tmp_path} --prompt 'JULIET: O'   # sample text" in "\n".join(own_prompt)
+
+
+def test_the_eta_follows_the_whole_run_not_one_slow_interval(capsys):
+    """A loaded machine slows one interval 10x: the ETA moves by the run's pace, not tenfold; the first
+    interval (warm-up) stops counting once a second has arrived."""
+    console = ConsoleLogger(2000, 0, progress_bar=False, long_run_seconds=1e9)
+    for step, step_ms in ((10, 5000.0), (20, 100.0), (30, 100.0), (40, 100.0), (50, 1000.0)):
+        console.log_metrics(step, {**FIGURES, "step_ms": step_ms})
+    etas = [line.split("eta ")[1].split()[0] for line in capsys.readouterr().out.splitlines()]
+    # 1990 x 5 s; then 0.1 s/step; the slow interval: (30 x 0.1 + 10 x 1.0) / 40 = 0.325 s/step
+    assert etas == ["2:45:50", "0:03:18", "0:03:17", "0:03:16", "0:10:34"], etas

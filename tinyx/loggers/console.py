@@ -53,6 +53,7 @@ class ConsoleLogger:
         self.long_run_seconds = long_run_seconds
         self.after_run = list(after_run)
         self.intervals_logged = 0
+        self.pace = Pace(start_step)
         self.progress = None
         if progress_bar and (console.is_terminal if console else sys.stdout.isatty()) and not quiet:
             self.progress = _progress_bar(console)
@@ -78,7 +79,7 @@ class ConsoleLogger:
         elif self.progress:
             self.progress.update(self.task, completed=step, figures=line)
         else:
-            step_seconds = (metrics.get("step_ms") or 0) / 1e3
+            step_seconds = self.pace.seconds_per_step(step, (metrics.get("step_ms") or 0) / 1e3)
             left = (self.max_steps - step) * step_seconds
             eta = f"eta {_clock(left)}  " if step_seconds else ""
             self.say(f"step {step:>6}/{self.max_steps}  {eta}{line}")
@@ -106,6 +107,27 @@ class ConsoleLogger:
         self.say("summary\n" + "\n".join(lines))
 
 
+class Pace:
+    """Seconds per step over the whole run so far, for the ETA: one slow interval on a loaded machine moves it
+    little (an ETA from the last interval alone jumped 0:00:21 -> 0:01:58 -> 0:03:14 on consecutive lines).
+    The first interval carries one-off costs (warm-up, compilation): it counts only until a second arrives."""
+
+    def __init__(self, start_step: int):
+        self.last_step, self.first = start_step, None
+        self.steps = self.seconds = 0.0
+
+    def seconds_per_step(self, step: int, interval_seconds_per_step: float) -> float:
+        steps, self.last_step = step - self.last_step, step
+        if not interval_seconds_per_step or steps <= 0:
+            return 0.0
+        if self.first is None:
+            self.first = interval_seconds_per_step
+        else:
+            self.steps += steps
+            self.seconds += steps * interval_seconds_per_step
+        return self.seconds / self.steps if self.steps else self.first
+
+
 def _progress_bar(console: Console | None):
     """rich's Progress, laid out so that a narrow terminal (80 columns) cuts only the figures.
 
@@ -123,4 +145,5 @@ def _progress_bar(console: Console | None):
     whole = Column(no_wrap=True)
     return Progress(TextColumn("train", table_column=whole), BarColumn(bar_width=20, table_column=whole),
                     MofNCompleteColumn(table_column=whole), TimeRemainingColumn(table_column=whole),
-                    Figures(table_column=Column(no_wrap=False)), console=console)
+                    Figures(table_column=Column(no_wrap=False)), console=console,
+                    speed_estimate_period=24 * 3600)  # the whole run's pace, not the last 30 s's (rich's default)
