@@ -1,4 +1,4 @@
-"""Muon in real runs: training resumes exactly, with the fused and the split QKV."""
+"""Muon in real runs: training resumes exactly, with the fused and the split QKV; a resume says what changed."""
 
 from helpers import micro_config
 
@@ -32,3 +32,15 @@ def test_split_qkv_trains_and_resumes_a_fused_run(tmp_path):
                                  "train.ckpt_every=4", "train.eval_every=4", "train.sample_tokens=0"),
                     tmp_path, quiet=True)
     assert summary.status == "completed" and summary.step == 8 and summary.val_loss < 4.2
+
+
+def test_a_resume_says_which_schedule_settings_changed(tmp_path, capsys):
+    """A new train.max_steps stretches the learning-rate schedule at a resume: said, as a new optim.lr is
+    (issue 25: the LR went from 1.97e-2 at step 270 to 8.25e-3 at step 280 without a word)."""
+    settings = ["optim=muon", "train.ckpt_every=4", "train.eval_every=4", "train.sample_tokens=0"]
+    train(micro_config(*settings, "train.max_steps=4"), tmp_path, quiet=True)
+    capsys.readouterr()
+    train(micro_config(*settings, "train.max_steps=8", "optim.lr=0.01", "train.resume=auto"), tmp_path)
+    out = capsys.readouterr().out
+    assert "optim.lr: 0.02 -> 0.01" in out and "train.max_steps: 4 -> 8" in out, out
+    assert "learning-rate schedule they shape, apply from step 5" in out

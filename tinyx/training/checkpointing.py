@@ -68,6 +68,13 @@ class Checkpointer:
         if t.scaler.is_enabled():
             t.scaler.load_state_dict(loaded["scaler"])
         self.state.load_state_dict(loaded)
-        before = flatten_config(loaded["config"].get("optim", {}))
-        now = flatten_config(self.config["optim"])
-        return [f"optim.{k}: {before.get(k)} -> {v}" for k, v in now.items() if k in before and before[k] != v]
+        return _schedule_changes(loaded["config"], self.config)
+
+
+def _schedule_changes(before: dict, now: dict) -> list[str]:
+    """The optimizer settings, and train.max_steps (where the learning-rate schedule ends), that differ between a
+    checkpoint's config and this run's, as `key: old -> new`."""
+    pick = lambda cfg: {**{f"optim.{k}": v for k, v in flatten_config(cfg.get("optim", {})).items()},
+                        "train.max_steps": cfg.get("train", {}).get("max_steps")}
+    old, new = pick(before), pick(now)
+    return [f"{k}: {old[k]} -> {v}" for k, v in new.items() if old.get(k) is not None and old[k] != v]

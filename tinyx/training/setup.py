@@ -118,7 +118,7 @@ def _state_and_checkpointer(run_cfg: RunConfig, machine: Machine, trainable: Tra
         changed = checkpointer.restore(resume[1], resume[0])
         if changed:
             machine.notes.append(f"optimizer settings changed since the checkpoint ({', '.join(changed)}): the new "
-                                 f"values apply from step {state.step + 1}")
+                                 f"values, and the learning-rate schedule they shape, apply from step {state.step + 1}")
     seed_rank(run_cfg.seed, machine.world.rank, state.step)
     return state, checkpointer
 
