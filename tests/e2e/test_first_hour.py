@@ -19,6 +19,16 @@ def test_entry_point_outside_the_environment_says_what_to_run(script):
     assert f"uv run {script}" in lines[0] and ".venv/bin/activate" in lines[0] and "hydra" in lines[0]
 
 
+@pytest.mark.parametrize("command", [["-m", "tinyx.cli", "export", "--help"], ["-m", "tinyx.tools.export", "--help"],
+                                     ["-m", "tinyx.compare", "--help"]])
+def test_a_tool_outside_the_environment_says_what_to_run(command):
+    """issue 25: `python3 -m tinyx.export --help` ended in `ModuleNotFoundError: No module named 'omegaconf'`."""
+    result = run_cli("-S", *command)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "uv run tinyx " in lines[0] and ".venv/bin/activate" in lines[0], result.stderr
+
+
 def test_misspelt_key_gets_one_line_with_a_suggestion():
     result = run_cli("train.py", *MICRO, "train.max_step=200")
     assert result.returncode == 2, result.stderr

@@ -12,13 +12,28 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds tinyx/ (a checkout, or site-packages)
 
 
-def exit_outside_environment(script: str, error: ModuleNotFoundError) -> None:
-    """`python train.py` with a Python that lacks tinyx's dependencies (a fresh clone, no environment
-    activated): one line saying what to run instead of the import traceback, exit 2."""
+def exit_outside_environment(script: str, error: ModuleNotFoundError, activated: str | None = None) -> None:
+    """`python train.py` (or a tool) with a Python that lacks tinyx's dependencies (a fresh clone, no environment
+    activated): one line saying what to run instead of the import traceback, exit 2. `activated`: the command
+    once the environment is active (default `python <script>`)."""
     print(f"error: {script} needs tinyx's environment and this Python ({sys.executable}) lacks it "
           f"(no module named {error.name!r}): run `uv run {script} ...`, or `uv sync && source .venv/bin/activate` "
-          f"once and then `python {script} ...` (README, Set-up).", file=sys.stderr, flush=True)
+          f"once and then `{activated or f'python {script}'} ...` (README, Set-up).", file=sys.stderr, flush=True)
     sys.exit(2)
+
+
+# What every tool imports first (torch last: the slowest to look for is looked for only if the others are there).
+TOOL_DEPENDENCIES = ("omegaconf", "numpy", "torch")
+
+
+def require_environment(tool: str = "<tool>") -> None:
+    """A tool started by a Python without tinyx's dependencies (`python3 -m tinyx.cli export`): the one-line
+    hint train.py gives, before an import deep in the tool fails with a traceback."""
+    import importlib.util
+
+    missing = next((name for name in TOOL_DEPENDENCIES if importlib.util.find_spec(name) is None), None)
+    if missing:
+        exit_outside_environment(f"tinyx {tool}", ModuleNotFoundError(name=missing), activated=f"tinyx {tool}")
 
 
 def load_env() -> None:

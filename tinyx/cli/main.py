@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown tool {tool!r}: {hint}The tools: {', '.join(TOOLS)} (tinyx --help).", file=sys.stderr,
               flush=True)
         sys.exit(EXIT_USAGE)
-    from tinyx.cli.entry import load_env
+    from tinyx.cli.entry import load_env, require_environment
 
+    require_environment(tool)
     load_env()  # e.g. TIKTOKEN_CACHE_DIR, which a BPE run needs offline
     importlib.import_module(TOOLS[tool]).main(rest)
     return 0

@@ -14,17 +14,22 @@ Holm-adjusted over the variants, a verdict, and the seeds per arm the observed d
 kept, and a warning names both). Writes comparison.md, comparison.csv
 and comparison.png into the directory compared (or --out); --wandb logs the comparison as a wandb run.
 
-`python -m tinyx.compare ...` is the same command. Other code calls `compare_runs(paths, ...)` and reads `Comparison.arms` / `Comparison.table()`.
+`python -m tinyx.compare ...` is the same command. Other code calls `compare_runs(paths, ...)` and reads
+`Comparison.arms` / `Comparison.table()`.
 """
 
-from tinyx.compare.arms import Arm, Excluded, Stat
-from tinyx.compare.comparison import DEFAULT_MIN_EFFECT, METRICS, Comparison, check_options, compare_runs
-from tinyx.compare.grouping import differing_keys, group_arms
-from tinyx.compare.judging import against_baseline, find_baseline, judge
-from tinyx.compare.observations import select_observations
-from tinyx.compare.cli import main
-from tinyx.compare.runs import (COMPLETED, DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning,
-                                data_warning, read_run)
+from tinyx.cli.entry import require_environment
+
+require_environment("compare")  # `python3 -m tinyx.compare` outside the environment: one line, not a traceback
+
+from tinyx.compare.arms import Arm, Excluded, Stat  # noqa: E402
+from tinyx.compare.comparison import DEFAULT_MIN_EFFECT, METRICS, Comparison, check_options, compare_runs  # noqa: E402
+from tinyx.compare.grouping import differing_keys, group_arms  # noqa: E402
+from tinyx.compare.judging import against_baseline, find_baseline, judge  # noqa: E402
+from tinyx.compare.observations import select_observations  # noqa: E402
+from tinyx.compare.cli import main  # noqa: E402
+from tinyx.compare.runs import (  # noqa: E402
+    COMPLETED, DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, data_warning, read_run)
 
 __all__ = [
     'Arm', 'COMPLETED', 'Comparison', 'DATA_CONTENT', 'DEFAULT_MIN_EFFECT', 'Excluded', 'METRICS',
