@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Callable
 
@@ -18,6 +19,8 @@ def hydra_main(config_name: str) -> Callable:
     def decorate(task: Callable) -> Callable:
         hydra_task = hydra.main(config_path="conf", config_name=config_name, version_base="1.3")(task)
 
+        # wraps: the parallel launcher finds the task through __wrapped__ (inspect.unwrap), as Hydra's own does.
+        @functools.wraps(hydra_task)
         def main():
             check_override_keys(sys.argv[1:], config_name)
             return hydra_task()
