@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,7 +27,10 @@ def _run_in_job_process(payload: tuple, slot) -> tuple[JobStatus, Any, str]:
     """The job's own (fresh) process: Hydra's state as the launcher had it, then the task as Hydra runs it."""
     from hydra.core.plugins import Plugins
 
+    from tinyx.runtime.launcher import JOB_LABEL_ENV
+
     hydra_context, config, task_name, singletons = payload
+    os.environ[JOB_LABEL_ENV] = f"#{config.hydra.job.num}"
     Singleton._instances = singletons  # Singleton.set_state, less the resolvers (see _payload)
     Plugins.instance()
     setup_globals()

@@ -18,6 +18,8 @@ def test_a_job_of_a_parallel_multirun_ends_as_the_same_job_run_alone(tmp_path):
                      "seed=0,1", f"hydra.sweep.dir={sweep}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Launching 2 jobs, 2 at once, 1 thread(s) each" in result.stderr + result.stdout
+    assert any(line.startswith("[#0] step ") for line in result.stdout.splitlines())  # whose line it is
+    assert any(line.startswith("[#1] step ") for line in result.stdout.splitlines())
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]  # one directory per job
 
     # The launcher gave each job its threads (cores / jobs, here 1): the same job alone with 1 thread.

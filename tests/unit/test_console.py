@@ -95,3 +95,15 @@ def test_the_eta_follows_the_whole_run_not_one_slow_interval(capsys):
     etas = [line.split("eta ")[1].split()[0] for line in capsys.readouterr().out.splitlines()]
     # 1990 x 5 s; then 0.1 s/step; the slow interval: (30 x 0.1 + 10 x 1.0) / 40 = 0.325 s/step
     assert etas == ["2:45:50", "0:03:18", "0:03:17", "0:03:16", "0:10:34"], etas
+
+
+def test_a_parallel_jobs_lines_say_which_job_they_are(capsys, monkeypatch):
+    """Jobs of `hydra/launcher=parallel` share one terminal (issue 25): the launcher names each job's process."""
+    from tinyx.runtime.launcher import JOB_LABEL_ENV
+
+    monkeypatch.setenv(JOB_LABEL_ENV, "#3")
+    console = ConsoleLogger(2000, 0, progress_bar=False, long_run_seconds=1e9)
+    console.log_metrics(10, {**FIGURES, "step_ms": 100.0})
+    console.log_sample(10, "ROMEO:\nWhat")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.startswith("[#3] ") for line in lines), lines

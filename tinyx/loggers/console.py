@@ -6,6 +6,7 @@ Every line it says also goes to the run's train.log and is masked (tinyx.common.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Collection
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Collection
 from tinyx.common.masking import mask
 from tinyx.rundir.contract import TRAIN_LOSS, VAL_BPB, VAL_BPB_BEST, VAL_LOSS, VAL_LOSS_BEST, VAL_PPL
 from tinyx.rundir.records import COMPLETED
+from tinyx.runtime.launcher import JOB_LABEL_ENV
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -54,6 +56,7 @@ class ConsoleLogger:
         self.after_run = list(after_run)
         self.intervals_logged = 0
         self.pace = Pace(start_step)
+        self.job_label = os.environ.get(JOB_LABEL_ENV)
         self.progress = None
         if progress_bar and (console.is_terminal if console else sys.stdout.isatty()) and not quiet:
             self.progress = _progress_bar(console)
@@ -65,6 +68,8 @@ class ConsoleLogger:
             return
         # Also to the run's train.log: under train.py Hydra's file handler takes this logger (conf/hydra/).
         logging.getLogger("tinyx.console").info(text)
+        if self.job_label:  # jobs of a parallel multirun share the terminal: each line says whose it is
+            text = "\n".join(f"[{self.job_label}] {line}" for line in text.split("\n"))
         if self.progress:
             # soft_wrap: rich would otherwise break long lines with real newlines, even inside a path or a
             # command meant to be pasted (the terminal still wraps them on screen).

@@ -21,6 +21,11 @@ from typing import Any
 from tinyx.common.errors import ConfigError
 
 
+# Set in each job's process to the job's number (`#3`): its console lines carry it, since jobs running at once
+# share one terminal.
+JOB_LABEL_ENV = "TINYX_JOB_LABEL"
+
+
 @dataclass(frozen=True)
 class Slot:
     """What one running job may use: `threads` torch/OpenMP threads, and GPUs `gpus` (None: no GPU assigned)."""
