@@ -23,3 +23,21 @@ def test_holm_caps_at_one_and_leaves_a_single_test_alone():
 
 def test_holm_with_tied_p_values_gives_them_the_same_adjusted_p():
     assert stats.holm([0.01, 0.01, 0.2]) == pytest.approx([0.03, 0.03, 0.2])
+
+
+def test_seeds_for_no_difference_plan_for_the_power_they_promise():
+    """A null result's useful figure (issue 25: 'seeds needed >10,000' says nothing): with the seeds it names, the
+    CI of Δ falls inside ±min_effect in about POWER of simulated studies, and never where |Δ| >= min_effect."""
+    import numpy as np
+    from scipy import stats as sp
+
+    assert stats.seeds_for_no_difference(0.02, 0.01, True, min_effect=0.02) is None
+    assert stats.seeds_for_no_difference(0.0, None, True, min_effect=0.02) is None
+    delta, sd, m = 0.002, 0.01, 0.01
+    n = stats.seeds_for_no_difference(delta, sd, True, min_effect=m)
+    assert 4 < n < stats.seeds_for_no_difference(delta, sd, False, min_effect=m)  # pairing needs fewer
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(delta, sd, size=(4000, n))
+    half = sp.t.ppf(1 - stats.ALPHA / 2, n - 1) * diffs.std(axis=1, ddof=1) / np.sqrt(n)
+    inside = (np.abs(diffs.mean(axis=1)) + half < m).mean()
+    assert stats.POWER - 0.05 < inside < stats.POWER + 0.12, inside

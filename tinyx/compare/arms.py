@@ -47,6 +47,7 @@ class Arm:
     p_adjusted: float | None = None
     verdict: str = ""
     seeds_needed: int | None = None
+    seeds_no_difference: int | None = None  # seeds for "no detectable difference" at --min-effect
     rank: int = 0  # 1 = the lowest mean
     is_baseline: bool = False
 

@@ -62,7 +62,7 @@ class Comparison:
                         "ci_high": e.ci_high, "delta": d.delta if d else None, "delta_ci_low": d.ci_low if d else None,
                         "delta_ci_high": d.ci_high if d else None, "p": d.p if d else None,
                         "p_adjusted": a.p_adjusted, "test": d.test if d else None, "verdict": a.verdict,
-                        "seeds_needed": a.seeds_needed,
+                        "seeds_needed": a.seeds_needed, "seeds_no_difference": a.seeds_no_difference,
                         "tokens_per_second_mean": a.stat("tokens_per_second").mean,
                         "params": _whole(a.stat("params").mean), "wall_seconds_mean": a.stat("wall_seconds").mean,
                         **({"target_val_loss": self.target, "seconds_to_target_mean": a.stat("seconds_to_target").mean,

@@ -65,8 +65,10 @@ def judge(arms: list[Arm], alpha: float, min_effect: float) -> None:
         arm.estimate = stats.estimate(arm.observations, 1 - alpha)
     for arm in arms[1:]:
         arm.difference = against_baseline(baseline, arm, alpha)
-        arm.seeds_needed = stats.seeds_needed(arm.difference.delta, arm.difference.sd,
-                                              arm.difference.test == stats.PAIRED, alpha)
+        paired = arm.difference.test == stats.PAIRED
+        arm.seeds_needed = stats.seeds_needed(arm.difference.delta, arm.difference.sd, paired, alpha)
+        arm.seeds_no_difference = stats.seeds_for_no_difference(arm.difference.delta, arm.difference.sd, paired,
+                                                                min_effect, alpha)
     for arm, p in zip(arms[1:], stats.holm([a.difference.p for a in arms[1:]])):
         arm.p_adjusted = p
         arm.verdict = stats.verdict(arm.difference, p, alpha, min_effect)

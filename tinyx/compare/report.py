@@ -36,10 +36,10 @@ def metric_label(c: Comparison) -> str:
     return f"{name} at {c.at_tokens:,} tokens" if c.at_tokens is not None else name
 
 
-def seeds_needed_text(n: int | None) -> str:
-    if n is None:
-        return "-"
-    return f">{stats.MAX_SEEDS_NEEDED:,}" if n > stats.MAX_SEEDS_NEEDED else str(n)
+def seeds_needed_text(n: int | None, no_difference: int | None = None) -> str:
+    """Seeds for a significant difference, and (where the interval could fit) for no detectable difference."""
+    count = lambda k: "-" if k is None else f">{stats.MAX_SEEDS_NEEDED:,}" if k > stats.MAX_SEEDS_NEEDED else str(k)
+    return count(n) + ("" if no_difference is None else f" (no diff: {count(no_difference)})")
 
 
 def _cells(a: Arm, adjusted: bool) -> list[str]:
@@ -51,7 +51,7 @@ def _cells(a: Arm, adjusted: bool) -> list[str]:
         delta = f"{_signed(d.delta)} [{_signed(d.ci_low)}, {_signed(d.ci_high)}]" if d.ci_low is not None else \
             f"{_signed(d.delta)} (no CI)"
         p = _p(d.p) + (f" (Holm {_p(a.p_adjusted)})" if adjusted and d.p is not None else "")
-        contrast = [delta, p, d.test or "none", a.verdict, seeds_needed_text(a.seeds_needed)]
+        contrast = [delta, p, d.test or "none", a.verdict, seeds_needed_text(a.seeds_needed, a.seeds_no_difference)]
     tps, params = a.stat("tokens_per_second").mean, a.stat("params").mean
     return [str(a.rank), a.name, str(a.n), mean, *contrast, "-" if tps is None else f"{tps:,.0f}",
             "-" if params is None else f"{params:,.0f}"]
@@ -67,7 +67,9 @@ def notes(c: Comparison) -> list[str]:
              f"seed then fixes the batches), else Welch's t-test.",
              stats.verdict_rule(c.alpha, c.min_effect, adjusted, confidence),
              f"Seeds needed: per arm, for p < {c.alpha:g} at {stats.POWER:.0%} power were the observed Δ and sd the "
-             f"truth (noncentral t, scipy.stats.nct); an effect observed on few seeds is usually an overestimate."]
+             f"truth (noncentral t, scipy.stats.nct); an effect observed on few seeds is usually an overestimate. "
+             f"(no diff: N): seeds for 'no detectable difference' (the CI inside ±{c.min_effect:.4g}) at the same "
+             f"power, where |Δ| < --min-effect."]
     tests = [f"- {a.name}: {a.difference.test or 'no test'}: {a.difference.note}" for a in c.variants
              if a.difference.note]
     single = [a.name for a in c.arms if a.n < 2]
@@ -76,7 +78,8 @@ def notes(c: Comparison) -> list[str]:
                      f"seeds (seed=0,1,2 ...).")
     lines += ["", "Tests:", *tests] if tests else []
     if c.excluded:
-        lines += ["", f"Left out ({len(c.excluded)} run{'s' if len(c.excluded) > 1 else ''}):", *(f"- {e.run.path}: {e.why}" for e in c.excluded)]
+        lines += ["", f"Left out ({len(c.excluded)} run{'s' if len(c.excluded) > 1 else ''}):",
+                  *(f"- {e.run.path}: {e.why}" for e in c.excluded)]
     if c.warnings:
         lines += ["", "Warnings:", *(f"- {w}" for w in c.warnings)]
     return lines
@@ -163,5 +166,6 @@ def arm_summary(c: Comparison) -> dict[str, float | int | str | None]:
             out.update({f"{a.name}/delta": d.delta, f"{a.name}/delta_ci_low": d.ci_low,
                         f"{a.name}/delta_ci_high": d.ci_high, f"{a.name}/p": d.p,
                         f"{a.name}/p_adjusted": a.p_adjusted, f"{a.name}/test": d.test,
-                        f"{a.name}/verdict": a.verdict, f"{a.name}/seeds_needed": a.seeds_needed})
+                        f"{a.name}/verdict": a.verdict, f"{a.name}/seeds_needed": a.seeds_needed,
+                        f"{a.name}/seeds_no_difference": a.seeds_no_difference})
     return {k: finite_or_none(v) if not isinstance(v, str) else v for k, v in out.items()}

@@ -152,3 +152,23 @@ def seeds_needed(delta: float, sd: float | None, paired: bool, alpha: float = AL
         mid = (low + high) // 2
         low, high = (mid + 1, high) if _power(mid, effect, paired, alpha) < power else (low, mid)
     return high
+
+
+def seeds_for_no_difference(delta: float, sd: float | None, paired: bool, min_effect: float, alpha: float = ALPHA,
+                            power: float = POWER) -> int | None:
+    """Seeds per arm for the verdict "no detectable difference" (the (1 - alpha) CI of Δ inside ±min_effect) with
+    `power`, were `delta` and `sd` the truth: the smallest n whose standard error fits
+    (t(1 - alpha/2) + t(power)) x se <= min_effect - |Δ| (the usual approximation for equivalence tests).
+    None: nothing to plan from, or |Δ| >= min_effect (the interval could never fit); MAX_SEEDS_NEEDED + 1
+    means more."""
+    from scipy import stats
+
+    room = min_effect - abs(delta)
+    if sd is None or room <= 0:
+        return None
+    for n in range(2, MAX_SEEDS_NEEDED + 1):
+        df = n - 1 if paired else 2 * n - 2
+        se = sd / math.sqrt(n) if paired else sd * math.sqrt(2 / n)
+        if (stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se <= room:
+            return n
+    return MAX_SEEDS_NEEDED + 1

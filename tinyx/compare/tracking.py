@@ -27,7 +27,8 @@ def _common(values: list) -> str | None:
 
 def ablation_group(c: Comparison) -> str | None:
     """The wandb group the training runs were logged in: `logger.wandb.group` when they all set one, else (the
-    jobs of one multirun) the sweep directory, as train.py names it (tinyx.hydra_glue.train_main.run_labels_from_hydra)."""
+    jobs of one multirun) the sweep directory, as train.py names it
+    (tinyx.hydra_glue.train_main.run_labels_from_hydra)."""
     runs = [r for a in c.arms for r in a.runs]
     configured = _common([r.config.get("logger.wandb.group") for r in runs])
     if configured:
