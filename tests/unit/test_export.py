@@ -5,6 +5,7 @@ Tiny random models, in-process: a folder written by tinyx.tools.export's own wri
 transformers' from_pretrained / AutoTokenizer as a user would. The weights are drawn wider than
 training's init (std 0.3) and the norms' and biases' parameters moved off their identity values, so a
 wrong transpose, split, norm or bias shows in the logits, and greedy decoding has clear winners.
+The tool itself (where an export goes, its model card) runs on such a model saved as a run's checkpoint.
 """
 
 from __future__ import annotations
@@ -217,3 +218,69 @@ def test_hf_tokenizer_run_exports_its_own_tokenizer_json(char_tokenizer, corpus_
     hf_tok = AutoTokenizer.from_pretrained(tmp_path)
     assert hf_tok(corpus_text, add_special_tokens=False)["input_ids"] == run_tok.encode(corpus_text)
     assert folder_tokenizer(tmp_path, run_tok.vocab_size)["json"] == run_tok.json_text
+
+
+@pytest.fixture
+def saved_run(char_tokenizer, tmp_path, monkeypatch):
+    """A random GPT-2 model (64-token context) saved as a run's checkpoint under $TINYX_OUTPUTS (a tmp folder),
+    where train.py's default naming puts a run: outputs/runs/<date>/<time>. Saved, not trained."""
+    from dataclasses import asdict
+
+    from tinyx.rundir.checkpoints import save_checkpoint
+
+    monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path / "outs"))
+    model = random_model({}, char_tokenizer.vocab_size)
+    run_dir = tmp_path / "outs" / "runs" / "2026-11-21" / "01-04-15"
+    config = {"model": asdict(model.cfg), "data": {"name": "shakespeare_char", "tokenizer": "char"}}
+    save_checkpoint(run_dir, 40, {"model": model.state_dict(), "config": config, "step": 40,
+                                  "tokenizer": char_tokenizer.to_dict()}, keep=1)
+    return run_dir
+
+
+def test_export_without_out_goes_to_a_new_folder_under_the_outputs_root(saved_run, tmp_path, capsys):
+    """issue 25: the README's `--out hf/mine` left an untracked hf/; with no --out an export lands under
+    $TINYX_OUTPUTS/exports/, named by the run and step, says where, and a second one never overwrites the first."""
+    from tinyx.tools.export import main
+
+    first = main([str(saved_run)])
+    assert first.folder == tmp_path / "outs" / "exports" / "2026-11-21_01-04-15-step40"
+    assert (first.folder / "model.safetensors").is_file() and (first.folder / "README.md").is_file()
+    assert f"to {first.folder}" in capsys.readouterr().out
+    second = main([str(saved_run)])
+    assert second.folder == first.folder.with_name("2026-11-21_01-04-15-step40_2")
+    assert sorted(p.name for p in (tmp_path / "outs").iterdir()) == ["exports", "runs"]
+
+
+def test_default_export_folder_names_the_run(tmp_path, monkeypatch):
+    """A multirun's job keeps its sweep and job number; a run outside the outputs root is named by its folder;
+    an empty folder of that name is used, a file of that name skipped."""
+    from tinyx.tools.export_out import default_out
+
+    monkeypatch.setenv("TINYX_OUTPUTS", str(tmp_path / "outs"))
+    exports = tmp_path / "outs" / "exports"
+    assert default_out(tmp_path / "outs" / "multirun" / "2026-11-21" / "01-04-15" / "3", 7) == \
+        exports / "multirun_2026-11-21_01-04-15_3-step7"
+    (exports / "my-run-step7").mkdir(parents=True)
+    assert default_out(tmp_path / "elsewhere" / "my-run", 7) == exports / "my-run-step7"
+    (exports / "my-run-step7").rmdir()
+    (exports / "my-run-step7").write_text("not a folder")
+    assert default_out(tmp_path / "elsewhere" / "my-run", 7) == exports / "my-run-step7_2"
+
+
+def test_model_card_links_nothing_fake_and_its_snippet_runs_in_the_context(saved_run, tmp_path, capsys):
+    """issue 25: the card linked a placeholder https://github.com/ and asked a 64-token GPT-2 for 100 new tokens
+    (past its last position). The card's snippet, run as printed on the folder, generates within the context."""
+    import re
+
+    from tinyx.tools.export import main
+
+    folder = main([str(saved_run), "--out", str(tmp_path / "hf")]).folder
+    card = (folder / "README.md").read_text()
+    assert "https://github.com/" not in card and "](http" not in card
+    snippet = re.search(r"```python\n(.*?)```", card, re.S).group(1)
+    new_tokens = int(re.search(r"max_new_tokens=(\d+)", snippet).group(1))
+    assert 0 < new_tokens <= 64 - len("ROMEO:")
+    capsys.readouterr()
+    exec(snippet.replace("<this folder>", str(folder)), {})
+    printed = capsys.readouterr().out
+    assert printed.startswith("ROMEO:") and len(printed) == len("ROMEO:") + new_tokens + 1  # print's newline

@@ -1,6 +1,9 @@
 """Export a run to a Hugging Face folder that `transformers` loads with no tinyx installed.
 
-    uv run tinyx export outputs/runs/2026-11-21/01-04-15 --out exported/shakespeare-char [--overwrite]
+    uv run tinyx export outputs/runs/2026-11-21/01-04-15 [--out DIR] [--overwrite]
+
+Without --out the folder is a new one under the outputs root ($TINYX_OUTPUTS, else outputs/):
+exports/<run name>-step<N>, e.g. outputs/exports/2026-11-21_01-04-15-step5000 (then _2, _3, ...).
 
 Writes config.json, model.safetensors, generation_config.json, the tokenizer (tokenizer.json and its
 config; tinyx_tokenizer.json and tinyx_model.json so `model.init_from=hf:<folder>` recovers both exactly)
@@ -20,8 +23,10 @@ from pathlib import Path
 
 from tinyx.common.errors import ConfigError, ExportError, exit_on_user_error
 from tinyx.rundir.contract import TRAIN_LOSS, VAL_LOSS, VAL_LOSS_BEST, VAL_PPL
+from tinyx.tools.export_out import check_out_dir, default_out
 
 CHECK_ROWS = 2  # the fixed batch: 2 rows of the model's whole context, seeded random token ids
+PROMPT, NEW_TOKENS = "ROMEO:", 100  # the model card's generate snippet: its prompt, and at most this many tokens
 
 
 @dataclass
@@ -29,20 +34,6 @@ class ExportResult:
     folder: Path
     architecture: str  # the transformers class, e.g. GPT2LMHeadModel
     max_abs_diff: float  # max |logit_tinyx - logit_transformers| on the check batch
-
-
-def check_out_dir(out: Path, overwrite: bool, sources: list[Path]) -> None:
-    """`out` must be new, empty, or (--overwrite) a folder that holds none of the run being exported."""
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out} is a file: pass a folder path for the export.")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise ExportError(f"--out {out} exists and is not empty: choose a new folder, or pass --overwrite "
-                              f"to replace it.")
-        resolved = out.resolve()
-        if any(resolved == s or resolved in s.parents for s in sources):
-            raise ExportError(f"--out {out} holds the run being exported: --overwrite would delete it; choose "
-                              f"another folder.")
 
 
 def _hf_model(model, cfg):
@@ -95,6 +86,12 @@ def _metric_rows(summary: dict | None) -> str:
     return "\n".join(f"| {k} | {v} |" for k, v in metrics.items() if v is not None) or "| (no summary.json) | |"
 
 
+def snippet_new_tokens(block_size: int, prompt_tokens: int) -> int:
+    """The card snippet's max_new_tokens: what the context leaves after the prompt, at most NEW_TOKENS (a GPT-2
+    folder has no position past block_size: generating beyond it fails)."""
+    return max(1, min(NEW_TOKENS, block_size - prompt_tokens))
+
+
 def model_card(run, architecture: str, diff: float, summary: dict | None) -> str:
     """README.md: what the model is, how it was trained and scored, and how to load it. A card is written to be
     published: it shows the config as config.json does, never a value the run took from the environment."""
@@ -103,6 +100,7 @@ def model_card(run, architecture: str, diff: float, summary: dict | None) -> str
     rows = _metric_rows(summary)
     model_rows = "\n".join(f"| model.{k} | {v} |" for k, v in m.items())
     data = cfg.get("data", {})
+    new_tokens = snippet_new_tokens(m["block_size"], len(run.tokenizer.encode(PROMPT)))
     return f"""---
 library_name: transformers
 pipeline_tag: text-generation
@@ -110,7 +108,7 @@ tags: [tinyx, {architecture}]
 ---
 # tinyx model ({architecture})
 
-Trained with [tinyx](https://github.com/) on `{data.get('name')}` ({data.get('tokenizer')} tokenizer), exported
+Trained with tinyx on `{data.get('name')}` ({data.get('tokenizer')} tokenizer), exported
 from `{run.checkpoint}` (step {run.step}). The export checked itself: on a fixed batch of {CHECK_ROWS} x
 {m['block_size']} tokens, max |logit(tinyx) - logit(transformers)| = {diff:.3g} (float32).
 
@@ -118,7 +116,7 @@ from `{run.checkpoint}` (step {run.step}). The export checked itself: on a fixed
 from transformers import AutoModelForCausalLM, AutoTokenizer
 model = AutoModelForCausalLM.from_pretrained("<this folder>")
 tokenizer = AutoTokenizer.from_pretrained("<this folder>")
-out = model.generate(**tokenizer("ROMEO:", return_tensors="pt"), max_new_tokens=100, do_sample=False)
+out = model.generate(**tokenizer("{PROMPT}", return_tensors="pt"), max_new_tokens={new_tokens}, do_sample=False)
 print(tokenizer.decode(out[0]))
 ```
 
@@ -162,9 +160,10 @@ def write_folder(model, tokenizer, folder: Path) -> str:
     return name
 
 
-def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = False, tolerance: float = 1e-4,
-           seed: int = 0, say=print) -> ExportResult:
-    """Export a run (its latest checkpoint) or a checkpoint to `out`, checked; nothing is left at `out` on error."""
+def export(run_or_checkpoint: str | Path, out: str | Path | None = None, overwrite: bool = False,
+           tolerance: float = 1e-4, seed: int = 0, say=print) -> ExportResult:
+    """Export a run (its latest checkpoint) or a checkpoint to `out` (None: a new folder under the outputs root),
+    checked; nothing is left at `out` on error."""
     from tinyx.hf import require
     from tinyx.hf.architectures import architecture
     from tinyx.rundir.contract import read_summary
@@ -174,7 +173,7 @@ def export(run_or_checkpoint: str | Path, out: str | Path, overwrite: bool = Fal
     require("transformers", "tokenizers", "safetensors", extra="hf", what="tinyx.tools.export")
     run = load_model(run_or_checkpoint, "cpu")
     architecture(run.model.cfg)  # a switch with no HF equivalent stops here, before anything is written
-    out = Path(out).expanduser()
+    out = Path(out).expanduser() if out is not None else default_out(run_dir_of(run.checkpoint), run.step)
     check_out_dir(out, overwrite, [run.checkpoint.resolve(), run_dir_of(run.checkpoint).resolve()])
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
@@ -203,7 +202,8 @@ def parse_args(argv: list[str]):
 
     parser = tool_parser("export", __doc__)
     add_run(parser)
-    parser.add_argument("--out", required=True, metavar="DIR", help="the folder to write (new or empty)")
+    parser.add_argument("--out", metavar="DIR", help="the folder to write (new or empty; default: a new one, "
+                                                     "<outputs root>/exports/<run name>-step<N>)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="the largest |logit difference| (float32) the check accepts (default 1e-4)")
