@@ -63,6 +63,7 @@ def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
         run_dir = Path(row["run_dir"])
         summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["status"] == "completed" and summary["val/loss"] == pytest.approx(float(row["value"]))
+        assert int(row["model_params"]) == summary["params"]  # the model's size, for studies that vary it
         assert (run_dir / "metrics.jsonl").is_file() and (run_dir / "config.json").is_file()
     best = report["best"]
     assert best["value"] == min(float(r["value"]) for r in rows)
@@ -70,6 +71,9 @@ def test_a_study_runs_trials_as_run_directories_and_reports_the_best(tmp_path):
     assert study_json["best"]["number"] == best["number"]
     for plot in ("history", "importances", "intermediate_values"):
         assert Path(report["files"][plot]).stat().st_size > 1000
+    # fANOVA over 4 trials is noise, and the report says so beside the figures.
+    assert study_json["importances"]["trials"] == 4 and "too few to trust" in study_json["importances"]["caveat"]
+    assert any(line.startswith("importances (") and "too few to trust" in line for line in report["lines"])
     # The printed command trains exactly the best trial again.
     command = shlex.split(best["command"])
     assert command[:3] == ["uv", "run", "train.py"] and command[-1].startswith("optim.lr=")

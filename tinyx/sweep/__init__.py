@@ -11,7 +11,9 @@ and in a folder, `<sweep.root>/<study>/`, that holds what a person reads afterwa
     storage.py    where the study lives: storage URLs, the study, its trial counts
     samplers.py   how it searches: sampler and pruner
     objective.py  one trial: overrides -> composed config -> train() -> metric
-    report.py     trials.csv, study.json, plots, the best trial as an experiment file
+    report.py     the printed outcome, trials.csv, study.json, the best trial as an experiment file
+    importances.py  how much each parameter moved the metric (fANOVA), and the caveat when trials are few
+    plots.py      history, importances and intermediate values as PNG, axes named by the metric
     runner.py     run_study: check, open, run trials, report
 
 The sweep never composes configs itself: the caller passes `compose(overrides) -> DictConfig`

@@ -88,10 +88,8 @@ class Objective:
 
         summary = None
         try:
-            # The pruner compares the figure the study optimises: bits per byte for val/bpb*, else the loss.
             summary = train(run_cfg, run_dir, quiet=True, labels=labels, on_eval=report_and_prune,
-                            on_eval_metric=VAL_BPB if self.sweep.metric.startswith(VAL_BPB) else VAL_LOSS,
-                            secrets=secrets)
+                            on_eval_metric=pruner_metric(self.sweep.metric), secrets=secrets)
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)  # not counted towards sweep.n_trials: it runs again
             raise
@@ -105,6 +103,8 @@ class Objective:
             # After an exception train() returned nothing: its summary.json says how far it got.
             summary_on_disk = summary or read_summary(run_dir)
             trial.set_user_attr("steps_trained", int(summary_on_disk.step or 0) if summary_on_disk else 0)
+            # trials.csv's model size: a study that varies width or depth is read against it.
+            trial.set_user_attr("model_params", summary_on_disk.params if summary_on_disk else None)
         return summary
 
     def _metric_or_raise(self, trial, summary: RunSummary) -> float:
@@ -136,6 +136,11 @@ class Objective:
                  f"{seconds:.0f} s | best so far: "
                  + (f"trial {best.number}, {best.value:.4f}" if best else "none") + f" | "
                  f"{finished_trials(study)} of {self.sweep.n_trials} done")
+
+
+def pruner_metric(metric: str) -> str:
+    """The figure each evaluation reports to the pruner: bits per byte for val/bpb*, else the loss."""
+    return VAL_BPB if metric.startswith(VAL_BPB) else VAL_LOSS
 
 
 def metric_value(summary: RunSummary, metric: str) -> float | None:

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import shlex
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -21,12 +20,13 @@ from omegaconf import OmegaConf
 from tinyx.hydra_glue.compose import env_config_keys
 from tinyx.config import LOGGING, MACHINE, SweepConfig, flatten_config, key_role, override_key
 from tinyx.common.files import atomic_write, atomic_write_json, atomic_write_text
+from tinyx.rundir.contract import read_summary
+from tinyx.sweep.importances import importances_line, summarize
+from tinyx.sweep.plots import write_plots
 from tinyx.sweep.space import Compose, format_value
 from tinyx.sweep.storage import best_trial, default_storage_url, masked, storage_label
 
 REPORT_DIR = "report"
-# pyplot keeps its figures in one global registry: two threads plotting at once would draw into each other's.
-_PYPLOT_LOCK = threading.Lock()
 
 
 def train_command(overrides: list[str]) -> str:
@@ -52,7 +52,10 @@ def write_report(study, sweep: SweepConfig, study_dir: Path, compose: Compose,
     say(f"study '{study.study_name}': {len(trials)} trials ("
         + ", ".join(f"{v} {k}" for k, v in report["states"].items()) + f"), {steps:,} training steps in all")
     _report_best(study, sweep, compose, report, say)
-    report["files"].update(_write_plots(study, report_dir, say))
+    report["importances"] = summarize(study)
+    if report["importances"]:
+        say(importances_line(report["importances"]))
+    report["files"].update(write_plots(study, report_dir, sweep.metric, say))
     for t in [t for t in trials if t.state == TrialState.FAIL][-5:]:
         say(f"trial {t.number} failed: {t.user_attrs.get('fail_reason', 'worker stopped (killed or lost)')}")
     atomic_write_json(report_dir / "study.json", report)
@@ -80,54 +83,29 @@ def _report_best(study, sweep: SweepConfig, compose: Compose, report: dict, say:
 
 
 def write_trials_csv(path: Path, trials) -> Path:
-    """One row per trial: its state, value, steps trained, time, parameters, why it stopped, run directory."""
+    """One row per trial: its state, value, steps trained, time, the model's parameter count, the searched
+    parameters, why it stopped, run directory."""
     param_names = list(dict.fromkeys(name for t in trials for name in t.params))
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(["number", "state", "value", "steps_trained", "seconds", *param_names, "reason", "run_dir"])
+    writer.writerow(["number", "state", "value", "steps_trained", "seconds", "model_params", *param_names, "reason", "run_dir"])
     for t in trials:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() \
             if t.datetime_complete and t.datetime_start else None
         reason = t.user_attrs.get("fail_reason") or t.user_attrs.get("pruned_reason") or ""
         writer.writerow([t.number, t.state.name.lower(), t.value, t.user_attrs.get("steps_trained", 0),
-                         f"{seconds:.1f}" if seconds is not None else "", *[t.params.get(n, "") for n in param_names],
+                         f"{seconds:.1f}" if seconds is not None else "", _model_params(t) or "", *[t.params.get(n, "") for n in param_names],
                          reason, t.user_attrs.get("run_dir", "")])
     # newline="" semantics: the csv module ends rows with \r\n itself, so the text is written as is.
     return atomic_write(path, lambda tmp: tmp.write_text(text.getvalue(), newline=""))
 
 
-def _write_plots(study, report_dir: Path, say: Callable[[str], None]) -> dict:
-    """Optuna's matplotlib plots as PNG; a plot that needs more trials than the study has is skipped."""
-    import warnings
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import optuna.visualization.matplotlib as ovm
-    from optuna.exceptions import ExperimentalWarning
-
-    written, skipped = {}, []
-    plots = {"history": ovm.plot_optimization_history, "importances": ovm.plot_param_importances,
-             "intermediate_values": ovm.plot_intermediate_values}
-    for name, plot in plots.items():
-        path = report_dir / f"{name}.png"
-        with _PYPLOT_LOCK:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ExperimentalWarning)
-                    warnings.simplefilter("ignore", UserWarning)
-                    axes = plot(study)
-                figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-                # The temporary file's name ends in .tmp, so the format is named rather than guessed from it.
-                atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-                plt.close(figure)
-                written[name] = str(path)
-            except (ValueError, RuntimeError, ZeroDivisionError, IndexError) as e:
-                skipped.append(f"{name} ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})")
-                plt.close("all")
-    if skipped:
-        say(f"plots skipped: {'; '.join(skipped)}")
-    return written
+def _model_params(trial) -> int | None:
+    """The trial's model size: what its objective recorded, else its summary.json (trials of older studies)."""
+    if trial.user_attrs.get("model_params") is not None:
+        return trial.user_attrs["model_params"]
+    summary = read_summary(trial.user_attrs["run_dir"]) if trial.user_attrs.get("run_dir") else None
+    return summary.params if summary else None
 
 
 def write_best_experiment(study, best, sweep: SweepConfig, compose: Compose) -> Path:
