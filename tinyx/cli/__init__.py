@@ -1,2 +1,2 @@
-"""The command line: what every entry point does first (environment), the tools' one grammar (args), and the
-`tinyx` command that runs them (main)."""
+"""The command line: the `tinyx` command (main.py), the tools' one grammar (args.py), and what every entry point
+does first (entry.py: .env, the one-line hint outside tinyx's environment)."""
