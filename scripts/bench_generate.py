@@ -38,8 +38,8 @@ class GenerateBenchConfig:
 def build_model(preset: str, block_size: int | None):
     import torch
 
-    from tinyx.hydra_glue.compose import compose_train
     from tinyx.config import to_run_config
+    from tinyx.hydra_glue.compose import compose_train
     from tinyx.nn.gpt import GPT
 
     cfg = to_run_config(compose_train([f"model={preset}"])).model

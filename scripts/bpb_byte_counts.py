@@ -43,8 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     import hf_tokenizers
 
-    from tinyx.data.tokenizers import HFTokenizer
     from tinyx.data.token_bytes import split_bytes
+    from tinyx.data.tokenizers import HFTokenizer
 
     text = Path(args.corpus).read_text(encoding="utf-8")
     cut = int(len(text) * 0.9)

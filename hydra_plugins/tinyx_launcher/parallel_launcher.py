@@ -76,8 +76,8 @@ class ParallelLauncher(Launcher):
         import os
 
         from tinyx.common.errors import ConfigError
-        from tinyx.runtime.launcher import plan_slots, visible_gpu_count, visible_gpu_names
         from tinyx.rundir.claims import claimed_by_this_process
+        from tinyx.runtime.launcher import plan_slots, visible_gpu_count, visible_gpu_names
 
         try:
             visible = visible_gpu_count()

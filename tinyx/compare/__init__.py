@@ -23,13 +23,21 @@ from tinyx.cli.entry import require_environment
 require_environment("compare")  # `python3 -m tinyx.compare` outside the environment: one line, not a traceback
 
 from tinyx.compare.arms import Arm, Excluded, Stat  # noqa: E402
+from tinyx.compare.cli import main  # noqa: E402
 from tinyx.compare.comparison import DEFAULT_MIN_EFFECT, METRICS, Comparison, check_options, compare_runs  # noqa: E402
 from tinyx.compare.grouping import differing_keys, group_arms  # noqa: E402
 from tinyx.compare.judging import against_baseline, find_baseline, judge  # noqa: E402
 from tinyx.compare.observations import select_observations  # noqa: E402
-from tinyx.compare.cli import main  # noqa: E402
 from tinyx.compare.runs import (  # noqa: E402
-    COMPLETED, DATA_CONTENT, SEED_KEY, TIME_TO_TARGET, RunResult, commit_warning, data_warning, read_run)
+    COMPLETED,
+    DATA_CONTENT,
+    SEED_KEY,
+    TIME_TO_TARGET,
+    RunResult,
+    commit_warning,
+    data_warning,
+    read_run,
+)
 
 __all__ = [
     'Arm', 'COMPLETED', 'Comparison', 'DATA_CONTENT', 'DEFAULT_MIN_EFFECT', 'Excluded', 'METRICS',

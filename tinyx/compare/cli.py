@@ -7,8 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from tinyx.compare.comparison import METRICS, Comparison, compare_runs
 from tinyx.common.errors import CompareError, exit_on_user_error
+from tinyx.compare.comparison import METRICS, Comparison, compare_runs
 from tinyx.rundir.contract import VAL_LOSS
 
 
@@ -51,8 +51,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 @exit_on_user_error
 def main(argv: list[str]) -> Comparison:
-    from tinyx.compare.report import to_markdown, write_reports
     from tinyx.common.files import check_writable
+    from tinyx.compare.report import to_markdown, write_reports
 
     args = parse_args(argv)
     comparison = compare_runs(args.paths, metric=args.metric, baseline=args.baseline, at_step=args.at_step,

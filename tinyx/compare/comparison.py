@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyx.common.errors import CompareError
 from tinyx.compare import stats
 from tinyx.compare.arms import Arm, Excluded
 from tinyx.compare.grouping import group_arms
 from tinyx.compare.judging import find_baseline, judge, seed_pairs
 from tinyx.compare.observations import select_observations
 from tinyx.compare.runs import TIME_TO_TARGET, commit_warning, data_warning, read_run
-from tinyx.common.errors import CompareError
 from tinyx.rundir import records
 from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS
 from tinyx.rundir.find import find_runs

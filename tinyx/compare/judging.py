@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from tinyx.common.errors import CompareError
 from tinyx.compare import stats
 from tinyx.compare.arms import Arm
 from tinyx.compare.runs import RunResult, comparable
-from tinyx.common.errors import CompareError
 from tinyx.rundir import records
 
 

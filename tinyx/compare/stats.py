@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import statistics
 import warnings
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 ALPHA = 0.05  # the false-positive rate of one comparison (two-sided)
 POWER = 0.8  # the power the seeds-needed figure plans for

@@ -11,10 +11,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from tinyx.common.errors import ConfigError
 from tinyx.config.schema import RunConfig
 from tinyx.config.validate import validate
-from tinyx.common.errors import ConfigError
-
 
 # Set on each RunConfig this module returns: its field values when validated. train() validates whatever it is
 # given, and train.py validates before importing torch (seconds) so that config errors come back at once; a

@@ -15,9 +15,9 @@ import os
 import re
 from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
-from tinyx.config import LOGGING, SECRET, flatten_config, key_role
 from tinyx.common.errors import TinyxError
 from tinyx.common.masking import looks_secret, mask_args, register
+from tinyx.config import LOGGING, SECRET, flatten_config, key_role
 
 # What a caller says is secret: config key -> its `${oc.env:...}` source text (None where unknown), or the keys alone.
 Secrets = Union[Mapping[str, Optional[str]], Iterable[str]]

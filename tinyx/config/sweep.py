@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from tinyx.config.choices import check_choices, one_of
 from tinyx.common.errors import ConfigError
+from tinyx.config.choices import check_choices, one_of
 
 
 @dataclass

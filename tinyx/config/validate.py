@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tinyx.common.errors import ConfigError
 from tinyx.config.choices import check_choices
 from tinyx.config.schema import (
     DEVICES,
@@ -18,7 +19,6 @@ from tinyx.config.schema import (
     RunConfig,
     TrainConfig,
 )
-from tinyx.common.errors import ConfigError
 
 
 def _check(ok: bool, message: str) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyx.common.errors import DataError
 from tinyx.config import DataConfig
 from tinyx.data import cache
 from tinyx.data.encode import encoded_batches, worker_count
 from tinyx.data.sources import Source
 from tinyx.data.splits import pieces, splits_by_characters, val_rule
-from tinyx.common.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,7 @@ SHARD_CHUNK = 1 << 24  # tokens copied (and checked against the vocabulary) at a
 
 def _progress(label: str, total: int | None):
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     console = Console(stderr=True)
     return Progress(TextColumn(f"tokenizing {label}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyx.common.errors import DataError
 from tinyx.data.shards import HEADER_BYTES, LLMC_FORMATS, llmc_header
 from tinyx.data.tokenizers import tokenizer_identity
-from tinyx.common.errors import DataError
 
 log = logging.getLogger(__name__)
 

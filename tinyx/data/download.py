@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from tinyx.config import DataConfig
 from tinyx.common.errors import DataError
 from tinyx.common.files import atomic_write
 from tinyx.common.masking import mask
+from tinyx.config import DataConfig
 
 log = logging.getLogger(__name__)
 

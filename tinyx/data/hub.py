@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from tinyx.config import DataConfig
 from tinyx.common.errors import DataError
+from tinyx.config import DataConfig
 
 
 def _import_datasets():

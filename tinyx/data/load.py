@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyx.common.errors import DataError
 from tinyx.config import DataConfig
 from tinyx.data import cache
 from tinyx.data.download import cache_root
 from tinyx.data.lock import build_lock
 from tinyx.data.tokenizers import CharTokenizer, HFTokenizer, TiktokenTokenizer, Tokenizer, tokenizer_from_dict
-from tinyx.common.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyx.config import DataConfig
 from tinyx.common.errors import DataError
+from tinyx.config import DataConfig
 
 HEADER_INTS = 256
 HEADER_BYTES = HEADER_INTS * 4

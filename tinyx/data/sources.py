@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from tinyx.config import DataConfig
 from tinyx.common.errors import DataError
+from tinyx.config import DataConfig
 
 TEXT_SUFFIXES = (".txt", ".md", ".text", ".rst")
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")

@@ -15,8 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
-from tinyx.data.cuts import Cutter
 from tinyx.common.errors import DataError
+from tinyx.data.cuts import Cutter
 
 BLOCK_BYTES = 1 << 20
 FORCED_CUT_BLOCKS = 8  # text with no exact cut is cut anyway once this many blocks long (bounded memory)

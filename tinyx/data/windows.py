@@ -13,10 +13,10 @@ import hashlib
 import numpy as np
 import torch
 
-from tinyx.config import RunConfig
-from tinyx.data.load import TokenData
-from tinyx.data.batches import WindowSampler
 from tinyx.common.errors import DataError
+from tinyx.config import RunConfig
+from tinyx.data.batches import WindowSampler
+from tinyx.data.load import TokenData
 
 
 class DocumentWindowSampler(WindowSampler):

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from tinyx.config import ModelConfig
 from tinyx.common.errors import ExportError
+from tinyx.config import ModelConfig
 
 GPT2, LLAMA, QWEN3 = "gpt2", "llama", "qwen3"
 TINYX_MODEL_FILE = "tinyx_model.json"  # an export's tinyx ModelConfig: bias=false and pos=none survive the round trip

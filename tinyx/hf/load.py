@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tinyx.config import ModelConfig
 from tinyx.common.errors import ExportError
+from tinyx.config import ModelConfig
 
 PREFIX = "hf:"
 

@@ -17,6 +17,7 @@ from tinyx.config import override_key
 from tinyx.rundir.claims import claim_new_dir
 from tinyx.rundir.last import LAST, newest, outputs_root, resolve_last
 
+
 def _conf_dir() -> Path:
     """The checkout's conf/ (beside tinyx/), or the copy an installed wheel carries inside the package."""
     checkout = CHECKOUT / "conf"

@@ -7,9 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from tinyx.hydra_glue.compose import env_config_keys
-from tinyx.config import is_hyperparameter, override_key
 from tinyx.common.errors import ConfigError, TinyxError, TrainingDiverged, TrainingInterrupted, exit_on_user_error
+from tinyx.config import is_hyperparameter, override_key
+from tinyx.hydra_glue.compose import env_config_keys
 from tinyx.rundir.claims import claimed_by_this_process
 from tinyx.rundir.contract import HYDRA_DIR, LOG_FILE, holds_run, read_summary
 from tinyx.rundir.last import LAST, newest, outputs_root, resolve_last

@@ -14,8 +14,8 @@ import sys
 import torch
 import torch.nn as nn
 
-from tinyx.config import OptimConfig
 from tinyx.common.errors import ConfigError
+from tinyx.config import OptimConfig
 from tinyx.nn.muon import Muon
 
 

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from tinyx.rundir.checkpoints import CKPT_DIR  # checkpoints/ is checkpoint.py's to lay out
 from tinyx.common.errors import RunDirError
 from tinyx.common.files import atomic_write_json
+from tinyx.rundir.checkpoints import CKPT_DIR  # checkpoints/ is checkpoint.py's to lay out
 from tinyx.rundir.records import COMPLETED, RUNNING
 
 CONFIG_FILE = "config.json"  # the resolved, redacted config (written by train() itself, Hydra or not)

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tinyx.rundir.checkpoints import CKPT_DIR
 from tinyx.common.errors import RunDirError
+from tinyx.rundir.checkpoints import CKPT_DIR
 from tinyx.rundir.contract import CONFIG_FILE, HYDRA_CONFIG_FILE, has_config
 from tinyx.rundir.last import LAST, resolve_last
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from tinyx.config import HardwareConfig
 from tinyx.common.errors import ConfigError
+from tinyx.config import HardwareConfig
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from tinyx.common.errors import ConfigError
 
-
 # Set in each job's process to the job's number (`#3`): its console lines carry it, since jobs running at once
 # share one terminal.
 JOB_LABEL_ENV = "TINYX_JOB_LABEL"

@@ -16,9 +16,9 @@ from typing import Callable
 
 from omegaconf import DictConfig
 
-from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.common.errors import ConfigError
 from tinyx.common.files import atomic_write_text
+from tinyx.config import RunConfig, SweepConfig, to_run_config
 from tinyx.hydra_glue.compose import env_config_keys
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary, read_summary
 from tinyx.rundir.records import COMPLETED, INTERRUPTED, PRUNED

@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
-from tinyx.hydra_glue.compose import env_config_keys
-from tinyx.config import LOGGING, MACHINE, SweepConfig, flatten_config, key_role, override_key
 from tinyx.common.files import atomic_write, atomic_write_json, atomic_write_text
+from tinyx.config import LOGGING, MACHINE, SweepConfig, flatten_config, key_role, override_key
+from tinyx.hydra_glue.compose import env_config_keys
 from tinyx.rundir.contract import read_summary
 from tinyx.sweep.importances import importances_line, summarize
 from tinyx.sweep.plots import write_plots

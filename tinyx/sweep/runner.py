@@ -8,8 +8,8 @@ from typing import Callable
 
 from omegaconf import DictConfig
 
-from tinyx.config import RunConfig, SweepConfig, to_run_config, validate_sweep
 from tinyx.common.errors import ConfigError
+from tinyx.config import RunConfig, SweepConfig, to_run_config, validate_sweep
 from tinyx.sweep.objective import TRIALS_DIR, Objective
 from tinyx.sweep.report import write_report
 from tinyx.sweep.samplers import make_pruner, make_sampler
@@ -21,6 +21,7 @@ from tinyx.sweep.storage import (
     storage_label,
     study_signature,
 )
+
 
 def run_study(sweep: SweepConfig, search_space: dict, base_overrides: list[str], compose: Compose,
               default_name: str = "study", say: Callable[[str], None] = print, report: bool = True) -> dict | None:

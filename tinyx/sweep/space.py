@@ -12,8 +12,8 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from tinyx.config import SPEC_TYPES, ParamSpec, override_key
 from tinyx.common.errors import ConfigError
+from tinyx.config import SPEC_TYPES, ParamSpec, override_key
 
 Compose = Callable[[list], DictConfig]
 

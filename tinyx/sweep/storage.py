@@ -11,8 +11,8 @@ import re
 import time
 from pathlib import Path
 
-from tinyx.config import SweepConfig, is_hyperparameter, override_key
 from tinyx.common.errors import ConfigError
+from tinyx.config import SweepConfig, is_hyperparameter, override_key
 from tinyx.rundir.records import INTERRUPTED
 from tinyx.sweep.space import SearchSpace
 

@@ -71,8 +71,8 @@ def parse_args(argv: list[str]) -> tuple[BenchConfig, list[str]]:
 
 
 def measure_tinyx(overrides: list[str], bench: BenchConfig) -> dict:
-    from tinyx.hydra_glue.compose import compose_train
     from tinyx.config import to_run_config
+    from tinyx.hydra_glue.compose import compose_train
     from tinyx.training import train
 
     total = bench.warmup + bench.steps

@@ -86,11 +86,11 @@ def evaluate_checkpoints(checkpoints: list[Path], probes: list[Probe] = (), top_
                          eval_batches: int | None = None, batch_size: int | None = None, device: str = "auto",
                          data_path: str | None = None, threads: int = 0) -> list[CheckpointScore]:
     """Validation loss/perplexity and probe results of each checkpoint, in the order given."""
-    from tinyx.runtime import hardware
     from tinyx.config import HardwareConfig
     from tinyx.data import load_tokens
     from tinyx.data.token_bytes import split_bytes
     from tinyx.rundir.data_record import tokenizer_mismatch
+    from tinyx.runtime import hardware
 
     hw = hardware.setup(HardwareConfig(device=device, threads=threads))
     datasets: dict[str, object] = {}  # checkpoints of one run share their corpus: tokenized once

@@ -207,9 +207,9 @@ def to_markdown(rows) -> str:
 def main(checkpoints: list[Path], tasks: list[str], include_path: str | None, limit: float | None,
          num_fewshot: int | None, batch_size: int, device: str) -> list[dict[str, Any]]:
     """`tinyx evaluate --tasks`: score each checkpoint, print a table, write results into its run directory."""
-    from tinyx.runtime.hardware import resolve_device
     from tinyx.hf import require
     from tinyx.rundir.find import run_dir_of
+    from tinyx.runtime.hardware import resolve_device
     from tinyx.tools.run_model import load_model
 
     require("lm_eval", extra="eval", what="tinyx evaluate --tasks", error=EvaluateError)

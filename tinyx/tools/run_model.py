@@ -52,10 +52,10 @@ def load_model(run_or_checkpoint: str | Path, device: str | torch.device = "cpu"
 
     `key` names the setting the path came from (e.g. generate's `run`), for the error messages.
     """
-    from tinyx.rundir.checkpoints import find_checkpoint, load_checkpoint
     from tinyx.config import ModelConfig
     from tinyx.data import tokenizer_from_dict
     from tinyx.nn.gpt import GPT
+    from tinyx.rundir.checkpoints import find_checkpoint, load_checkpoint
 
     if str(run_or_checkpoint) == LAST:
         run_or_checkpoint = resolve_last()

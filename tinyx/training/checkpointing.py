@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tinyx.rundir.checkpoints import save_checkpoint
-from tinyx.config import flatten_config
 from tinyx.common.errors import CheckpointError
+from tinyx.config import flatten_config
 from tinyx.config.secrets import Redactor
+from tinyx.rundir.checkpoints import save_checkpoint
 from tinyx.training.state import TrainState
 from tinyx.training.step import Trainable
 

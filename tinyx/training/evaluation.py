@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from tinyx.common import faults
-from tinyx.runtime import hardware
 from tinyx.data import fixed_eval_windows, to_device
 from tinyx.data.token_bytes import split_bytes
 from tinyx.nn.gpt import GPT
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, VAL_PPL
+from tinyx.runtime import hardware
 
 
 @torch.inference_mode()

@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tinyx.runtime import distributed
-from tinyx.config import RunConfig, to_run_config
 from tinyx.common.errors import TrainingInterrupted
+from tinyx.config import RunConfig, to_run_config
+from tinyx.config.secrets import Redactor, Secrets, masked_errors
 from tinyx.loggers import Logger
 from tinyx.loggers.labels import RunLabels
 from tinyx.nn.optimizers import eager_optimizers, lr_factor, set_lr
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, RunSummary
 from tinyx.rundir.records import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, failed_status
-from tinyx.config.secrets import Redactor, Secrets, masked_errors
+from tinyx.runtime import distributed
 from tinyx.training.interrupts import StopRequest
 from tinyx.training.run import Run
 from tinyx.training.setup import setup

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from tinyx.rundir.checkpoints import find_checkpoint, load_checkpoint, load_latest_good
-from tinyx.rundir.data_record import data_settings, tokenizer_mismatch
 from tinyx.common.errors import CheckpointError
-from tinyx.rundir.checkpoints import CKPT_DIR
+from tinyx.rundir.checkpoints import CKPT_DIR, find_checkpoint, load_checkpoint, load_latest_good
+from tinyx.rundir.data_record import data_settings, tokenizer_mismatch
 from tinyx.rundir.last import LAST, resolve_last
 
 

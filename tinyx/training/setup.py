@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
+from tinyx.common.errors import ConfigError
 from tinyx.config import RunConfig, config_to_dict
 from tinyx.config.secrets import Redactor
-from tinyx.common.errors import ConfigError
 from tinyx.data import TokenData, WindowSampler, check_lengths, load_tokens
 from tinyx.data.windows import make_sampler
 from tinyx.loggers import Logger

@@ -14,8 +14,8 @@ import torch
 
 from tinyx.common import faults
 from tinyx.data import WindowSampler, to_device
-from tinyx.runtime.hardware import Hardware
 from tinyx.nn.optimizers import optimizer_step
+from tinyx.runtime.hardware import Hardware
 from tinyx.training.state import LossCounters
 
 

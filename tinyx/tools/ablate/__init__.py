@@ -5,10 +5,10 @@ rounds (the loop), table (ablation.md), cli (the command). Why seeds in rounds a
 """
 
 from tinyx.tools.ablate.cli import main, parse_args
-from tinyx.tools.ablate.table import report, seed_notes
 from tinyx.tools.ablate.rounds import Look, Options, ablate, look, same_data_order
 from tinyx.tools.ablate.rule import decide, schedule, sequential
 from tinyx.tools.ablate.seeds import ArmSpec, parse_arm, read_seed, run_seeds, seed_dir, train_command
+from tinyx.tools.ablate.table import report, seed_notes
 
 __all__ = ["ArmSpec", "Look", "Options", "ablate", "decide", "look", "main", "parse_arm", "parse_args", "read_seed",
            "report", "run_seeds", "same_data_order", "schedule", "seed_dir", "seed_notes", "sequential",

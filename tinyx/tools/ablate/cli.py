@@ -19,9 +19,9 @@ from tinyx.compare import stats
 from tinyx.config import override_key
 from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS
 from tinyx.rundir.last import outputs_root
-from tinyx.tools.ablate.table import report
 from tinyx.tools.ablate.rounds import Options, ablate
 from tinyx.tools.ablate.seeds import ArmSpec, parse_arm
+from tinyx.tools.ablate.table import report
 
 
 def parse_args(argv: list[str]) -> tuple[list[ArmSpec], Options]:
