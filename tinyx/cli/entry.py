@@ -29,9 +29,7 @@ TOOL_DEPENDENCIES = ("omegaconf", "numpy", "torch")
 def require_environment(tool: str = "<tool>") -> None:
     """A tool started by a Python without tinyx's dependencies (`python3 -m tinyx.cli export`): the one-line
     hint train.py gives, before an import deep in the tool fails with a traceback."""
-    import importlib.util
-
-    missing = next((name for name in TOOL_DEPENDENCIES if importlib.util.find_spec(name) is None), None)
+    missing = first_missing(TOOL_DEPENDENCIES)
     if missing:
         exit_outside_environment(f"tinyx {tool}", ModuleNotFoundError(name=missing), activated=f"tinyx {tool}")
 
@@ -56,9 +54,14 @@ def load_env() -> None:
 def start(script: str) -> None:
     """train.py's and sweep.py's first step: outside tinyx's environment one line saying what to run instead of
     an import traceback; inside it, `.env` loaded before Hydra reads `${oc.env:...}`."""
-    try:
-        import hydra  # noqa: F401
-        import omegaconf  # noqa: F401
-    except ModuleNotFoundError as e:
-        exit_outside_environment(script, e)
+    missing = first_missing(("hydra", "omegaconf"))
+    if missing:
+        exit_outside_environment(script, ModuleNotFoundError(name=missing))
     load_env()
+
+
+def first_missing(modules: tuple[str, ...]) -> str | None:
+    """The first of `modules` this Python cannot import (looked up, not imported: torch costs seconds)."""
+    import importlib.util
+
+    return next((name for name in modules if importlib.util.find_spec(name) is None), None)

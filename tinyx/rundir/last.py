@@ -11,6 +11,7 @@ from tinyx.rundir.contract import holds_run
 OUTPUTS_ENV = "TINYX_OUTPUTS"  # where train.py's default run and sweep directories go (conf/hydra/default.yaml)
 LAST = "last"  # the argument that names the newest run (resolve_last)
 RUNS_DIR, MULTIRUN_DIR = "runs", "multirun"  # under the outputs root: <date>/<time>[_n] (conf/hydra/default.yaml)
+EXPORTS_DIR = "exports"  # under the outputs root: tinyx export's <run name>-step<N>[_n] (tools/export_out.py)
 
 
 def outputs_root() -> Path:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyx.common.errors import ExportError
-from tinyx.rundir.last import RUNS_DIR, outputs_root
-
-EXPORTS_DIR = "exports"  # under the outputs root: <run name>-step<N>[_n], beside runs/ and multirun/
+from tinyx.rundir.last import EXPORTS_DIR, RUNS_DIR, outputs_root
 
 
 def check_out_dir(out: Path, overwrite: bool, sources: list[Path]) -> None:
