@@ -26,30 +26,41 @@ NOISY = [b + d if d is not None else None for b, d in zip(BASE, [0.05, None, -0.
 RUNS = {"experiment-baseline": BASE, "experiment-llama_tiny": BETTER, "experiment-sink_token": NOISY}
 
 
-def write_run(run_dir: Path, seed: int, final: float | None) -> None:
-    """What train.py leaves for one seed: its config, an evaluation, a summary (diverged: no loss)."""
+def write_run(run_dir: Path, seed: int, final: float | None, overrides: list[str] = ()) -> None:
+    """What train.py leaves for one seed: its config and command line (each arm's config differs, as its
+    experiment's would), an evaluation, a summary (diverged: no loss)."""
     run_dir.mkdir(parents=True)
-    write_config(run_dir, {**asdict(RunConfig()), "seed": seed})
+    config = asdict(RunConfig())
+    config["model"]["dropout"] = sum(map(ord, run_dir.parent.name)) / 1e5  # one value per arm
+    write_config(run_dir, {**config, "seed": seed})
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     if final is not None:
         (run_dir / "metrics.jsonl").write_text(f'{{"step": 10, "val/loss": {final}}}\n')
     write_summary(run_dir, RunSummary(status="completed" if final is not None else "diverged", step=10,
                                       val_loss=final, data_order=f"seed-{seed}"))
 
 
+def fake_launch(asked, value_of):
+    """The launcher's engine replaced by writing each run's directory: value_of(run_dir, seed, command) -> its loss."""
+
+    def launch(commands, slots, on_start):
+        for command, _label in commands:
+            args = dict(a.split("=", 1) for a in command if a.startswith(("seed=", "hydra.run.dir=")))
+            run_dir, seed = Path(args["hydra.run.dir"]), int(args["seed"])
+            asked.append((run_dir.parent.name, seed))
+            overrides = [a for a in command[2:] if "=" in a and not a.startswith(("hydra.", "logger."))]
+            write_run(run_dir, seed, value_of(run_dir, seed, command), overrides)
+        return [0] * len(commands)
+
+    return launch
+
+
 @pytest.fixture
 def trains(monkeypatch):
-    """train.py -m replaced by writing RUNS' seeds; the seeds each call asked for, per arm, in order."""
+    """train.py replaced by writing RUNS' seeds; the (arm, seed) of each run asked for, in order."""
     asked = []
-
-    def run(command, **kwargs):
-        args = dict(a.split("=", 1) for a in command if a.startswith(("seed=", "hydra.sweep.dir=")))
-        out, seeds = Path(args["hydra.sweep.dir"]), [int(s) for s in args["seed"].split(",")]
-        asked.append((out.name, seeds))
-        for seed in seeds:
-            write_run(out / f"seed_{seed}", seed, RUNS[out.name][seed])
-        return subprocess.CompletedProcess(command, 0)
-
-    monkeypatch.setattr(ablate.seeds, "subprocess", SimpleNamespace(run=run))
+    monkeypatch.setattr(ablate.pool, "launch", fake_launch(asked, lambda run_dir, seed, _: RUNS[run_dir.parent.name][seed]))
     return asked
 
 
@@ -62,10 +73,10 @@ def test_each_look_tests_at_alpha_over_the_planned_looks_and_decided_arms_stop(t
     assert "look 2/3 at 4 seeds: experiment=llama_tiny: better; experiment=sink_token: undecided\n" in out
     assert "look 3/3 at 6 seeds: experiment=sink_token: undecided\n" in out
     # The decided arm ran no seed after its look; the baseline ran on for the undecided one.
-    assert trains == [("experiment-baseline", [0, 1]), ("experiment-llama_tiny", [0, 1]),
-                      ("experiment-sink_token", [0, 1]), ("experiment-baseline", [2, 3]),
-                      ("experiment-llama_tiny", [2, 3]), ("experiment-sink_token", [2, 3]),
-                      ("experiment-baseline", [4, 5]), ("experiment-sink_token", [4, 5])]
+    rounds = [(["experiment-baseline", "experiment-llama_tiny", "experiment-sink_token"], [0, 1]),
+              (["experiment-baseline", "experiment-llama_tiny", "experiment-sink_token"], [2, 3]),
+              (["experiment-baseline", "experiment-sink_token"], [4, 5])]
+    assert trains == [(arm, seed) for arms, seeds in rounds for arm in arms for seed in seeds]
 
     report = (tmp_path / "ablation.md").read_text()
     paired = sps.ttest_rel(BETTER[:4], BASE[:4])
@@ -77,8 +88,11 @@ def test_each_look_tests_at_alpha_over_the_planned_looks_and_decided_arms_stop(t
     noisy = sps.ttest_rel([NOISY[s] for s in done], [BASE[s] for s in done])
     assert "| experiment=sink_token | undecided | 6 | 6 seeds (max) | " in report
     assert f"| {noisy.pvalue:.4g} | paired t |" in report
-    assert "| experiment=baseline | baseline | 6 |" in report and "16 runs in all" in report
+    assert "| experiment=baseline | baseline | 6 |" in report and "16 verdict runs in all" in report
     assert f"each look tests at α/3 = {ALPHA / LOOKS:.4g}" in report
+    # The compare command it prints names the arms' folders and compare's own name of the baseline arm.
+    assert (f"uv run tinyx compare {tmp_path}/experiment-baseline {tmp_path}/experiment-llama_tiny "
+            f"{tmp_path}/experiment-sink_token --baseline experiment=baseline") in report
 
 
 def test_no_detectable_difference_needs_the_interval_at_the_corrected_level():

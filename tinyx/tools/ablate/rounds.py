@@ -10,7 +10,9 @@ from tinyx.compare import stats
 from tinyx.rundir import records
 from tinyx.rundir.contract import VAL_LOSS
 from tinyx.tools.ablate.rule import decide, schedule
-from tinyx.tools.ablate.seeds import ArmSpec, run_seeds
+from tinyx.tools.ablate.pool import run_pool
+from tinyx.tools.ablate.seeds import ArmSpec, pending_jobs, read_seed
+from tinyx.tools.ablate.tuning import TuneSpec
 
 
 @dataclass
@@ -51,6 +53,9 @@ class Options:
     alpha: float = stats.ALPHA
     min_effect: float | None = None  # default: 0.5% of the baseline's mean
     extra: list[str] = field(default_factory=list)  # overrides for every run
+    jobs: int | None = None  # runs at once (None: the parallel launcher's default)
+    tune: TuneSpec | None = None  # tune a key per arm first (tools/ablate/tuning.py)
+    wandb_group: dict[str, str] = field(default_factory=dict)  # {"logger.wandb.group": ...} unless the user set one
 
 
 def ablate(arms: list[ArmSpec], opts: Options, say=print) -> dict[str, Look]:
@@ -64,8 +69,12 @@ def ablate(arms: list[ArmSpec], opts: Options, say=print) -> dict[str, Look]:
         active = [v for v in variants if not v.verdict]
         if not active:
             break
+        jobs = [job for arm in [baseline, *active] for job in pending_jobs(opts.out, arm, n, opts.metric,
+                                                                           opts.wandb_group)]
+        run_pool(jobs, opts.extra, opts.jobs, say)
         for arm in [baseline, *active]:
-            run_seeds(opts.out, arm, n, opts.extra, opts.metric, say)
+            for seed in range(n):
+                read_seed(opts.out, arm, seed, opts.metric)
         if not baseline.seeds_done:
             raise AblateError(f"the baseline {baseline.name!r} has no completed seed (see the runs in "
                               f"{opts.out / baseline.slug}): fix it, then rerun this command.")

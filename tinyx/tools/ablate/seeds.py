@@ -1,21 +1,18 @@
-"""Arms and their seeds' run directories: seed k of an arm lives in <out>/<arm>/seed_<k>, run by `train.py -m`
-(resumed when interrupted, reused when completed)."""
+"""Arms and their seeds' run directories: seed k of an arm lives in <out>/<arm>/seed_<k>, run by train.py through
+the pool (resumed when interrupted, reused when completed)."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyx.cli.entry import CHECKOUT
 from tinyx.common.errors import AblateError
 from tinyx.config import override_key
 from tinyx.rundir import records
 from tinyx.rundir.contract import read_summary
+from tinyx.tools.ablate.pool import Job
 
-ROOT = CHECKOUT  # train.py's folder (Hydra finds conf/ beside it)
 # A seed's state, named after its run's status (pending: not started, or to be resumed).
 STATE_COMPLETED, STATE_FAILED, STATE_PENDING = records.COMPLETED, records.FAILED, "pending"
 
@@ -29,6 +26,12 @@ class ArmSpec:
     seeds_spent: dict[int, str] = field(default_factory=dict)  # seed -> how it ended without a value (failed: ...)
     verdict: str = ""
     stopped_at: int | None = None  # seeds per arm at the look that decided it
+    tuned: list[str] = field(default_factory=list)  # the tuned value's override, e.g. ["optim.lr=0.003"]
+
+    @property
+    def label(self) -> str:
+        """The arm as runs, the console and wandb name it: its overrides, then the tuned value."""
+        return " ".join([self.name, *self.tuned])
 
     @property
     def slug(self) -> str:
@@ -50,40 +53,33 @@ def seed_dir(out: Path, arm: ArmSpec, seed: int) -> Path:
     return out / arm.slug / f"seed_{seed}"
 
 
-def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
-    """The state of one seed's run (completed, failed: spent, pending), recording a completed run's metric."""
+def read_run_dir(path: Path, metric: str) -> tuple[str, float | None, object, str]:
+    """A run directory's state (completed, failed: spent, pending), its metric, its run (compare's RunResult) and,
+    for a spent run, how it ended."""
     from tinyx.compare import read_run
 
-    path = seed_dir(out, arm, seed)
     summary = read_summary(path)
     if summary is None or not records.has_ended(summary.status):
-        return STATE_PENDING  # never started, killed, or interrupted: (re)run it, resuming its checkpoint
+        return STATE_PENDING, None, None, ""  # never started, killed, or interrupted: (re)run it, resuming
     run = read_run(path, lambda message: None) if summary.completed else None
     value = run.value(metric, None) if run is not None else None
     if value is None:  # diverged, failed, pruned, or completed without the metric: a rerun would do the same
-        arm.seeds_spent[seed] = summary.status if not summary.completed else f"completed without {metric}"
-        return STATE_FAILED
-    arm.seeds_done[seed], arm.runs[seed] = value, run
-    return STATE_COMPLETED
+        return STATE_FAILED, None, None, summary.status if not summary.completed else f"completed without {metric}"
+    return STATE_COMPLETED, value, run, ""
 
 
-def train_command(out: Path, arm: ArmSpec, seeds: list[int], extra: list[str]) -> list[str]:
-    return [sys.executable, str(ROOT / "train.py"), "-m", *arm.overrides, *extra,
-            f"seed={','.join(map(str, seeds))}", f"hydra.sweep.dir={out / arm.slug}",
-            "hydra.sweep.subdir=seed_${seed}", "train.resume=auto"]
+def read_seed(out: Path, arm: ArmSpec, seed: int, metric: str) -> str:
+    """The state of one seed's run, recording a completed run's metric (or how a spent one ended) on the arm."""
+    state, value, run, ended = read_run_dir(seed_dir(out, arm, seed), metric)
+    if state == STATE_FAILED:
+        arm.seeds_spent[seed] = ended
+    elif state == STATE_COMPLETED:
+        arm.seeds_done[seed], arm.runs[seed] = value, run
+    return state
 
 
-def run_seeds(out: Path, arm: ArmSpec, n: int, extra: list[str], metric: str, say) -> None:
-    """Make sure seeds 0..n-1 of the arm have finished: run the ones that have not in one train.py -m."""
+def pending_jobs(out: Path, arm: ArmSpec, n: int, metric: str, group: dict[str, str]) -> list[Job]:
+    """The runs seeds 0..n-1 of the arm still need (never started or stopped: resumed)."""
     pending = [s for s in range(n) if read_seed(out, arm, s, metric) == STATE_PENDING]
-    if not pending:
-        return
-    say(f"{arm.name}: seeds {','.join(map(str, pending))}")
-    result = subprocess.run(train_command(out, arm, pending, extra))  # from the user's directory: their paths hold
-    if result.returncode != 0:
-        if result.returncode in (130, 143):  # the user stopped it: rerunning the same command continues
-            raise KeyboardInterrupt
-        raise AblateError(f"train.py for arm {arm.name!r} exited with {result.returncode} (its error is above): "
-                          f"fix it, then rerun this command; finished seeds are kept.")
-    for seed in pending:
-        read_seed(out, arm, seed, metric)
+    return [Job(seed_dir(out, arm, s), arm.overrides, [*arm.tuned, f"seed={s}"], f"{arm.label} seed={s}", arm.label,
+                labels=group) for s in pending]

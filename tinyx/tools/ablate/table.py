@@ -29,10 +29,23 @@ def report(arms: list[ArmSpec], last: dict[str, Look], opts: Options) -> str:
               f"({looks} planned looks); each look tests at α/{looks} = {opts.alpha / looks:.4g} (Bonferroni over the "
               f"looks: at most α = {opts.alpha:g} false 'better/worse' per variant over all looks). CI: "
               f"{1 - opts.alpha / looks:.2%} at the deciding look. no detectable difference: that CI inside "
-              f"±min-effect. {sum(len(a.seeds_done) + len(a.seeds_spent) for a in arms)} runs in all.",
-              f"Full table (each arm tested once, at α): uv run tinyx compare {opts.out} "
-              f"--baseline '{arms[0].name}'"]
+              f"±min-effect. {sum(len(a.seeds_done) + len(a.seeds_spent) for a in arms)} verdict runs in all.",
+              f"Full table (each arm tested once, at α): {compare_command(arms, opts.out)}"]
     return "\n".join(lines) + "\n"
+
+
+def compare_command(arms: list[ArmSpec], out: Path) -> str:
+    """The compare command over the verdict's runs (the tuning runs under out/tuning are not arms), its
+    --baseline spelled as compare names the baseline's arm, so it runs as printed."""
+    import shlex
+
+    from tinyx.compare import group_arms
+
+    runs = [run for arm in arms for run in arm.runs.values()]
+    folders = " ".join(shlex.quote(str(out / arm.slug)) for arm in arms)
+    names = [name for name, _, group in group_arms(runs)[1] if any(r in group for r in arms[0].runs.values())]
+    baseline = f" --baseline {shlex.quote(names[0])}" if len(names) == 1 else ""
+    return f"uv run tinyx compare {folders}{baseline}"
 
 
 def seed_notes(arms: list[ArmSpec], out: Path) -> list[str]:
