@@ -28,13 +28,14 @@ def test_compare_logs_table_curves_and_statistics_in_the_sweeps_group(tracked_mu
     compare_run = tmp_path / "wandb" / "latest-run"
     logged = records(compare_run)
     (run,) = [r["run"] for r in logged if r["type"] == "run"]
-    assert run["job_type"] == "compare" and run["run_group"] == str(sweep)
+    group = "/".join(sweep.parts[-3:])  # the study group of a sweep directory outside the outputs root
+    assert run["job_type"] == "compare" and run["run_group"] == group
 
     # The training jobs are in the same group and carry the arm a dashboard groups their seeds by.
     (job_run,) = [r["run"] for r in records(sweep / "0" / "wandb" / "latest-run") if r["type"] == "run"]
-    assert job_run["run_group"] == str(sweep) and job_run["job_type"] == "train"
+    assert job_run["run_group"] == group and job_run["job_type"] == "train"
     job_config = job_run["config"]["update"]
-    assert job_config["arm"] == job_run["display_name"] == "optim.lr=0.001"
+    assert job_config["arm"] == "optim.lr=0.001" and job_run["display_name"] == "optim.lr=0.001 seed=1337"
 
     summary = json.loads(leet("--summary", str(compare_run)))["summary"]
     base, variant = comparison.arms

@@ -194,6 +194,7 @@ def test_trials_are_wandb_runs_grouped_under_the_study(tmp_path):
         view = json.loads(leet("--summary", str(run)))
         record = next(r["run"] for r in map(json.loads, leet(str(run)).splitlines()) if r["type"] == "run")
         assert view["name"].startswith(f"s/{row['number']}: optim.lr=") and record["run_group"] == "s"
+        assert record["job_type"] == "sweep" and record["config"]["update"]["arm"].startswith("optim.lr=")
         assert "study=s" in view["tags"] and view["state"] == "finished"
 
 

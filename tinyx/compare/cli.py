@@ -46,6 +46,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", help="directory for comparison.{md,csv,png} (default: the directory compared)")
     parser.add_argument("--wandb", action="store_true", help="also log the comparison as a wandb run "
                                                              "(job type compare, in the runs' group)")
+    parser.add_argument("--wandb-group", help="the wandb group of --wandb's run (implies --wandb; default: the group "
+                                              "the runs were logged in, else the study group of the folder compared)")
     return parser.parse_args(argv)
 
 
@@ -69,14 +71,16 @@ def main(argv: list[str]) -> Comparison:
         raise CompareError(f"cannot write the reports to {out_dir} ({e.strerror}): pass --out DIR.") from None
     print(to_markdown(comparison), end="")
     print(f"\nwrote {', '.join(p.name for p in written)} to {out_dir}", flush=True)
-    if args.wandb:
+    if args.wandb or args.wandb_group:
         from tinyx.compare.tracking import log_comparison
+        from tinyx.loggers.wandb_env import wandb_error
 
         try:
-            print(log_comparison(comparison, out_dir), flush=True)
+            compared = default_out_dir(args.paths, run_dirs)
+            print(log_comparison(comparison, out_dir, args.wandb_group, compared), flush=True)
         except Exception as e:  # wandb raises many types (network, auth, disk): the reports are written already
-            print(f"warning: wandb failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); the "
-                  f"comparison is in {out_dir}", file=sys.stderr, flush=True)
+            print(f"warning: wandb failed ({wandb_error(e)}); the comparison is in {out_dir}", file=sys.stderr,
+                  flush=True)
     return comparison
 
 

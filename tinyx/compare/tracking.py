@@ -3,7 +3,7 @@
 The run holds the table (a wandb.Table: one row per arm, the columns of comparison.csv), the curves with their
 CI bands (comparison.png as a wandb.Image) and the per-arm statistics in its summary (`<arm>/mean`,
 `<arm>/delta`, `<arm>/p`, `<arm>/verdict`, ...). It joins the training runs' group and project, so a
-dashboard shows the verdict next to the runs it was computed from. wandb is imported only here.
+dashboard shows the verdict next to the runs it was computed from (study_group). wandb is imported only here.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 
 from tinyx.compare.comparison import Comparison
 from tinyx.compare.report import REPORT_FILES, arm_summary, metric_label
+from tinyx.loggers.labels import COMPARE_JOB, logged_labels, study_group
 from tinyx.rundir.contract import WANDB_DIR
-
-JOB_TYPE = "compare"
 
 
 def _common(values: list) -> str | None:
@@ -25,25 +24,18 @@ def _common(values: list) -> str | None:
     return values[0] if len(counts) == 1 and values[0] else None
 
 
-def ablation_group(c: Comparison) -> str | None:
-    """The wandb group the training runs were logged in: `logger.wandb.group` when they all set one, else (the
-    jobs of one multirun) the sweep directory, as train.py names it
-    (tinyx.hydra_glue.train_main.run_labels_from_hydra)."""
+def runs_group(c: Comparison, compared: Path) -> str:
+    """The wandb group of the study the runs belong to: the one they were all logged in (their wandb/labels.json,
+    else `logger.wandb.group` in their config), else the study group of the folder compared."""
     runs = [r for a in c.arms for r in a.runs]
-    configured = _common([r.config.get("logger.wandb.group") for r in runs])
-    if configured:
-        return configured
-    parents = {r.path.parent for r in runs}
-    if len(parents) == 1 and (sweep := parents.pop()).joinpath("multirun.yaml").is_file():
-        try:  # the default sweep directory is relative (outputs/multirun/...): as written from here
-            return str(sweep.relative_to(Path.cwd()))
-        except ValueError:
-            return str(sweep)
-    return None
+    logged = [(labels.group if (labels := logged_labels(r.path)) else None) or r.config.get("logger.wandb.group")
+              for r in runs]
+    return _common(logged) or study_group(compared)
 
 
-def log_comparison(c: Comparison, out_dir: Path, group: str | None = None) -> str:
-    """Log the comparison as a wandb run in out_dir/wandb; returns the line to print (its URL or sync hint)."""
+def log_comparison(c: Comparison, out_dir: Path, group: str | None = None, compared: Path | None = None) -> str:
+    """Log the comparison as a wandb run in out_dir/wandb, in `group` (default: runs_group, `compared` the
+    folder compared, default out_dir); returns the line to print (its URL or sync hint)."""
     import wandb
 
     from tinyx.loggers.wandb_env import offline_reason, wandb_mode
@@ -58,7 +50,8 @@ def log_comparison(c: Comparison, out_dir: Path, group: str | None = None) -> st
                      os.environ.get("WANDB_PROJECT") or "tinyx",
                      entity=_common([r.config.get("logger.wandb.entity") for r in runs]) or
                      os.environ.get("WANDB_ENTITY") or None,
-                     group=group or ablation_group(c), job_type=JOB_TYPE, name=f"compare {metric_label(c)}",
+                     group=group or runs_group(c, compared or out_dir), job_type=COMPARE_JOB,
+                     name=f"compare {metric_label(c)}",
                      config=config, dir=str(out_dir), mode="offline" if offline else None, reinit="create_new",
                      settings=wandb.Settings(silent=True))
     try:

@@ -22,6 +22,7 @@ from tinyx.config.keys import (
     is_hyperparameter,
     key_role,
     override_key,
+    quoted_override,
 )
 from tinyx.config.parse import config_to_dict, flatten_config, to_run_config
 from tinyx.config.schema import (
@@ -48,5 +49,6 @@ __all__ = [
     "SPEC_TYPES", "TINY_SHAKESPEARE_BYTES", "TINY_SHAKESPEARE_SHA256", "TINY_SHAKESPEARE_URL", "DataConfig",
     "HardwareConfig", "LoggerConfig", "ModelConfig", "OptimConfig", "ParamSpec", "RunConfig", "SweepConfig",
     "TensorboardConfig", "TrainConfig", "WandbConfig", "check_choices", "choice_fields", "config_to_dict",
-    "flatten_config", "is_hyperparameter", "key_role", "one_of", "override_key", "to_run_config", "validate", "validate_sweep",
+    "flatten_config", "is_hyperparameter", "key_role", "one_of", "override_key", "quoted_override", "to_run_config",
+    "validate", "validate_sweep",
 ]

@@ -39,3 +39,15 @@ def override_key(override: str) -> str:
     """The config key a `key=value` override sets: `+optim.lr=1e-3` -> optim.lr, `~logger` -> logger,
     `optim@x=adamw` -> optim (the group, not its package)."""
     return override.partition("=")[0].lstrip("+~").split("@", 1)[0]
+
+
+def quoted_override(key: str, value: str) -> str:
+    """`key='value'` quoted for Hydra's override grammar, so a value with spaces, `=`, commas, brackets or quotes
+    (a run name such as `optim=muon, lr=3e-3 seed=1`) is one string, not a sweep or a parse error. One argv item:
+    a shell needs the whole of it quoted once more (docs/tracking.md)."""
+    import re
+
+    # Hydra keeps a backslash as it is unless it comes before a quote or the closing quote: only those double.
+    escaped = re.sub(r"(\\*)('|$)", lambda m: m[1] * 2 + ("\\'" if m[2] else ""), value)
+    escaped = escaped.replace("${", "\\${")  # `${` would start an interpolation
+    return f"{key}='{escaped}'"

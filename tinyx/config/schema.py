@@ -146,7 +146,8 @@ class WandbConfig:
     group: Optional[str] = None
     # None: the command-line overrides that differ (set by train.py), e.g. "optim.lr=0.003,seed=1".
     name: Optional[str] = None
-    job_type: str = "train"  # train | tuning (ablate --tune's runs) | sweep (a study's trials); compare's: compare
+    # None: train (train.py's runs), sweep (a study's trials); tinyx ablate sets tuning; compare's run: compare.
+    job_type: Optional[str] = None
     # None: the overrides that differ but the seed (set by train.py); tinyx ablate sets each run's arm.
     arm: Optional[str] = None
     tags: List[str] = field(default_factory=list)

@@ -124,16 +124,17 @@ def _swept_keys(sweep_dir: Path) -> set[str] | None:
 
 
 def run_labels_from_hydra(hydra_cfg):
-    """Name, group and tags of the current Hydra job, for trackers (HydraConfig.get() in train.py).
+    """Group, arm and tags of the current Hydra job, for trackers (HydraConfig.get() in train.py).
 
-    name: the job's overrides that differ between the jobs of its multirun (in a single run:
-    all its overrides), e.g. `optim.lr=0.003,seed=1`; group: the experiment, or for a multirun
-    the sweep directory, so a dashboard shows one sweep's jobs together; tags: the config
-    groups chosen, e.g. `model=tiny`.
+    arm: the job's overrides that differ between the jobs of its multirun but the seed (in a single run: all its
+    overrides but the seed), e.g. `optim.lr=0.003`; the run's name is `<arm> seed=<seed>`
+    (tinyx.loggers.labels.run_name); group: the experiment, or for a multirun the study group of its sweep
+    directory (tinyx.loggers.labels.study_group: no machine path), so a dashboard shows one sweep's jobs
+    together; tags: the config groups chosen, e.g. `model=tiny`.
     """
     from hydra.types import RunMode
 
-    from tinyx.loggers.labels import RunLabels
+    from tinyx.loggers.labels import RunLabels, study_group
 
     # Run names say what was trained: where and how it ran is left out.
     overrides = [o for o in hydra_cfg.overrides.task if is_hyperparameter(override_key(o))]
@@ -142,12 +143,10 @@ def run_labels_from_hydra(hydra_cfg):
     experiment = choices.get("experiment")
     group = experiment
     if hydra_cfg.mode == RunMode.MULTIRUN:
-        group = str(hydra_cfg.sweep.dir)
+        group = study_group(hydra_cfg.sweep.dir)
         swept = _swept_keys(Path(hydra_cfg.sweep.dir))
-        if swept:  # a multirun of one job (nothing swept) keeps all its overrides in the name
+        if swept:  # a multirun of one job (nothing swept) keeps all its overrides in the arm
             overrides = [o for o in overrides if override_key(o) in swept]
-    name = ",".join(overrides) or experiment or "defaults"
     arm = ",".join(o for o in overrides if override_key(o) != "seed") or experiment or "defaults"
-    dashboard = {"arm": arm[:128], **({"experiment": experiment} if experiment else {})}
-    return RunLabels(name=name[:128], group=group[:128] if group else None,
-                     tags=[f"{k}={v}"[:64] for k, v in sorted(choices.items())], dashboard=dashboard)
+    return RunLabels(arm=arm, group=group, dashboard={"experiment": experiment} if experiment else {},
+                     tags=[f"{k}={v}"[:64] for k, v in sorted(choices.items())])

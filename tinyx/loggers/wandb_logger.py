@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from tinyx.loggers.jsonl import History, json_value, metric_values
-from tinyx.loggers.labels import RunLabels
-from tinyx.loggers.wandb_env import offline_reason, wandb_mode
+from tinyx.loggers.labels import RunLabels, logged_labels
+from tinyx.loggers.wandb_env import offline_reason, wandb_error, wandb_mode
 from tinyx.rundir.contract import VAL_BPB, VAL_LOSS, VAL_PPL, WANDB_DIR
 from tinyx.rundir.records import COMPLETED
 
@@ -46,11 +46,12 @@ class WandbLogger:
         wandb_dir = run_dir / WANDB_DIR
         run = None
         try:
-            run, resume_id = _init_run(cfg, run_dir, labels, {**config, **labels.dashboard}, start_step, offline)
+            run, resume_id, settled = _init_run(cfg, run_dir, labels, config, start_step, offline)
             (wandb_dir / WANDB_ID_FILE).write_text(run.id + "\n")
+            settled.write(wandb_dir)
             _define_metrics(run)
         except Exception as e:  # wandb raises many types: errors of network, auth, disk, settings
-            say(f"warning: wandb failed to start ({type(e).__name__}: {_one_line(e)}); training goes on, "
+            say(f"warning: wandb failed to start ({wandb_error(e)}); training goes on, "
                 f"logged locally only")
             if run is not None:
                 cls(run, say)._finish_quietly()
@@ -70,7 +71,7 @@ class WandbLogger:
         return logger
 
     def _fail(self, e: Exception) -> None:
-        self.say(f"warning: wandb failed ({type(e).__name__}: {_one_line(e)}); it is off for the rest of "
+        self.say(f"warning: wandb failed ({wandb_error(e)}); it is off for the rest of "
                  f"this run, the local logs go on")
         self._finish_quietly()
 
@@ -117,15 +118,11 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _one_line(e: Exception) -> str:
-    # One line, even for multi-line messages (pydantic's name the setting on their second line).
-    return " ".join(str(e).split())[:300]
-
-
 def _init_run(cfg: RunConfig, run_dir: Path, labels: RunLabels, config: dict, start_step: int,
               offline: str | None) -> tuple:
-    """wandb.init for this run, and the id of the wandb run it continues (None: a new one). Names come from the
-    config's `logger.wandb` settings first, then the labels, then the environment."""
+    """wandb.init for this run, the id of the wandb run it continues (None: a new one) and the labels it is logged
+    under (RunLabels.settled: the config's `logger.wandb` settings first; a run resumed in place keeps its first
+    name, group and arm). Project and entity: the config's, then the environment's."""
     import wandb
 
     wandb_dir = run_dir / WANDB_DIR
@@ -133,17 +130,18 @@ def _init_run(cfg: RunConfig, run_dir: Path, labels: RunLabels, config: dict, st
     id_file = wandb_dir / WANDB_ID_FILE
     resume_id = id_file.read_text().strip() if start_step > 0 and id_file.is_file() else None
     wcfg = cfg.logger.wandb
+    settled = labels.settled(wcfg, cfg.seed, logged_labels(run_dir) if resume_id else None)
     return wandb.init(
         project=wcfg.project or os.environ.get("WANDB_PROJECT") or "tinyx",
         entity=wcfg.entity or os.environ.get("WANDB_ENTITY") or None,
-        group=wcfg.group or labels.group, name=wcfg.name or labels.name, job_type=wcfg.job_type,
-        tags=_unique([*wcfg.tags, *labels.tags]), notes=wcfg.notes, config=config,
+        group=settled.group, name=settled.name, job_type=settled.job_type,
+        tags=_unique([*wcfg.tags, *labels.tags]), notes=wcfg.notes, config={**config, **settled.config_keys()},
         dir=str(run_dir), id=resume_id, resume="allow" if resume_id else None,
         mode="offline" if offline else None,
         # Our own loggers of different runs of one process (multirun) must never share a run.
         reinit="create_new",
         settings=wandb.Settings(silent=True),
-    ), resume_id
+    ), resume_id, settled
 
 
 def _define_metrics(run) -> None:

@@ -69,11 +69,12 @@ class Objective:
             raise optuna.TrialPruned(str(e)) from None
 
     def _labels(self, trial, overrides: list[str]):
-        """The trial's name, group and tags in wandb: the study is the group."""
-        from tinyx.loggers.labels import RunLabels
+        """The trial's name, group, arm and tags in wandb: the study is the group, the job type `sweep`."""
+        from tinyx.loggers.labels import SWEEP_JOB, RunLabels
 
         return RunLabels(name=f"{self.study_name}/{trial.number}: {','.join(overrides)}"[:128],
-                         group=self.study_name[:128], tags=[f"study={self.study_name}"[:64]])
+                         group=self.study_name[:128], arm=",".join(overrides) or "defaults", job_type=SWEEP_JOB,
+                         tags=[f"study={self.study_name}"[:64]])
 
     def _train(self, trial, run_cfg: RunConfig, run_dir: Path, labels, secrets: dict[str, str]) -> RunSummary:
         """train() the trial, reporting each evaluation to the pruner; `secrets`: the composed config's values
