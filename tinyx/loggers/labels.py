@@ -98,13 +98,3 @@ def tracked_config(cfg: RunConfig, redactor: Redactor) -> dict:
     unused = {f"optim.{k}" for k in MUON_ONLY_KEYS} if cfg.optim.name != "muon" else set()
     return {k: v for k, v in tracked.items() if k not in unused}
 
-
-def study_group(folder) -> str:
-    """A wandb group for the runs under `folder`, without machine paths: relative to the outputs root when under
-    it, else its last two parts."""
-    from pathlib import Path
-
-    from tinyx.rundir.last import outputs_root
-
-    path, root = Path(folder).resolve(), outputs_root().resolve()
-    return str(path.relative_to(root)) if path.is_relative_to(root) else "/".join(path.parts[-2:])

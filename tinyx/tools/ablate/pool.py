@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tinyx.cli.entry import CHECKOUT
 from tinyx.common.errors import AblateError
-from tinyx.config import override_key
+from tinyx.config import override_key, quoted_override
+from tinyx.loggers.labels import TRAIN_JOB
 from tinyx.runtime.launcher import JOB_LABEL_ENV, Slot
 
 INTERRUPTED = (130, 143, -2, -15)  # Ctrl-C or SIGTERM reached the run: it saved its checkpoint; rerun to continue
@@ -28,23 +29,18 @@ class Job:
     own: list[str]  # this run's, after the user's `--` overrides: seed=, a tuned or tuning value, tuning's steps
     name: str  # e.g. "experiment=llama_tiny seed=2": what the console and wandb call it
     arm: str  # the dashboard's `arm`: what the seeds of one arm share
-    job_type: str = "train"  # train | tuning
+    job_type: str = TRAIN_JOB  # or TUNING_JOB
     labels: dict[str, str] = field(default_factory=dict)
-
-
-def _quoted(value: str) -> str:
-    """A value Hydra's override grammar takes whole, spaces, '=' and ',' included."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def train_command(job: Job, threads: int, extra: list[str]) -> list[str]:
     """train.py for one job; the wandb labels and the threads unless the user set them after `--`."""
     own = {override_key(o) for o in job.own}
     mine = {override_key(o) for o in [*job.overrides, *extra]}
-    defaults = {"logger.wandb.name": _quoted(job.name), "logger.wandb.arm": _quoted(job.arm),
-                "logger.wandb.job_type": job.job_type, "hardware.threads": str(threads), **job.labels}
+    defaults = {"logger.wandb.name": job.name, "logger.wandb.arm": job.arm, "logger.wandb.job_type": job.job_type,
+                "hardware.threads": str(threads), **job.labels}
     return [sys.executable, str(CHECKOUT / "train.py"), *job.overrides, *(o for o in extra if override_key(o) not in own),
-            *job.own, *(f"{k}={v}" for k, v in defaults.items() if k not in mine),
+            *job.own, *(quoted_override(k, v) for k, v in defaults.items() if k not in mine),
             f"hydra.run.dir={job.run_dir}", "train.resume=auto"]
 
 

@@ -43,8 +43,9 @@ def compare_command(arms: list[ArmSpec], out: Path) -> str:
 
     runs = [run for arm in arms for run in arm.runs.values()]
     folders = " ".join(shlex.quote(str(out / arm.slug)) for arm in arms)
-    names = [name for name, _, group in group_arms(runs)[1] if any(r in group for r in arms[0].runs.values())]
-    baseline = f" --baseline {shlex.quote(names[0])}" if len(names) == 1 else ""
+    groups = group_arms(runs)[1]
+    names = [name for name, _, group in groups if any(r in group for r in arms[0].runs.values())]
+    baseline = f" --baseline {shlex.quote(names[0])}" if len(names) == 1 and len(groups) > 1 else ""
     return f"uv run tinyx compare {folders}{baseline}"
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyx.common.errors import AblateError
+from tinyx.loggers.labels import TUNING_JOB
 from tinyx.tools.ablate.pool import Job, run_pool
 from tinyx.tools.ablate.seeds import STATE_COMPLETED, STATE_PENDING, ArmSpec, read_run_dir
 
@@ -102,7 +103,7 @@ def _jobs(out: Path, spec: TuneSpec, tuning: ArmTuning, metric: str, group: dict
                 steps = [f"train.max_steps={spec.steps}"] if spec.steps else []
                 arm = f"{tuning.arm.name} {spec.key}={fmt(value)}"
                 jobs.append(Job(path, tuning.arm.overrides, [f"{spec.key}={fmt(value)}", *steps, f"seed={seed}"],
-                                f"{arm} seed={seed}", arm, job_type="tuning", labels=group))
+                                f"{arm} seed={seed}", arm, job_type=TUNING_JOB, labels=group))
             tuning.results[value].append(metric_value if state == STATE_COMPLETED else None)
     return jobs
 
