@@ -30,7 +30,7 @@ GAP = "  "
 SHORT_VERDICTS = {stats.NO_DIFFERENCE: "no diff"}
 
 
-@dataclass
+@dataclass(eq=False)  # a column is itself: two with the same cells are still two
 class Column:
     header: str
     cells: list[str]
@@ -116,7 +116,7 @@ def fit(c: Comparison, width: int) -> tuple[list[Column], bool]:
     for col in columns:
         if not col.essential and _fits([*shown, col], width):
             shown.append(col)
-    return [col for col in columns if col in shown], names != full
+    return [col for col in columns if any(col is s for s in shown)], names != full
 
 
 def _wrap(line: str, width: int) -> list[str]:
