@@ -11,8 +11,12 @@ are other arms). Per arm: n, mean and its 95% confidence interval; against the b
 training windows: summary.json's data_order, tinyx.rundir.records) or else Welch's t-test,
 Holm-adjusted over the variants, a verdict, and the seeds per arm the observed difference would need
 (tinyx.compare.stats). Only completed runs enter by default; a seed run twice counts once (the newest completed run is
-kept, and a warning names both). Writes comparison.md, comparison.csv
-and comparison.png into the directory compared (or --out); --wandb logs the comparison as a wandb run.
+kept, and a warning names both). Ranks are shared by arms whose difference is not significant. Metrics the runs
+logged beyond the loss (the attention sink mass) are shown per arm. It warns when the arms differ in the optimizer
+or in a key that moves the best learning rate and were not tuned (tinyx.compare.fairness). It prints a table that
+fits the terminal and writes every column to comparison.md, with comparison.csv, comparison.png (the curves) and
+comparison_delta.png (each variant's Δ to the baseline, a dot per seed) into the directory compared (or --out);
+--wandb logs the comparison as a wandb run.
 
 `python -m tinyx.compare ...` is the same command. Other code calls `compare_runs(paths, ...)` and reads
 `Comparison.arms` / `Comparison.table()`.

@@ -48,7 +48,8 @@ class Arm:
     verdict: str = ""
     seeds_needed: int | None = None
     seeds_no_difference: int | None = None  # seeds for "no detectable difference" at --min-effect
-    rank: int = 0  # 1 = the lowest mean
+    rank: int = 0  # 1 = the lowest mean; arms whose difference is not significant share one (judging.shared_ranks)
+    extras: dict[str, float] = field(default_factory=dict)  # mean over seeds of metrics beyond the loss (extras.py)
     is_baseline: bool = False
 
     @property

@@ -43,7 +43,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                          "baseline's mean)")
     parser.add_argument("--target", type=float, help="also report the wall seconds each arm took to reach "
                                                      "this validation loss (first evaluation at or below it)")
-    parser.add_argument("--out", help="directory for comparison.{md,csv,png} (default: the directory compared)")
+    parser.add_argument("--out", help="directory for the reports: comparison.md (every column), .csv, .png and "
+                                        "_delta.png (default: the directory compared)")
     parser.add_argument("--wandb", action="store_true", help="also log the comparison as a wandb run "
                                                              "(job type compare, in the runs' group)")
     parser.add_argument("--wandb-group", help="the wandb group of --wandb's run (implies --wandb; default: the group "
@@ -54,7 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str]) -> Comparison:
     from tinyx.common.files import check_writable
-    from tinyx.compare.report import to_markdown, write_reports
+    from tinyx.compare.report import write_reports
+    from tinyx.compare.terminal import to_terminal
 
     args = parse_args(argv)
     comparison = compare_runs(args.paths, metric=args.metric, baseline=args.baseline, at_step=args.at_step,
@@ -69,7 +71,7 @@ def main(argv: list[str]) -> Comparison:
         written = write_reports(comparison, out_dir)
     except OSError as e:
         raise CompareError(f"cannot write the reports to {out_dir} ({e.strerror}): pass --out DIR.") from None
-    print(to_markdown(comparison), end="")
+    print(to_terminal(comparison), end="")
     print(f"\nwrote {', '.join(p.name for p in written)} to {out_dir}", flush=True)
     if args.wandb or args.wandb_group:
         from tinyx.compare.tracking import log_comparison

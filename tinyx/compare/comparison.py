@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.common.errors import CompareError
-from tinyx.compare import stats
+from tinyx.compare import extras, stats
 from tinyx.compare.arms import Arm, Excluded
+from tinyx.compare.fairness import tuning_warning
 from tinyx.compare.grouping import group_arms
 from tinyx.compare.judging import find_baseline, judge, seed_pairs
-from tinyx.compare.observations import select_observations
+from tinyx.compare.observations import judged_step, select_observations
 from tinyx.compare.runs import TIME_TO_TARGET, commit_warning, data_warning, read_run
 from tinyx.rundir import records
 from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS
@@ -48,6 +49,11 @@ class Comparison:
         return self.arms[1:]
 
     @property
+    def extra_names(self) -> list[str]:
+        """The metrics beyond the loss that any arm logged (tinyx.compare.extras), sorted."""
+        return sorted({name for a in self.arms for name in a.extras})
+
+    @property
     def excluded(self) -> list[Excluded]:
         return [e for a in self.arms for e in a.excluded]
 
@@ -68,9 +74,19 @@ class Comparison:
                         **({"target_val_loss": self.target, "seconds_to_target_mean": a.stat("seconds_to_target").mean,
                             "reached_target": sum(r.seconds_to_target is not None for r in a.runs)}
                            if self.target is not None else {}),
+                        **{f"{name}_mean": a.extras.get(name) for name in self.extra_names},
                         "seeds": ";".join(map(str, a.seeds)), "runs": ";".join(str(r.path) for r in a.runs)})
             rows.append(row)
         return rows
+
+
+def metric_label(c: Comparison) -> str:
+    if c.metric == TIME_TO_TARGET:
+        return f"s to val/loss <= {c.target:g}"
+    name = c.metric.removesuffix("_best") + (" (best)" if c.metric.endswith("_best") else " (final)")
+    if c.at_step is not None:
+        return f"{name} at step {c.at_step}"
+    return f"{name} at {c.at_tokens:,} tokens" if c.at_tokens is not None else name
 
 
 def _whole(value: float | None) -> float | int | None:
@@ -118,7 +134,9 @@ def compare_runs(paths: list[str | Path], metric: str = VAL_LOSS, baseline: str 
         kept, observations, excluded = select_observations(members, metric, at_step, include_incomplete, at_tokens)
         if not kept:
             raise _no_observation(name, excluded, at)
-        arms.append(Arm(name=name, values=values, runs=kept, observations=observations, excluded=excluded))
+        arms.append(Arm(name=name, values=values, runs=kept, observations=observations, excluded=excluded,
+                        extras=extras.arm_means([extras.at_step(r.extras, judged_step(r, at_step, at_tokens))
+                                                 for r in kept])))
         warnings += [f"seed {e.run.seed} of arm {name!r} ran more than once: {e.run.path} is left out and "
                      f"{e.kept.path} kept (the newest completed; one observation per seed)" for e in excluded if e.kept]
     first = find_baseline(arms, baseline)
@@ -128,5 +146,6 @@ def compare_runs(paths: list[str | Path], metric: str = VAL_LOSS, baseline: str 
     if min_effect is None:
         min_effect = DEFAULT_MIN_EFFECT * abs(statistics.fmean(first.observations))
     judge(arms, alpha, min_effect)
+    warnings += [w for w in (tuning_warning(keys, arms),) if w is not None]
     return Comparison(keys=keys, arms=arms, metric=metric, warnings=warnings, alpha=alpha, min_effect=min_effect,
                       at_step=at_step, at_tokens=at_tokens, target=target)

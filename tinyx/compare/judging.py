@@ -1,5 +1,6 @@
 """Judging arms against the baseline: the paired or Welch test (paired when the runs' records say a seed gave
-both arms the same batches: tinyx.rundir.records), Holm's adjustment, the verdict, the rank."""
+both arms the same batches: tinyx.rundir.records), Holm's adjustment, the verdict, the rank (shared by arms whose
+difference is not significant)."""
 
 from __future__ import annotations
 
@@ -72,5 +73,37 @@ def judge(arms: list[Arm], alpha: float, min_effect: float) -> None:
     for arm, p in zip(arms[1:], stats.holm([a.difference.p for a in arms[1:]])):
         arm.p_adjusted = p
         arm.verdict = stats.verdict(arm.difference, p, alpha, min_effect)
-    for rank, arm in enumerate(sorted(arms, key=lambda a: a.estimate.mean), start=1):
-        arm.rank = rank
+    shared_ranks(arms, alpha)
+
+
+def shared_ranks(arms: list[Arm], alpha: float) -> None:
+    """Each arm's rank by mean (1 = the lowest), shared by arms whose difference is not significant.
+
+    Every pair of arms is tested (the test against_baseline picks), Holm-adjusted over all the pairs. In the order
+    of the means, a pair that is not significant ties the two arms and every arm between them: ranks are a
+    line, so two arms with different ranks differ significantly; two with one rank may still differ (a chain).
+    Competition ranking: after two arms at 1, the next is 3.
+    """
+    order = sorted(arms, key=lambda a: a.estimate.mean)
+    pairs = [(i, j) for i in range(len(order)) for j in range(i + 1, len(order))]
+    adjusted = stats.holm([against_baseline(order[i], order[j], alpha).p for i, j in pairs])
+    reach = list(range(len(order)))  # the last position each arm is tied with
+    for (i, j), p in zip(pairs, adjusted):
+        if p is None or p >= alpha:
+            reach[i] = max(reach[i], j)
+    start, end = 0, 0
+    for position, arm in enumerate(order):
+        if position > end:  # a new group: nothing before it reaches this far
+            start = position
+        end = max(end, reach[position])
+        arm.rank = start + 1
+
+
+def seed_differences(baseline: Arm, variant: Arm) -> list[float]:
+    """What each seed of the variant says about Δ: variant - baseline of the same seed when the test was paired,
+    else the variant's value - the baseline's mean (the dots of comparison_delta.png)."""
+    if variant.difference is not None and variant.difference.test == stats.PAIRED:
+        by_seed = {comparable(r.seed): v for r, v in zip(baseline.runs, baseline.observations)}
+        return [v - by_seed[comparable(r.seed)] for r, v in zip(variant.runs, variant.observations)]
+    mean = sum(baseline.observations) / len(baseline.observations)
+    return [v - mean for v in variant.observations]

@@ -7,6 +7,11 @@ from tinyx.compare.arms import Excluded
 from tinyx.compare.runs import TIME_TO_TARGET, RunResult, comparable
 
 
+def judged_step(run: RunResult, at_step: int | None, at_tokens: int | None) -> int | None:
+    """The step a run is judged at: --at-step, --at-tokens in this run's steps, or None (its end)."""
+    return at_tokens // run.tokens_per_step if at_tokens is not None else at_step
+
+
 def select_observations(runs: list[RunResult], metric: str, at_step: int | None, include_incomplete: bool,
                         at_tokens: int | None = None) -> tuple[list[RunResult], list[float], list[Excluded]]:
     """One observation per seed, and the runs left out with why.
@@ -31,7 +36,7 @@ def select_observations(runs: list[RunResult], metric: str, at_step: int | None,
         kept, *dropped = same_seed
         excluded += [Excluded(r, f"seed {r.seed} again: one observation per seed, {kept.path} kept "
                                  f"(the newest completed)", kept) for r in dropped]
-        step = at_tokens // kept.tokens_per_step if at_tokens is not None else at_step
+        step = judged_step(kept, at_step, at_tokens)
         if step is not None and kept.step < step:
             excluded.append(Excluded(kept, f"stopped at step {kept.step}, before step {step}"))
             continue

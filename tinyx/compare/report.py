@@ -1,4 +1,5 @@
-"""What tinyx.compare writes: the Markdown table and its notes, the CSV, the curves with CI bands, the wandb run."""
+"""What tinyx.compare writes: the Markdown table (every column) and its notes, the CSV, the figures
+(tinyx.compare.plots); the terminal's narrower table is tinyx.compare.terminal, the wandb run tracking."""
 
 from __future__ import annotations
 
@@ -8,32 +9,24 @@ from pathlib import Path
 
 from tinyx.compare import stats
 from tinyx.compare.arms import Arm
-from tinyx.compare.comparison import Comparison
-from tinyx.compare.runs import TIME_TO_TARGET
-from tinyx.rundir.contract import VAL_BPB, VAL_LOSS
+from tinyx.compare.comparison import Comparison, metric_label
+from tinyx.compare.extras import PER_LAYER
+from tinyx.compare.plots import plot_curves, plot_deltas
 
-REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png")
+# The Markdown table, the CSV, the curves, the differences to the baseline (tinyx.compare.plots).
+REPORT_FILES = ("comparison.md", "comparison.csv", "comparison.png", "comparison_delta.png")
 
 
-def _num(value: float | None, digits: int = 4) -> str:
+def num(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _signed(value: float | None, digits: int = 4) -> str:
+def signed(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:+.{digits}f}"
 
 
-def _p(value: float | None) -> str:
+def p_text(value: float | None) -> str:
     return "-" if value is None else ("<0.0001" if value < 1e-4 else f"{value:.4f}")
-
-
-def metric_label(c: Comparison) -> str:
-    if c.metric == TIME_TO_TARGET:
-        return f"s to val/loss <= {c.target:g}"
-    name = c.metric.removesuffix("_best") + (" (best)" if c.metric.endswith("_best") else " (final)")
-    if c.at_step is not None:
-        return f"{name} at step {c.at_step}"
-    return f"{name} at {c.at_tokens:,} tokens" if c.at_tokens is not None else name
 
 
 def seeds_needed_text(n: int | None, no_difference: int | None = None) -> str:
@@ -42,41 +35,67 @@ def seeds_needed_text(n: int | None, no_difference: int | None = None) -> str:
     return count(n) + ("" if no_difference is None else f" (no diff: {count(no_difference)})")
 
 
-def _cells(a: Arm, adjusted: bool) -> list[str]:
+def rank_text(c: Comparison, a: Arm) -> str:
+    """`2=` where another arm shares the rank (their difference is not significant), else `2`."""
+    return f"{a.rank}=" if sum(b.rank == a.rank for b in c.arms) > 1 else str(a.rank)
+
+
+def rank_rule(c: Comparison, label: str = "Rank") -> str:
+    """How ranks are given, in words, for under a table (whose rank column is `label`)."""
+    pairs = len(c.arms) * (len(c.arms) - 1) // 2
+    family = f", Holm-adjusted over all {pairs} pairs of arms" if pairs > 1 else ""
+    return (f"{label}: by mean, lowest first; arms share a rank (2=) unless their difference is significant "
+            f"(p < {c.alpha:g}{family}): arms with different ranks differ significantly; a shared rank may join a "
+            f"chain of such pairs.")
+
+
+def extras_rule(c: Comparison) -> str:
+    """What the columns of metrics beyond the loss are, for under the Markdown table."""
+    return (f"{', '.join(c.extra_names)}: logged at the evaluation judged, mean over seeds ('-': the arm did not log "
+            f"it); `<name>{PER_LAYER}` is the mean over the layers of `<name>/<layer>`.")
+
+
+def _cells(a: Arm, c: Comparison) -> list[str]:
     e, d = a.estimate, a.difference
-    mean = f"{_num(e.mean)} [{_num(e.ci_low)}, {_num(e.ci_high)}]" if e.ci_low is not None else f"{_num(e.mean)} (n=1)"
+    mean = f"{num(e.mean)} [{num(e.ci_low)}, {num(e.ci_high)}]" if e.ci_low is not None else f"{num(e.mean)} (n=1)"
     if d is None:
         contrast = ["baseline", "-", "-", "-", "-"]
     else:
-        delta = f"{_signed(d.delta)} [{_signed(d.ci_low)}, {_signed(d.ci_high)}]" if d.ci_low is not None else \
-            f"{_signed(d.delta)} (no CI)"
-        p = _p(d.p) + (f" (Holm {_p(a.p_adjusted)})" if adjusted and d.p is not None else "")
+        delta = f"{signed(d.delta)} [{signed(d.ci_low)}, {signed(d.ci_high)}]" if d.ci_low is not None else \
+            f"{signed(d.delta)} (no CI)"
+        p = p_text(d.p) + (f" (Holm {p_text(a.p_adjusted)})" if len(c.variants) > 1 and d.p is not None else "")
         contrast = [delta, p, d.test or "none", a.verdict, seeds_needed_text(a.seeds_needed, a.seeds_no_difference)]
     tps, params = a.stat("tokens_per_second").mean, a.stat("params").mean
-    return [str(a.rank), a.name, str(a.n), mean, *contrast, "-" if tps is None else f"{tps:,.0f}",
-            "-" if params is None else f"{params:,.0f}"]
+    return [rank_text(c, a), a.name, str(a.n), mean, *contrast, *(num(a.extras.get(x)) for x in c.extra_names),
+            "-" if tps is None else f"{tps:,.0f}", "-" if params is None else f"{params:,.0f}"]
 
 
 def notes(c: Comparison) -> list[str]:
     """The lines under the table: how to read it, the rule of the verdict, what was left out and why."""
     confidence = 1 - c.alpha
     adjusted = len(c.variants) > 1
-    lines = ["", f"n: seeds, one run each. Mean [{confidence:.0%} CI]: t interval of the mean over seeds. "
-             f"Δ = arm - baseline ({c.baseline.name}), its {confidence:.0%} CI and two-sided p from scipy.stats: the "
-             f"paired t-test when both arms ran the same seeds with the same batch size and context length (a "
-             f"seed then fixes the batches), else Welch's t-test.",
-             stats.verdict_rule(c.alpha, c.min_effect, adjusted, confidence),
-             f"Seeds needed: per arm, for p < {c.alpha:g} at {stats.POWER:.0%} power were the observed Δ and sd the "
-             f"truth (noncentral t, scipy.stats.nct); an effect observed on few seeds is usually an overestimate. "
-             f"(no diff: N): seeds for 'no detectable difference' (the CI inside ±{c.min_effect:.4g}) at the same "
-             f"power, where |Δ| < --min-effect."]
+    return ["", f"n: seeds, one run each. Mean [{confidence:.0%} CI]: t interval of the mean over seeds. "
+            f"Δ = arm - baseline ({c.baseline.name}), its {confidence:.0%} CI and two-sided p from scipy.stats: the "
+            f"paired t-test when both arms ran the same seeds with the same batch size and context length (a "
+            f"seed then fixes the batches), else Welch's t-test.",
+            stats.verdict_rule(c.alpha, c.min_effect, adjusted, confidence),
+            f"Seeds needed: per arm, for p < {c.alpha:g} at {stats.POWER:.0%} power were the observed Δ and sd the "
+            f"truth (noncentral t, scipy.stats.nct); an effect observed on few seeds is usually an overestimate. "
+            f"(no diff: N): seeds for 'no detectable difference' (the CI inside ±{c.min_effect:.4g}) at the same "
+            f"power, where |Δ| < --min-effect.", rank_rule(c), *([extras_rule(c)] if c.extra_names else []),
+            *sections(c)]
+
+
+def sections(c: Comparison) -> list[str]:
+    """The notes that name arms and runs (both tables print them): the tests' notes, the runs left out and why,
+    the warnings."""
     tests = [f"- {a.name}: {a.difference.test or 'no test'}: {a.difference.note}" for a in c.variants
              if a.difference.note]
     single = [a.name for a in c.arms if a.n < 2]
     if single:
         tests.append(f"- one seed only ({', '.join(single)}): no confidence interval or test is possible; run more "
                      f"seeds (seed=0,1,2 ...).")
-    lines += ["", "Tests:", *tests] if tests else []
+    lines = ["", "Tests:", *tests] if tests else []
     if c.excluded:
         lines += ["", f"Left out ({len(c.excluded)} run{'s' if len(c.excluded) > 1 else ''}):",
                   *(f"- {e.run.path}: {e.why}" for e in c.excluded)]
@@ -87,9 +106,9 @@ def notes(c: Comparison) -> list[str]:
 
 def to_markdown(c: Comparison) -> str:
     header = ["rank", "arm", "n", f"{metric_label(c)} [{1 - c.alpha:.0%} CI]", "Δ vs baseline [CI]", "p", "test",
-              "verdict", "seeds needed", "tokens/s", "params"]
+              "verdict", "seeds needed", *c.extra_names, "tokens/s", "params"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cells(a, len(c.variants) > 1)) + " |" for a in c.arms]
+    lines += ["| " + " | ".join(_cells(a, c)) + " |" for a in c.arms]
     return "\n".join(lines + notes(c)) + "\n"
 
 
@@ -102,53 +121,14 @@ def write_csv(c: Comparison, path: Path) -> None:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
-def mean_curve(a: Arm, name: str, alpha: float) -> tuple[list[int], list[float], list[float], list[float]]:
-    """(steps, mean, CI low, CI high) of an arm's validation curve over its seeds, at the steps all evaluated."""
-    curves = [dict(r.curves.get(name, [])) for r in a.runs]
-    curves = [c for c in curves if c]
-    if not curves:
-        return [], [], [], []
-    steps = sorted(set.intersection(*(set(c) for c in curves)))
-    estimates = [stats.estimate([c[s] for c in curves], 1 - alpha) for s in steps]
-    return (steps, [e.mean for e in estimates], [e.ci_low if e.ci_low is not None else e.mean for e in estimates],
-            [e.ci_high if e.ci_high is not None else e.mean for e in estimates])
-
-
-def plot_curves(c: Comparison, path: Path) -> None:
-    """The validation curve of each arm: mean over seeds and its CI band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    name = VAL_BPB if c.metric.startswith(VAL_BPB) else VAL_LOSS
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for a in c.arms:
-        steps, mean, low, high = mean_curve(a, name, c.alpha)
-        if not steps:
-            continue
-        label = f"{a.name} (n={a.n}{', baseline' if a.is_baseline else ''})"
-        (line,) = ax.plot(steps, mean, marker="o" if len(steps) < 20 else None, markersize=3, label=label)
-        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    if c.at_step is not None:
-        ax.axvline(c.at_step, color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("step")
-    ax.set_ylabel(f"{name} (mean and {1 - c.alpha:.0%} CI over seeds)")
-    ax.set_title(f"{name} by arm")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def write_reports(c: Comparison, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    md, csv_path, png = (out_dir / name for name in REPORT_FILES)
+    md, csv_path, curves, deltas = (out_dir / name for name in REPORT_FILES)
     md.write_text(to_markdown(c))
     write_csv(c, csv_path)
-    plot_curves(c, png)
-    return [md, csv_path, png]
+    plot_curves(c, curves)
+    plot_deltas(c, deltas)
+    return [md, csv_path, curves, deltas]
 
 
 def finite_or_none(value):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyx.compare.extras import evaluation_extras
 from tinyx.rundir import contract, records
 from tinyx.rundir.contract import METRICS_FILE, SUMMARY_FILE, VAL_BPB, VAL_LOSS
 
@@ -42,6 +43,7 @@ class RunResult:
     overrides: list[str] | None = None  # the command line's overrides (.hydra/overrides.yaml), if any
     finished_at: float = 0.0  # when summary.json was written (its mtime): the newest completed run is kept
     data: dict[str, Any] = field(default_factory=dict)  # provenance.json's data record ({} without one)
+    extras: dict[int, dict[str, float]] = field(default_factory=dict)  # step -> evaluation metrics beyond the loss
 
     @property
     def seed(self):
@@ -156,7 +158,7 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
         params=_finite(summary.get("params")), wall_seconds=_finite(summary.get("wall_seconds")),
         seconds_to_target=seconds_to_target, commit=contract.git_commit(path), overrides=_read_overrides(path),
         finished_at=(path / SUMMARY_FILE).stat().st_mtime if summary else 0.0,
-        data=data if isinstance(data, dict) else {})
+        data=data if isinstance(data, dict) else {}, extras=evaluation_extras(rows))
 
 
 def commit_warning(runs: list[RunResult]) -> str | None:
