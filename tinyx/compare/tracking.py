@@ -1,7 +1,7 @@
 """`compare --wandb`: the comparison as a wandb run of its own (job type `compare`) beside the training runs.
 
 The run holds the table (a wandb.Table: one row per arm, the columns of comparison.csv), the curves with their
-CI bands (comparison.png as a wandb.Image) and the per-arm statistics in its summary (`<arm>/mean`,
+CI bands (comparison.png as a wandb.Image, and comparison_delta.png) and the per-arm statistics in its summary (`<arm>/mean`,
 `<arm>/delta`, `<arm>/p`, `<arm>/verdict`, ...). It joins the training runs' group and project, so a
 dashboard shows the verdict next to the runs it was computed from (study_group). wandb is imported only here.
 """
@@ -62,6 +62,10 @@ def log_comparison(c: Comparison, out_dir: Path, group: str | None = None, compa
         png = out_dir / REPORT_FILES[2]
         if png.is_file():
             logged["curves"] = wandb.Image(str(png), caption=f"{metric_label(c)}: mean and CI band over seeds")
+        deltas = out_dir / REPORT_FILES[3]
+        if deltas.is_file():
+            logged["deltas"] = wandb.Image(str(deltas), caption=f"Δ {metric_label(c)} vs the baseline: CI, one dot per "
+                                                                f"seed")
         run.log(logged)
         run.summary.update(arm_summary(c))
     finally:
