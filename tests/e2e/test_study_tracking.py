@@ -109,3 +109,38 @@ def test_an_invalid_wandb_mode_is_one_line_naming_the_setting_and_what_wandb_tak
     assert line.startswith("warning: wandb failed (wandb setting mode (WANDB_MODE) is 'bogus': Input should be ")
     assert "'online', 'offline'" in line and f"the comparison is in {tmp_path}" in line
     assert (tmp_path / "comparison.md").is_file()  # the reports are written all the same
+
+
+@pytest.mark.slow  # a 2-job multirun, an ablate of ~10 tuning and 4 verdict runs, a compare: 2-5 min on 2 cores
+def test_a_study_of_a_multirun_an_ablate_and_a_compare_is_one_group(tmp_path, monkeypatch, capsys):
+    from tinyx.compare import main as compare
+    from tinyx.tools.ablate import main as ablate
+
+    for key, value in {**EMPTY_WANDB, "NETRC": str(tmp_path / "no_netrc")}.items():
+        monkeypatch.setenv(key, value)
+    study = ["logger=wandb", "logger.wandb.group=fair_study", *STEPS]
+    first = run_cli("train.py", "-m", *MICRO, *study, "optim=adamw,muon", "seed=0",
+                    f"hydra.sweep.dir={tmp_path / 'first_look'}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    out = tmp_path / "fair"
+    ablate(["optim=adamw", "optim=muon", "--tune", "optim.lr=1e-3,3e-3,1e-2", "--tune-seeds", "1", "--round-seeds",
+            "2", "--max-seeds", "2", "--min-effect", "0", "--out", str(out), "--", *MICRO, *study])
+    tuned = json.loads((out / "tuning.json").read_text())["arms"]
+    compare([str(out / "optim-adamw"), str(out / "optim-muon"), "--out", str(tmp_path / "cmp"), "--wandb"])
+
+    runs = [*(tmp_path / "first_look").glob("[0-9]"), *(out / "tuning").glob("*/*/seed_*"), *out.glob("optim-*/seed_*")]
+    records = {path: run_record(path) for path in [*runs, tmp_path / "cmp"]}
+    assert len(records) == 2 + sum(len(arm["values"]) for arm in tuned.values()) + 4 + 1  # grids may grow
+    assert {r["run_group"] for r in records.values()} == {"fair_study"}
+    job_types = {path.relative_to(tmp_path).parts[0] + ("/tuning" if "tuning" in path.parts else ""): r["job_type"]
+                 for path, r in records.items()}
+    assert job_types == {"first_look": "train", "fair/tuning": "tuning", "fair": "train", "cmp": "compare"}
+    for path, r in records.items():
+        if path.name.startswith("seed_") and "tuning" not in path.parts:  # a verdict run: its arm at its tuned lr
+            arm = "optim=" + path.parent.name.removeprefix("optim-")
+            lr = f"{tuned[arm]['chosen']:.6g}"
+            assert r["config"]["update"]["arm"] == f"{arm} optim.lr={lr}"
+            assert r["display_name"] == f"{arm} optim.lr={lr} {path.name.replace('_', '=')}"
+        elif path.name.startswith("seed_"):  # a tuning run: its arm at one grid value
+            assert r["display_name"] == f"{r['config']['update']['arm']} {path.name.replace('_', '=')}"
+            assert r["config"]["update"]["arm"].endswith(path.parent.name.replace("_", "=", 1))
