@@ -101,7 +101,7 @@ def _summarise(found: dict[str, dict]) -> dict[str, dict]:
 def _report(result: dict[str, dict]) -> None:
     for name, r in result.items():
         threads = ",".join(str(t or "default") for t in sorted(set(r["threads"])))
-        print(f"{name:<22} median {r['median_s']:7.1f} s  {r['speed_vs_basic']:.2f}x basic  threads/job {threads:<7} "
+        print(f"{name:<22} median {r['median_s']:7.1f} s  {r['speed_vs_basic']:.2f}x basic  threads/job {threads:<8}"
               f"max |val loss - basic| {r['max_abs_diff_vs_basic']:.2e}"
               f"{'' if r['reproducible'] else '  NOT REPRODUCIBLE across rounds'}")
 
