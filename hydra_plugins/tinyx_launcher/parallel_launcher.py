@@ -104,8 +104,9 @@ class ParallelLauncher(Launcher):
         sweep_dir = str(self.config.hydra.sweep.dir)
         Path(sweep_dir).mkdir(parents=True, exist_ok=True)
         where = f", GPU {sorted({s.gpus for s in slots})}" if slots[0].gpus else ""
-        log.info(f"Launching {len(job_overrides)} jobs, {len(slots)} at once, {slots[0].threads} thread(s) "
-                 f"each{where}, each in a new process")
+        # At most one job per slot, and never more at once than there are jobs (CPU slots are one per core).
+        log.info(f"Launching {len(job_overrides)} jobs, {min(len(slots), len(job_overrides))} at once, "
+                 f"{slots[0].threads} thread(s) each{where}, each in a new process")
         payloads = [self._payload(list(overrides), initial_job_idx + i, sweep_dir, slots[0].threads)
                     for i, overrides in enumerate(job_overrides)]
         try:

@@ -32,8 +32,17 @@ def _report(payload, slot: Slot):
 def test_cpu_slots_share_the_cores_evenly():
     assert plan_slots(2, None, "none", 1, cpu_count=2, visible_gpus=0) == [Slot(1), Slot(1)]
     assert plan_slots(3, None, "auto", 1, cpu_count=16, visible_gpus=0) == [Slot(5)] * 3
-    assert plan_slots(None, None, "auto", 1, cpu_count=8, visible_gpus=0) == [Slot(2)] * 4  # one per two cores
     assert plan_slots(4, 3, "none", 1, cpu_count=2, visible_gpus=0) == [Slot(3)] * 4  # threads as asked
+
+
+def test_the_cpu_default_is_one_single_thread_job_per_core():
+    # Faster on CPU than fewer jobs with more threads each (docs/parallel.md), and a job's thread count, so
+    # its last digits, the same on any machine.
+    assert plan_slots(None, None, "auto", 1, cpu_count=2, visible_gpus=0) == [Slot(1), Slot(1)]
+    assert plan_slots(None, None, "none", 1, cpu_count=8, visible_gpus=0) == [Slot(1)] * 8
+    assert plan_slots(None, None, "auto", 1, cpu_count=1, visible_gpus=0) == [Slot(1)]
+    assert plan_slots(None, None, "none", 1, cpu_count=4, visible_gpus=1) == [Slot(1, "")] * 4  # GPU hidden
+    assert plan_slots(None, 2, "none", 1, cpu_count=4, visible_gpus=0) == [Slot(2)] * 4  # threads as asked
 
 
 def test_gpu_slots_spread_over_the_gpus_then_share_them():

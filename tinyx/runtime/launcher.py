@@ -86,8 +86,14 @@ def plan_slots(max_jobs: int | None, threads_per_job: int | None, gpus: Any, job
     """The slots jobs run in, one per job at once.
 
     With GPUs, `jobs_per_gpu` slots per GPU (max_jobs null: all of them); on CPU, max_jobs slots
-    (null: one per two cores). Threads per job (null): the cores shared evenly, at least one.
+    (null: one per core, so one thread each). Threads per job (null): the cores shared evenly, at least one.
     `gpu_names`: visible_gpu_names (default: 0..visible_gpus-1).
+
+    Why one single-thread job per core on CPU: a small model's matrices are too small for torch's
+    intra-op threads to pay off (they wait on each other at every op), while separate processes never
+    wait; one job per two cores ran slower than Hydra's default launcher (docs/parallel.md). It also
+    makes a job's numbers the same whatever the machine's core count (the thread count changes the
+    floating-point reduction order, so the last digits).
     """
     for key, value in (("max_jobs", max_jobs), ("threads_per_job", threads_per_job), ("jobs_per_gpu", jobs_per_gpu)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -104,7 +110,7 @@ def plan_slots(max_jobs: int | None, threads_per_job: int | None, gpus: Any, job
         gpu_slots = gpu_slots[:max_jobs or len(gpu_slots)]
         threads = threads_per_job or max(1, cpu_count // len(gpu_slots))
         return [Slot(threads, d) for d in gpu_slots]
-    n = max_jobs or max(1, cpu_count // 2)
+    n = max_jobs or max(1, cpu_count)
     # On a CPU-only launch with a GPU present, hide it: the jobs share the cores, not an unplanned GPU.
     hide = "" if visible_gpus else None
     return [Slot(threads_per_job or max(1, cpu_count // n), hide) for _ in range(n)]
