@@ -30,8 +30,13 @@ class ArmSpec:
 
     @property
     def label(self) -> str:
-        """The arm as runs, the console and wandb name it: its overrides, then the tuned value."""
-        return " ".join([self.name, *self.tuned])
+        """The arm as runs, the console and wandb name it: its overrides, the tuned value in place of its own."""
+        return self.with_values(self.tuned)
+
+    def with_values(self, overrides: list[str]) -> str:
+        """The arm's name with these overrides replacing its own of the same keys (`optim.lr=` at a grid value)."""
+        keys = {override_key(o) for o in overrides}
+        return " ".join([*(o for o in self.name.split() if override_key(o) not in keys), *overrides])
 
     @property
     def slug(self) -> str:

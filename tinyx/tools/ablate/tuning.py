@@ -101,7 +101,7 @@ def _jobs(out: Path, spec: TuneSpec, tuning: ArmTuning, metric: str, group: dict
             state, metric_value, _, _ = read_run_dir(path, metric)
             if state == STATE_PENDING:
                 steps = [f"train.max_steps={spec.steps}"] if spec.steps else []
-                arm = f"{tuning.arm.name} {spec.key}={fmt(value)}"
+                arm = tuning.arm.with_values([f"{spec.key}={fmt(value)}"])
                 jobs.append(Job(path, tuning.arm.overrides, [f"{spec.key}={fmt(value)}", *steps, f"seed={seed}"],
                                 f"{arm} seed={seed}", arm, job_type=TUNING_JOB, labels=group))
             tuning.results[value].append(metric_value if state == STATE_COMPLETED else None)
