@@ -45,6 +45,7 @@ def fake_launch(asked, value_of):
     """The launcher's engine replaced by writing each run's directory: value_of(run_dir, seed, command) -> its loss."""
 
     def launch(commands, slots, on_start):
+        asked.append(len(commands))  # the pool's size: how many runs went to the launcher at once
         for command, _label in commands:
             args = dict(a.split("=", 1) for a in command if a.startswith(("seed=", "hydra.run.dir=")))
             run_dir, seed = Path(args["hydra.run.dir"]), int(args["seed"])
@@ -58,7 +59,7 @@ def fake_launch(asked, value_of):
 
 @pytest.fixture
 def trains(monkeypatch):
-    """train.py replaced by writing RUNS' seeds; the (arm, seed) of each run asked for, in order."""
+    """train.py replaced by writing RUNS' seeds; per launch its size, then the (arm, seed) of each run, in order."""
     asked = []
     monkeypatch.setattr(ablate.pool, "launch", fake_launch(asked, lambda run_dir, seed, _: RUNS[run_dir.parent.name][seed]))
     return asked
@@ -76,7 +77,9 @@ def test_each_look_tests_at_alpha_over_the_planned_looks_and_decided_arms_stop(t
     rounds = [(["experiment-baseline", "experiment-llama_tiny", "experiment-sink_token"], [0, 1]),
               (["experiment-baseline", "experiment-llama_tiny", "experiment-sink_token"], [2, 3]),
               (["experiment-baseline", "experiment-sink_token"], [4, 5])]
-    assert trains == [(arm, seed) for arms, seeds in rounds for arm in arms for seed in seeds]
+    # Each round is one launch of every arm's seeds: one pool keeps the slots busy to the round's last run.
+    assert trains == [item for arms, seeds in rounds
+                      for item in [len(arms) * len(seeds), *((arm, seed) for arm in arms for seed in seeds)]]
 
     report = (tmp_path / "ablation.md").read_text()
     paired = sps.ttest_rel(BETTER[:4], BASE[:4])
