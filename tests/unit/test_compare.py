@@ -239,6 +239,8 @@ def test_arms_take_the_mean_not_the_median_and_rank_by_the_metric_chosen(tmp_pat
         make_run(tmp_path / f"c{seed}", seed, [(10, 0.5), (20, 1.5)], "model.pos=rope")
     c = compare_runs([tmp_path])
     assert c.arms[0].estimate.mean == pytest.approx(4.0 / 3, abs=1e-12)
+    # The final loss, not c's best evaluation (0.5): the metric chosen is the one judged.
+    assert [a.estimate.mean for a in c.arms] == pytest.approx([4.0 / 3, 1.2, 1.5])
     # a's spread ties it with b and with c, so the three share rank 1 (test_compare_report.py tests the ranks).
     assert [a.rank for a in c.arms] == [1, 1, 1]
     best = compare_runs([tmp_path], metric="val/loss_best")
