@@ -23,6 +23,12 @@ from omegaconf import DictConfig, open_dict
 log = logging.getLogger(__name__)
 
 
+# What every job imports, imported once in the launcher's forkserver rather than in each job (torch alone is
+# seconds of a job's start on a laptop CPU: tinyx.runtime.launcher._context).
+JOB_IMPORTS = ("torch", "hydra_plugins.tinyx_launcher.parallel_launcher", "tinyx.hydra_glue.train_main",
+               "tinyx.training")
+
+
 def _run_in_job_process(payload: tuple, slot) -> tuple[JobStatus, Any, str]:
     """The job's own (fresh) process: Hydra's state as the launcher had it, then the task as Hydra runs it."""
     from hydra.core.plugins import Plugins
@@ -112,7 +118,8 @@ class ParallelLauncher(Launcher):
         try:
             results = run_jobs(_run_in_job_process, payloads, slots,
                                on_start=lambda i, slot: log.info(f"\t#{initial_job_idx + i} started"
-                                                                 + (f" on GPU {slot.gpus}" if slot.gpus else "")))
+                                                                 + (f" on GPU {slot.gpus}" if slot.gpus else "")),
+                               preload=JOB_IMPORTS)
         except KeyboardInterrupt:
             # Ctrl-C reached the jobs too (one process group); run_jobs waited while each saved its checkpoint.
             print(f"interrupted: the running jobs saved their checkpoints. Continue the multirun with the same "

@@ -93,6 +93,16 @@ def test_each_job_runs_in_a_new_process_with_its_slot_and_at_most_cap_at_once():
     assert max(running) == 2  # the cap held, and two did run at once
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forkserver is Linux's (macOS spawns)")
+def test_with_modules_to_preload_each_job_is_still_a_new_process_with_its_slot():
+    # The forkserver imports the preloaded modules once; each job is forked from it, and gets its slot's
+    # environment although the server started before any slot was set.
+    slots = [Slot(1, "0"), Slot(3, "1")]
+    results = run_jobs(_report, [(0.3, None)] * 4, slots, preload=("json",))
+    assert len({r["pid"] for r in results} | {os.getpid()}) == 5
+    assert {(r["omp"], r["cuda"], r["slot_threads"]) for r in results} == {("1", "0", 1), ("3", "1", 3)}
+
+
 def _nothing(payload, slot: Slot) -> None:
     return None
 
