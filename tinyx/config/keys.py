@@ -9,6 +9,7 @@ HYPERPARAMETER, MACHINE, LOGGING, RUN, SECRET = "hyperparameter", "machine", "lo
 KEY_ROLES: dict[str, str] = {
     "hardware": MACHINE, "hardware.dtype": HYPERPARAMETER,  # precision changes the result
     "data.path": MACHINE, "data.search_dirs": MACHINE, "data.cache_dir": MACHINE, "data.url": MACHINE,
+    "data.build_command": MACHINE,
     "data.tokenizer_path": MACHINE, "data.val_path": MACHINE, "data.workers": MACHINE, "data.streaming": MACHINE,
     "logger": LOGGING,
     "train.resume": RUN, "train.log_every": RUN, "train.ckpt_every": RUN, "train.keep_checkpoints": RUN,

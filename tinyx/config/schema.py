@@ -105,10 +105,11 @@ class DataConfig:
     max_documents: Optional[int] = None  # stop reading the source after this many documents
     max_tokens: Optional[int] = None  # stop after the document that brings the cache to this many tokens
     val_path: Optional[str] = None  # shards: the validation shard(s); unset: the train path with train -> val
-    url: str = TINY_SHAKESPEARE_URL
+    url: Optional[str] = TINY_SHAKESPEARE_URL  # None: a corpus made on this machine (build_command says how)
     sha256: Optional[str] = TINY_SHAKESPEARE_SHA256
     size_bytes: Optional[int] = TINY_SHAKESPEARE_BYTES
     filename: str = "tinyshakespeare.txt"
+    build_command: Optional[str] = None  # url unset: the command that makes `filename`, named when it is missing
     cache_dir: Optional[str] = None  # None: $TINYX_CACHE_DIR, else ~/.cache/tinyx
     # Folders searched for `filename` before downloading (offline mirrors): a machine setting, for
     # conf/local/default.yaml (see conf/local/example.yaml) or the command line.

@@ -141,6 +141,11 @@ def resolve_corpus(cfg: DataConfig) -> Path:
             if _is_expected_file(candidate, cfg):
                 return candidate
             log.warning("%s does not match the expected checksum; skipped", candidate)
+    if not cfg.url:
+        made_by = f"make it with `{cfg.build_command}`" if cfg.build_command else "put it there"
+        dirs = f" nor in data.search_dirs={list(cfg.search_dirs)}" if cfg.search_dirs else ""
+        raise DataError(f"corpus {cfg.filename} is not in {cached}{dirs} and has no data.url: {made_by}, or pass "
+                        f"data.path=/path/to/{cfg.filename}.")
     log.info("downloading %s to %s", redact_url(cfg.url), cached)
     download(cfg.url, cached, cfg)
     return cached
