@@ -47,6 +47,13 @@ def test_a_run_from_python_is_found_by_compare_evaluate_and_generate(tmp_path, c
     assert re.fullmatch(r"[0-9a-f]{40}", provenance["git"]["commit"]) and provenance["device"] == "cpu"
     assert provenance["versions"]["torch"] and provenance["data"]["corpus"] == str(CORPUS)
     assert provenance["data"]["train_tokens"] > 900_000
+    # What --at-flops counts: the model's flops_per_token (6 x its 2 blocks, final norm and 65 x 32 head, plus
+    # 12 x layers x d_model x context for attention), and one process.
+    from dataclasses import replace
+
+    from tinyx.nn.gpt import GPT
+    matmul = GPT(replace(SMALL, vocab_size=65)).matmul_params()
+    assert provenance["flops_per_token"] == 6 * matmul + 12 * 2 * 32 * 32 and provenance["world_size"] == 1
 
     comparison = compare.compare_runs([run_dir])
     assert [v for a in comparison.arms for v in a.observations] == [summary.val_loss]

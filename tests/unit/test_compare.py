@@ -162,6 +162,84 @@ def test_at_step_reads_the_curves_of_runs_of_different_lengths(tmp_path):
     assert compare_runs([tmp_path], at_tokens=2560).arms[0].observations == [2.0, 2.1, 2.2]
 
 
+@pytest.fixture
+def budgets(tmp_path):
+    """Two arms at micro's 128 tokens a step: the baseline at 1,000 FLOPs a token and quick evaluations, a variant
+    costing 2,000 FLOPs a token and evaluating slower. Curves: (step, val/loss, wall seconds)."""
+    base = [[(10, 3.0, 5.0), (20, 2.5, 10.0), (30, 2.2, 15.0), (40, 2.0, 20.0)],
+            [(10, 3.1, 6.0), (20, 2.6, 12.5), (30, 2.3, 19.0), (40, 2.1, 25.0)],
+            [(10, 2.3, 5.5), (20, 2.4, 11.0), (30, 2.1, 16.5), (40, 1.9, 22.0)]]  # its best is its first
+    for seed, curve in enumerate(base):
+        make_run(tmp_path / f"a_s{seed}", seed, curve, flops_per_token=1000)
+    # Seed 3 ran under torchrun on 2 processes: 256 tokens, 256,000 FLOPs a step.
+    make_run(tmp_path / "a_s3", 3, [(10, 2.9, 4.0), (20, 2.45, 8.0), (30, 2.3, 12.0), (40, 2.2, 16.0)],
+             flops_per_token=1000, world_size=2)
+    costly = [[(10, 2.7, 9.0), (20, 2.2, 18.0), (30, 2.0, 27.0), (40, 1.8, 36.0)],
+              [(10, 2.8, 9.5), (20, 2.3, 19.0), (30, 2.1, 28.5), (40, 1.9, 38.0)],
+              [(10, 2.9, 13.0), (20, 2.1, 26.0), (30, 1.9, 39.0), (40, 1.7, 52.0)]]
+    for seed, curve in enumerate(costly):
+        make_run(tmp_path / f"b_s{seed}", seed, curve, "model.norm=rmsnorm", flops_per_token=2000)
+    # A run of a tinyx older than the flops_per_token record.
+    make_run(tmp_path / "b_s3", 3, [(10, 2.6, 14.0), (20, 2.0, 28.0)], "model.norm=rmsnorm")
+    return tmp_path
+
+
+def test_at_flops_and_at_seconds_equal_hand_computed_values(budgets, capsys):
+    # 2.56e6 FLOPs: the baseline's step 20 (128 x 1,000 x 20), its torchrun seed's step 10 (256 x 1,000 x 10), the
+    # variant's step 10 (128 x 2,000 x 10); b_s3 records no flops_per_token.
+    c = compare_runs([budgets], at_flops=2.56e6)
+    base, costly = c.arms
+    assert base.observations == [2.5, 2.6, 2.4, 2.9] and costly.observations == [2.7, 2.8, 2.9]
+    assert base.estimate.mean == pytest.approx(2.6, abs=1e-12) and costly.estimate.mean == pytest.approx(2.8, abs=1e-12)
+    assert costly.difference.delta == pytest.approx(0.2, abs=1e-12)
+    assert [(e.run.path.name, e.why) for e in c.excluded] == [
+        ("b_s3", "provenance.json records no flops_per_token (a run of a tinyx older than that record)")]
+    # The best evaluation up to the same steps: a_s2's step 10 (2.3).
+    best = compare_runs([budgets], at_flops=2.56e6, metric="val/loss_best")
+    assert best.arms[0].observations == [2.5, 2.6, 2.3, 2.9]
+    assert best.arms[1].difference.delta == pytest.approx(2.8 - 2.575, abs=1e-12)
+    assert compare_runs([budgets], at_flops=2.6e6).arms[0].observations == [2.5, 2.6, 2.4, 2.9]  # between steps
+
+    # 12 s: each run's last evaluation by then, whatever its step: a_s1 at step 10 (its step 20 came at 12.5 s),
+    # a_s3 at step 30 (at 12.0 s); b_s2 and b_s3 evaluated first at 13 s and 14 s.
+    c = compare_runs([budgets], at_seconds=12)
+    base, costly = c.arms
+    assert base.observations == [2.5, 3.1, 2.4, 2.3] and costly.observations == [2.7, 2.8]
+    assert base.estimate.mean == pytest.approx(2.575, abs=1e-12) and costly.estimate.mean == pytest.approx(2.75)
+    assert costly.difference.delta == pytest.approx(0.175, abs=1e-12)
+    assert sorted((e.run.path.name, e.why) for e in c.excluded) == [
+        ("b_s2", "no evaluation by 12 s (its first at 13 s)"), ("b_s3", "no evaluation by 12 s (its first at 14 s)")]
+    best = compare_runs([budgets], at_seconds=12, metric="val/loss_best")
+    assert best.arms[0].estimate.mean == pytest.approx((2.5 + 3.1 + 2.3 + 2.3) / 4, abs=1e-12)
+
+    # The command line: the label says what the runs were judged at.
+    main([str(budgets), "--at-flops", "2.56e6"])
+    assert "val/loss (final) at 2.56e6 FLOPs" in capsys.readouterr().out
+    assert "val/loss (final) at 2.56e6 FLOPs" in (budgets / "comparison.md").read_text()
+    main([str(budgets), "--at-seconds", "12"])
+    assert "val/loss (final) at 12 s" in capsys.readouterr().out
+
+
+def test_a_budget_no_run_of_an_arm_meets_says_why_and_what_to_do(budgets):
+    with pytest.raises(CompareError, match=r"b_s3: provenance.json records no flops_per_token .*: rerun its runs "
+                                           r"with this tinyx, which records it, or compare at equal tokens"):
+        compare_runs([budgets / "b_s3"], at_flops=2.56e6)
+    with pytest.raises(CompareError, match=r"no evaluation by 3 s \(its first at 5 s\).*choose a later "
+                                           r"--at-seconds=3, by which every arm evaluated"):
+        compare_runs([budgets], at_seconds=3)
+    # 2e7 FLOPs: step 156 of the baseline's (2e7 / 128,000).
+    with pytest.raises(CompareError, match=r"a_s0: stopped at step 40, before step 156 \(2e7 FLOPs\).*choose an "
+                                           r"earlier --at-flops=2e7 that every arm reached"):
+        compare_runs([budgets], at_flops=2e7)
+    for budget, message in (({"at_flops": 1e6, "at_seconds": 10}, "--at-flops and --at-seconds both given: pass one"),
+                            ({"at_step": 10, "at_tokens": 1, "at_flops": 1.0}, "--at-step, --at-tokens and "
+                                                                               "--at-flops both given"),
+                            ({"at_seconds": -5.0}, "--at-seconds=-5 must be a positive number"),
+                            ({"at_flops": float("inf")}, "--at-flops=inf must be a positive number")):
+        with pytest.raises(CompareError, match=message):
+            compare_runs([budgets], **budget)
+
+
 def test_one_seed_per_arm_gives_no_interval_and_says_so(tmp_path, capsys):
     make_arm(tmp_path, "a", [1.5])
     make_arm(tmp_path, "b", [1.4], "model.norm=rmsnorm")

@@ -2,6 +2,7 @@
 
     uv run tinyx compare outputs/multirun/2026-11-21/01-04-15
     uv run tinyx compare outputs/multirun/2026-11-21/01-04-15 --baseline experiment=baseline --at-step 400
+    uv run tinyx compare outputs/multirun/2026-11-21/01-04-15 --at-flops 1.2e12
     uv run tinyx compare 'outputs/runs/2026-11-21/*' --metric val/loss_best --out reports/ --wandb
 
 Reads only the run-directory contract, through tinyx.rundir (config, metrics, summary, provenance). Runs that
@@ -27,6 +28,7 @@ from tinyx.cli.entry import require_environment
 require_environment("compare")  # `python3 -m tinyx.compare` outside the environment: one line, not a traceback
 
 from tinyx.compare.arms import Arm, Excluded, Stat  # noqa: E402
+from tinyx.compare.budget import Budget  # noqa: E402
 from tinyx.compare.cli import main  # noqa: E402
 from tinyx.compare.comparison import DEFAULT_MIN_EFFECT, METRICS, Comparison, check_options, compare_runs  # noqa: E402
 from tinyx.compare.grouping import differing_keys, group_arms  # noqa: E402
@@ -44,7 +46,7 @@ from tinyx.compare.runs import (  # noqa: E402
 )
 
 __all__ = [
-    'Arm', 'COMPLETED', 'Comparison', 'DATA_CONTENT', 'DEFAULT_MIN_EFFECT', 'Excluded', 'METRICS',
+    'Arm', 'Budget', 'COMPLETED', 'Comparison', 'DATA_CONTENT', 'DEFAULT_MIN_EFFECT', 'Excluded', 'METRICS',
     'RunResult', 'SEED_KEY', 'Stat', 'TIME_TO_TARGET', 'against_baseline', 'check_options', 'commit_warning',
     'compare_runs', 'data_warning', 'differing_keys', 'find_baseline', 'group_arms', 'judge',
     'read_run', 'select_observations', 'main',

@@ -33,8 +33,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--metric", default=VAL_LOSS, help=f"what arms are judged by: {', '.join(METRICS)} "
                                                              f"(default val/loss, the final evaluation)")
     parser.add_argument("--at-step", type=int, help="judge every run at this step (its evaluations up to it)")
-    parser.add_argument("--at-tokens", type=int, help="judge every run at this many training tokens "
-                                                      "(step = tokens / (batch_size x grad_accum x block_size))")
+    parser.add_argument("--at-tokens", type=int, help="judge every run at this many training tokens (step = tokens "
+                                                      "/ (batch_size x grad_accum x block_size x processes))")
+    parser.add_argument("--at-flops", type=float, help="judge every run at this many training FLOPs, e.g. 1.2e12: "
+                                                       "its last evaluation at or before step = FLOPs / (tokens per "
+                                                       "step x the model's flops_per_token), so a costlier model is "
+                                                       "judged at an earlier step")
+    parser.add_argument("--at-seconds", type=float, help="judge every run at its last evaluation within this many "
+                                                         "wall-clock seconds (start-up and evaluations included)")
     parser.add_argument("--include-incomplete", action="store_true",
                         help="also count runs that did not complete (interrupted, diverged, killed), "
                              "on their last evaluation")
@@ -60,8 +66,9 @@ def main(argv: list[str]) -> Comparison:
 
     args = parse_args(argv)
     comparison = compare_runs(args.paths, metric=args.metric, baseline=args.baseline, at_step=args.at_step,
-                              at_tokens=args.at_tokens, include_incomplete=args.include_incomplete,
-                              target=args.target, min_effect=args.min_effect)
+                              at_tokens=args.at_tokens, at_flops=args.at_flops, at_seconds=args.at_seconds,
+                              include_incomplete=args.include_incomplete, target=args.target,
+                              min_effect=args.min_effect)
     for w in comparison.warnings:
         print(f"warning: {w}", file=sys.stderr, flush=True)
     run_dirs = [r.path for a in comparison.arms for r in a.runs]

@@ -12,10 +12,11 @@ from typing import Any
 from tinyx.common.errors import CompareError
 from tinyx.compare import extras, stats
 from tinyx.compare.arms import Arm, Excluded
+from tinyx.compare.budget import FLOPS_UNRECORDED, Budget
 from tinyx.compare.fairness import tuning_warning
 from tinyx.compare.grouping import group_arms
 from tinyx.compare.judging import find_baseline, judge, seed_pairs
-from tinyx.compare.observations import judged_step, select_observations
+from tinyx.compare.observations import select_observations
 from tinyx.compare.runs import TIME_TO_TARGET, commit_warning, data_warning, read_run
 from tinyx.rundir import records
 from tinyx.rundir.contract import FINAL_METRICS, VAL_LOSS
@@ -38,7 +39,14 @@ class Comparison:
     min_effect: float = 0.0
     at_step: int | None = None
     at_tokens: int | None = None
+    at_flops: float | None = None
+    at_seconds: float | None = None
     target: float | None = None  # a validation loss whose time to reach is reported
+
+    @property
+    def budget(self) -> Budget:
+        """Where every run was judged (Budget: none, its end)."""
+        return Budget(self.at_step, self.at_tokens, self.at_flops, self.at_seconds)
 
     @property
     def baseline(self) -> Arm:
@@ -84,9 +92,8 @@ def metric_label(c: Comparison) -> str:
     if c.metric == TIME_TO_TARGET:
         return f"s to val/loss <= {c.target:g}"
     name = c.metric.removesuffix("_best") + (" (best)" if c.metric.endswith("_best") else " (final)")
-    if c.at_step is not None:
-        return f"{name} at step {c.at_step}"
-    return f"{name} at {c.at_tokens:,} tokens" if c.at_tokens is not None else name
+    at = c.budget.label()
+    return f"{name} at {at}" if at is not None else name
 
 
 def _whole(value: float | None) -> float | int | None:
@@ -95,7 +102,11 @@ def _whole(value: float | None) -> float | int | None:
 
 def _no_observation(name: str, excluded: list[Excluded], at: str | None) -> CompareError:
     whys = "; ".join(f"{e.run.path.name}: {e.why}" for e in excluded[:3]) + ("; ..." if len(excluded) > 3 else "")
-    if at:
+    if at and all(e.why == FLOPS_UNRECORDED for e in excluded):
+        fix = "rerun its runs with this tinyx, which records it, or compare at equal tokens with --at-tokens"
+    elif at and all(" by " in e.why for e in excluded):  # each run's first evaluation came after it
+        fix = f"choose a later {at}, by which every arm evaluated"
+    elif at:
         fix = f"choose an earlier {at} that every arm reached"
     elif all(" logged" in e.why or "target" in e.why for e in excluded):
         fix = "evaluate during training (train.eval_every), or choose another --metric"
@@ -104,38 +115,35 @@ def _no_observation(name: str, excluded: list[Excluded], at: str | None) -> Comp
     return CompareError(f"arm {name!r} has no run to compare ({whys}): {fix}.")
 
 
-def check_options(metric: str, target: float | None, at_step: int | None, at_tokens: int | None) -> None:
+def check_options(metric: str, target: float | None, budget: Budget = Budget()) -> None:
     if metric not in METRICS:
         raise CompareError(f"--metric={metric!r} is not a metric compare knows: choose one of {', '.join(METRICS)}.")
     if metric == TIME_TO_TARGET and target is None:
         raise CompareError(f"--metric={TIME_TO_TARGET} needs the validation loss to reach: pass --target LOSS.")
-    if at_step is not None and at_tokens is not None:
-        raise CompareError("--at-step and --at-tokens both given: pass one of them.")
-    for flag, value in (("--at-step", at_step), ("--at-tokens", at_tokens)):
-        if value is not None and value < 1:
-            raise CompareError(f"{flag}={value} must be a positive integer.")
+    budget.check()
 
 
 def compare_runs(paths: list[str | Path], metric: str = VAL_LOSS, baseline: str | None = None,
                  at_step: int | None = None, at_tokens: int | None = None, include_incomplete: bool = False,
-                 target: float | None = None, min_effect: float | None = None,
-                 alpha: float = stats.ALPHA) -> Comparison:
-    """The comparison of the arms found in paths (run dirs, multirun dirs, globs) against the baseline arm."""
-    check_options(metric, target, at_step, at_tokens)
+                 target: float | None = None, min_effect: float | None = None, alpha: float = stats.ALPHA,
+                 at_flops: float | None = None, at_seconds: float | None = None) -> Comparison:
+    """The comparison of the arms found in paths (run dirs, multirun dirs, globs) against the baseline arm; with
+    one of at_step, at_tokens, at_flops, at_seconds, every run judged at the step that budget gives it."""
+    budget = Budget(at_step, at_tokens, at_flops, at_seconds)
+    check_options(metric, target, budget)
     warnings: list[str] = []
     runs = [r for p in find_runs(paths) if (r := read_run(p, warnings.append, target)) is not None]
     if not runs:
         raise CompareError(f"none of the runs in {' '.join(map(str, paths))} can be read: check their config.json.")
     keys, groups = group_arms(runs)
     warnings += [w for w in (commit_warning(runs), data_warning([g for _, _, g in groups])) if w is not None]
-    at = f"--at-step={at_step}" if at_step is not None else f"--at-tokens={at_tokens}" if at_tokens else None
     arms = []
     for name, values, members in groups:
-        kept, observations, excluded = select_observations(members, metric, at_step, include_incomplete, at_tokens)
+        kept, observations, excluded = select_observations(members, metric, budget, include_incomplete)
         if not kept:
-            raise _no_observation(name, excluded, at)
+            raise _no_observation(name, excluded, budget.flag)
         arms.append(Arm(name=name, values=values, runs=kept, observations=observations, excluded=excluded,
-                        extras=extras.arm_means([extras.at_step(r.extras, judged_step(r, at_step, at_tokens))
+                        extras=extras.arm_means([extras.at_step(r.extras, budget.step_of(r))
                                                  for r in kept])))
         warnings += [f"seed {e.run.seed} of arm {name!r} ran more than once: {e.run.path} is left out and "
                      f"{e.kept.path} kept (the newest completed; one observation per seed)" for e in excluded if e.kept]
@@ -148,4 +156,4 @@ def compare_runs(paths: list[str | Path], metric: str = VAL_LOSS, baseline: str 
     judge(arms, alpha, min_effect)
     warnings += [w for w in (tuning_warning(keys, arms),) if w is not None]
     return Comparison(keys=keys, arms=arms, metric=metric, warnings=warnings, alpha=alpha, min_effect=min_effect,
-                      at_step=at_step, at_tokens=at_tokens, target=target)
+                      at_step=at_step, at_tokens=at_tokens, at_flops=at_flops, at_seconds=at_seconds, target=target)

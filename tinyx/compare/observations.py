@@ -4,21 +4,17 @@ those with the metric; the others left out, each with why."""
 from __future__ import annotations
 
 from tinyx.compare.arms import Excluded
+from tinyx.compare.budget import Budget
 from tinyx.compare.runs import TIME_TO_TARGET, RunResult, comparable
 
 
-def judged_step(run: RunResult, at_step: int | None, at_tokens: int | None) -> int | None:
-    """The step a run is judged at: --at-step, --at-tokens in this run's steps, or None (its end)."""
-    return at_tokens // run.tokens_per_step if at_tokens is not None else at_step
-
-
-def select_observations(runs: list[RunResult], metric: str, at_step: int | None, include_incomplete: bool,
-                        at_tokens: int | None = None) -> tuple[list[RunResult], list[float], list[Excluded]]:
-    """One observation per seed, and the runs left out with why.
+def select_observations(runs: list[RunResult], metric: str, budget: Budget = Budget(),
+                        include_incomplete: bool = False) -> tuple[list[RunResult], list[float], list[Excluded]]:
+    """One observation per seed, each at the step `budget` gives its run, and the runs left out with why.
 
     Left out: runs that did not complete (unless include_incomplete); of the runs of one seed (a rerun, a
     copy of a resumed run) all but the newest completed one; runs without the metric (never evaluated,
-    did not reach the step, never reached the target).
+    did not reach the budget or do not record what it counts, never reached the target).
     """
     excluded: list[Excluded] = []
     eligible = []
@@ -36,14 +32,16 @@ def select_observations(runs: list[RunResult], metric: str, at_step: int | None,
         kept, *dropped = same_seed
         excluded += [Excluded(r, f"seed {r.seed} again: one observation per seed, {kept.path} kept "
                                  f"(the newest completed)", kept) for r in dropped]
-        step = judged_step(kept, at_step, at_tokens)
-        if step is not None and kept.step < step:
-            excluded.append(Excluded(kept, f"stopped at step {kept.step}, before step {step}"))
+        unmet = budget.unmet(kept)
+        if unmet is not None:
+            excluded.append(Excluded(kept, unmet))
             continue
+        step = budget.step_of(kept)
         value = kept.value(metric, step)
         if value is None:
+            at = f" ({budget.label()})" if budget.step is None and step is not None else ""
             why = ("never reached the target" if metric == TIME_TO_TARGET else f"no {metric.removesuffix('_best')} "
-                   f"logged{f' by step {step}' if step is not None else ''}")
+                   f"logged{f' by step {step}{at}' if step is not None else ''}")
             excluded.append(Excluded(kept, why))
             continue
         kept_runs.append(kept)

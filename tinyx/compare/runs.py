@@ -14,7 +14,7 @@ from typing import Any
 
 from tinyx.compare.extras import evaluation_extras
 from tinyx.rundir import contract, records
-from tinyx.rundir.contract import METRICS_FILE, SUMMARY_FILE, VAL_BPB, VAL_LOSS
+from tinyx.rundir.contract import FLOPS_PER_TOKEN, METRICS_FILE, SUMMARY_FILE, VAL_BPB, VAL_LOSS, WORLD_SIZE
 
 SEED_KEY = "seed"
 COMPLETED = records.COMPLETED
@@ -44,6 +44,9 @@ class RunResult:
     finished_at: float = 0.0  # when summary.json was written (its mtime): the newest completed run is kept
     data: dict[str, Any] = field(default_factory=dict)  # provenance.json's data record ({} without one)
     extras: dict[int, dict[str, float]] = field(default_factory=dict)  # step -> evaluation metrics beyond the loss
+    eval_times: list[tuple[int, float]] = field(default_factory=list)  # (step, wall_seconds) of every evaluation
+    flops_per_token: float | None = None  # provenance.json's; None for a run older than the record
+    world_size: int = 1  # processes that each trained a batch a step (provenance.json's; 1 for older runs)
 
     @property
     def seed(self):
@@ -73,9 +76,11 @@ class RunResult:
 
     @property
     def tokens_per_step(self) -> int:
-        """Tokens one optimizer step trains on, per process (batch_size x grad_accum x block_size)."""
+        """Tokens one optimizer step trains on, every process's together (batch_size x grad_accum x block_size x
+        world size; a run older than the world-size record counts as one process)."""
         c = self.config
-        return int(c.get("train.batch_size", 1)) * int(c.get("train.grad_accum", 1)) * int(c.get("model.block_size", 1))
+        per_process = int(c.get("train.batch_size", 1)) * int(c.get("train.grad_accum", 1))
+        return per_process * int(c.get("model.block_size", 1)) * self.world_size
 
     def value(self, metric: str, at_step: int | None) -> float | None:
         """The metric of this run (at `at_step`: from the evaluations up to that step); None if it has none."""
@@ -149,7 +154,11 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
         seconds_to_target = next((_finite(r.get("wall_seconds")) for r in rows
                                   if (v := _finite(r.get(VAL_LOSS))) is not None and v <= target), None)
     last_step = max((int(r["step"]) for r in rows if isinstance(r.get("step"), int)), default=0)
-    data = (contract.read_provenance(path) or {}).get("data")
+    provenance = contract.read_provenance(path) or {}
+    data = provenance.get("data")
+    world_size = provenance.get(WORLD_SIZE)
+    eval_times = [(int(r["step"]), t) for r in rows if isinstance(r.get("step"), int) and
+                  (VAL_LOSS in r or VAL_BPB in r) and (t := _finite(r.get("wall_seconds"))) is not None]
     return RunResult(
         path=path, config=config, status=str(summary.get("status", "incomplete")),
         step=max(last_step, int(summary.get("step") or 0)), summary=summary, curves=curves,
@@ -158,7 +167,9 @@ def read_run(path: Path, warn, target: float | None = None) -> RunResult | None:
         params=_finite(summary.get("params")), wall_seconds=_finite(summary.get("wall_seconds")),
         seconds_to_target=seconds_to_target, commit=contract.git_commit(path), overrides=_read_overrides(path),
         finished_at=(path / SUMMARY_FILE).stat().st_mtime if summary else 0.0,
-        data=data if isinstance(data, dict) else {}, extras=evaluation_extras(rows))
+        data=data if isinstance(data, dict) else {}, extras=evaluation_extras(rows), eval_times=eval_times,
+        flops_per_token=_finite(provenance.get(FLOPS_PER_TOKEN)),
+        world_size=world_size if isinstance(world_size, int) and world_size > 0 else 1)
 
 
 def commit_warning(runs: list[RunResult]) -> str | None:

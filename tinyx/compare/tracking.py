@@ -44,7 +44,8 @@ def log_comparison(c: Comparison, out_dir: Path, group: str | None = None, compa
     offline = offline_reason(wandb_mode()) is not None  # first: it drops the empty WANDB_* wandb would refuse
     config = {"metric": c.metric, "metric_label": metric_label(c), "baseline": c.baseline.name,
               "arms": [a.name for a in c.arms], "alpha": c.alpha, "min_effect": c.min_effect, "at_step": c.at_step,
-              "at_tokens": c.at_tokens, "runs": [str(r.path) for r in runs],
+              "at_tokens": c.at_tokens, "at_flops": c.at_flops, "at_seconds": c.at_seconds,
+              "runs": [str(r.path) for r in runs],
               "excluded": [f"{e.run.path}: {e.why}" for e in c.excluded]}
     run = wandb.init(project=_common([r.config.get("logger.wandb.project") for r in runs]) or
                      os.environ.get("WANDB_PROJECT") or "tinyx",

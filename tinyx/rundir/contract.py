@@ -40,6 +40,9 @@ VAL_LOSS_BEST, VAL_BPB_BEST = "val/loss_best", "val/bpb_best"  # the lowest of a
 # What a run's end is judged by (compare, ablate, a sweep's objective): the last or the best evaluation; lower is
 # better. Bits per byte compares runs whose tokenizers differ.
 FINAL_METRICS = (VAL_LOSS, VAL_LOSS_BEST, VAL_BPB, VAL_BPB_BEST)
+# provenance.json's record of the compute a step costs, written at the run's start (so a killed run has it):
+# training FLOPs per token (the model's flops_per_token) and the processes that each trained a batch.
+FLOPS_PER_TOKEN, WORLD_SIZE = "flops_per_token", "world_size"
 
 # RunSummary's fields whose names in summary.json (and in metrics.jsonl) hold a slash.
 _JSON_NAMES = {"train_loss": TRAIN_LOSS, "val_loss": VAL_LOSS, "val_loss_best": VAL_LOSS_BEST,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyx.cli.entry import CHECKOUT
+from tinyx.rundir.contract import FLOPS_PER_TOKEN, WORLD_SIZE
 
 _SOURCE_DIR = CHECKOUT  # the checkout tinyx runs from (or site-packages)
 _MAX_DIFF_BYTES = 1_000_000  # a diff past this is cut: provenance is a record, not a backup
@@ -40,8 +41,10 @@ def _version(package: str) -> str | None:
         return None
 
 
-def collect(device: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The provenance record of a run on `device`, trained on `data` (its corpus and token fingerprint)."""
+def collect(device: str, data: dict[str, Any], flops_per_token: float | None = None,
+            world_size: int = 1) -> dict[str, Any]:
+    """The provenance record of a run on `device`, trained on `data` (its corpus and token fingerprint), by
+    `world_size` processes of a model costing `flops_per_token` training FLOPs a token (compare's --at-flops)."""
     import torch
 
     return {
@@ -51,4 +54,6 @@ def collect(device: str, data: dict[str, Any]) -> dict[str, Any]:
         "device": device,
         "host": {"platform": platform.platform(), "executable": sys.executable},
         "data": data,
+        FLOPS_PER_TOKEN: flops_per_token,
+        WORLD_SIZE: world_size,
     }

@@ -38,7 +38,9 @@ def open_run_dir(cfg: RunConfig, machine: Machine, checkpointer: Checkpointer, d
             notes.append(f"discarded {path.name}, saved after the checkpoint resumed from (the run rewrites it)")
         (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
     write_config(run_dir, checkpointer.config)
-    atomic_write_json(run_dir / PROVENANCE_FILE, provenance.collect(str(machine.hw.device), data_record(data)))
+    model = checkpointer.trainable.model
+    atomic_write_json(run_dir / PROVENANCE_FILE, provenance.collect(
+        str(machine.hw.device), data_record(data), model.flops_per_token(), machine.world.size))
     atomic_write_json(run_dir / TOKENIZER_FILE, data.tokenizer.to_dict())
     jsonl = JsonlLogger(run_dir, history_from=resumed_from.parent.parent if resumed_from else None,
                         history_until=start_step)
