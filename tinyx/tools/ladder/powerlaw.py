@@ -62,7 +62,7 @@ class PowerLaws:
 
 
 def _solve(x, y, w):
-    """Weighted least squares of y = E + a·x per column (sizes on the first axis), with E >= 0 and a > 0 (a at 0+ otherwise)."""
+    """Weighted least squares of y = E + a·x per column (sizes on the first axis), E >= 0 and a > 0 (else 0+)."""
     wx = w * x  # sizes on the first axis: the sums run over a few long rows, which numpy does fast
     sw, sx, sy, sxx, sxy = w.sum(0), wx.sum(0), (w * y).sum(0), (wx * x).sum(0), (wx * y).sum(0)
     a = (sw * sxy - sx * sy) / (sw * sxx - sx * sx)

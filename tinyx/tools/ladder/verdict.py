@@ -4,7 +4,9 @@ Read from a tinyx.tools.ladder.trend.Trend: the per-size differences with Holm's
 difference per decade of compute (its t interval), and the extrapolated difference δ* at C* with its calibrated
 interval. RULE says it in words, for the note under the ladder table. "Toward 0" means against the sign of the
 difference: a variant better (δ < 0) whose δ rises with compute is fading. The unit tests run 1,000 A/A ladders
-(variant = baseline, seed noise only) and check that at most ~5% are declared holds, grows or fades.
+(variant = baseline, seed noise only; K = 4, S = 3) and check that at most 5% are declared holds, grows or fades
+(measured: 1.1%). The rule is strict: with 3 seeds a gain constant at 0.02 on every size is called holds or grows
+in ~9% of such ladders, as the extrapolated interval 10x beyond the largest size is ±0.034 wide.
 """
 
 from __future__ import annotations
