@@ -24,7 +24,7 @@ from tinyx.nn.gpt import GPT
 from tinyx.nn.optimizers import build_optimizers, describe
 from tinyx.rundir.data_record import train_identity
 from tinyx.runtime import distributed
-from tinyx.training.budget import with_size_budget
+from tinyx.training.budget import tokens_per_step, with_size_budget
 from tinyx.training.checkpointing import Checkpointer
 from tinyx.training.evaluation import Evaluator
 from tinyx.training.machine import Machine, prepare_machine, seed_rank, wrap_for_world
@@ -57,7 +57,7 @@ def setup(cfg: RunConfig, run_dir: Path, *, labels: RunLabels, redactor: Redacto
     tc = run_cfg.train
     run = Run(run_cfg, machine.run_dir, machine.world, machine.hw, trainable, state, checkpointer, evaluator,
               console, loggers, machine.injected, resumed_from,
-              tc.batch_size * tc.grad_accum * run_cfg.model.block_size * machine.world.size,
+              tokens_per_step(run_cfg, machine.world.size),
               data_order=sampler.order_key(tc.grad_accum, train_identity(data)))
     _announce(run, data)
     return run
