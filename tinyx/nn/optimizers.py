@@ -90,10 +90,16 @@ def build_optimizers(model: nn.Module, cfg: OptimConfig, device: torch.device) -
 
 
 def describe(optimizers: list[torch.optim.Optimizer]) -> str:
-    """One line: each optimizer, its LR and its share of the parameters."""
+    """One line: each optimizer, its LR (a mup model's AdamW: also its hidden matrices' lr / m) and its share of
+    the parameters."""
     counts = [sum(p.numel() for g in opt.param_groups for p in g["params"]) for opt in optimizers]
     total = sum(counts)
-    return " | ".join(f"{type(opt).__name__} lr {opt.param_groups[0]['base_lr']:g} on {n:,} params ({n / total:.1%})"
+
+    def lrs(opt) -> str:
+        first, *others = dict.fromkeys(g["base_lr"] for g in opt.param_groups)
+        return f"{first:g}" + "".join(f" (hidden matrices {lr:g})" for lr in others)
+
+    return " | ".join(f"{type(opt).__name__} lr {lrs(opt)} on {n:,} params ({n / total:.1%})"
                       for opt, n in zip(optimizers, counts))
 
 
