@@ -1,9 +1,9 @@
 """muP's coordinate check (Tensor Programs V): after a few AdamW steps at one learning rate, the activations' RMS
 stays flat across widths under model.parametrization=mup and grows with width under sp; at base_width mup is sp.
 
-Run with -s for the table (`-m slow`: the width sweeps are in the slow
-suite). Thresholds from measurement (lr 3e-3, 4 steps, widths 32-256): mup's max/min ratio
-per layer ~1.6, sp's 4.4-8, and mup without the hidden lr / m (its blocks) 3.2-3.4.
+Run with -s for the table (`-m slow`: the width sweeps are in the slow suite). Thresholds from measurement (lr 3e-3,
+4 steps, widths 32-256): mup's max/min ratio per layer ~1.6, sp's 4.4-8, and mup without the hidden lr / m (its
+blocks) 3.2-3.4.
 """
 
 from dataclasses import replace
