@@ -75,6 +75,13 @@ CASES = {
     "train-window-start-without-documents": Case("train", ["data.window_start=document"],
                                                  ["data.window_start=document needs a source split into documents",
                                                   "data.name=shakespeare_char", "use data.window_start=random"]),
+    "train-dial-no-head-split": Case("train", ["model.depth=3", "model.aspect_ratio=24"],
+                                     ["model.depth=3 with model.aspect_ratio=24 gives d_model 72",
+                                      "model.head_dim=16 does not divide", "use model.aspect_ratio=32"]),
+    "train-dial-no-kv-split": Case("train", ["model.n_kv_head=1", "model.depth=1", "model.aspect_ratio=16"],
+                                   ["model.depth=1 gives n_head 1", "use model.depth=2 or model.n_kv_head=null"]),
+    "train-dial-tokens-per-param-zero": Case("train", ["model.depth=2", "train.tokens_per_param=0"],
+                                             ["train.tokens_per_param=0", "must be > 0"]),
     # ---- train.py: files
     "train-corpus-missing": Case("train", ["data.path={tmp}/nope.txt"],
                                  ["data.path={tmp}/nope.txt does not exist", "UTF-8 text file"]),

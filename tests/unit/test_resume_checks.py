@@ -35,6 +35,14 @@ def test_one_changed_shape_key_is_refused_with_the_override_that_fixes_it(key, t
                                 f"with the same model settings (add: model.{key}={trained}).")
 
 
+def test_a_checkpoint_older_than_a_key_was_trained_with_its_default():
+    older = {k: v for k, v in MODEL.items() if k not in ("depth", "aspect_ratio", "parametrization", "base_width")}
+    check_resumable({**state(), "config": {**state()["config"], "model": older}}, CKPT, MODEL, CHARS)
+    with pytest.raises(CheckpointError, match="model.parametrization=sp"):
+        check_resumable({**state(), "config": {**state()["config"], "model": older}}, CKPT,
+                        {**MODEL, "parametrization": "mup"}, CHARS)
+
+
 def test_every_changed_key_is_named():
     with pytest.raises(CheckpointError, match=r"add: model.n_layer=2 model.d_model=32\)\.$"):
         check_resumable(state(), CKPT, {**MODEL, "n_layer": 4, "d_model": 64}, CHARS)

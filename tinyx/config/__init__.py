@@ -3,6 +3,7 @@
     schema    the dataclasses of every config group, each choice list declared beside its field
     choices   `one_of` (the declaration) and the one check that reads the declarations
     validate  the checks a schema alone cannot express
+    dial      apply_dial: the shape model.depth sets (n_layer, d_model, n_head, n_kv_head)
     parse     to_run_config (typed and validated, from Hydra's DictConfig, a dict or a RunConfig) and back
     keys      each key's role: hyperparameter, machine, logging, run or secret
     sweep     sweep.py's own keys (`sweep.*`), the search-space entries, and their checks

@@ -44,6 +44,17 @@ class ModelConfig:
     # hf:<folder>: start from a Hugging Face folder's weights and tokenizer (`tinyx export`'s, or a GPT-2/Llama/Qwen3
     # save_pretrained of this shape; docs/export.md). A resumed run continues from its checkpoint instead.
     init_from: Optional[str] = None
+    # The size dial (tinyx.config.dial): set depth and the shape follows from it, n_layer = depth,
+    # d_model = depth * aspect_ratio, n_head = d_model / head_dim (n_kv_head keeps the preset's query heads per
+    # kv head), and with train.tokens_per_param or train.flops_budget the run's length too. None: the shape above.
+    depth: Optional[int] = None
+    aspect_ratio: int = 32  # d_model per layer under the dial (nanochat uses 64)
+    head_dim: int = 16  # the head dimension under the dial, fixed across sizes
+    # sp: standard parametrization. mup: maximal update (Tensor Programs V, Adam table): hidden matrices start
+    # with std / sqrt(m) and take AdamW's lr / m, logits are multiplied by 1/m, m = d_model / base_width; so a
+    # learning rate tuned at base_width carries over to wider models (tinyx.nn.mup).
+    parametrization: str = one_of("sp", ("sp", "mup"))
+    base_width: int = 128  # the d_model at which mup equals sp (model=tiny's width)
 
 
 @dataclass
@@ -191,6 +202,12 @@ class TrainConfig:
     max_nonfinite_steps: int = 5  # steps in a row with a NaN/inf loss or gradient (each skipped) before "diverged"
     sample_tokens: int = 200  # generated at each evaluation; 0 turns samples off
     sample_prompt: str = "\n"
+    # Only with model.depth set, the run's length follows from its size (tinyx.training.budget):
+    # tokens = flops_budget / flops_per_token when flops_budget is set, else tokens_per_param * N (N: the weights a
+    # token multiplies through, embeddings left out); max_steps = ceil(tokens / tokens per step). tokens_per_param
+    # null (and no flops_budget): max_steps as given. Without model.depth both do nothing.
+    tokens_per_param: Optional[float] = 20.0
+    flops_budget: Optional[float] = None
 
 
 @dataclass

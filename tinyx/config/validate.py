@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tinyx.common.errors import ConfigError
 from tinyx.config.choices import check_choices
+from tinyx.config.dial import apply_dial
 from tinyx.config.schema import (
     DEVICES,
     MUON_ONLY_KEYS,
@@ -27,9 +28,10 @@ def _check(ok: bool, message: str) -> None:
 
 
 def validate(cfg: RunConfig) -> None:
-    """Cross-field checks that a schema alone cannot express."""
-    _check_sizes(cfg.model, cfg.train)
-    _validate_model(cfg.model)
+    """Cross-field checks that a schema alone cannot express; the model's as the size dial (model.depth) shapes it."""
+    model = apply_dial(cfg.model)
+    _check_sizes(model, cfg.train)
+    _validate_model(model)
     _validate_optim(cfg.optim)
     _validate_data(cfg.data)
     _validate_hardware(cfg.hardware)
@@ -71,6 +73,10 @@ def _validate_model(m: ModelConfig) -> None:
            f"model.init_from={m.init_from} is not hf:<an existing folder>: pass model.init_from=hf:<a folder "
            f"written by `tinyx export` or transformers' save_pretrained>.")
     _check(m.vocab_size is None or m.vocab_size >= 1, f"model.vocab_size={m.vocab_size} must be positive or null.")
+    _check(m.depth is None or m.init_from is None,
+           f"model.depth={m.depth} with model.init_from={m.init_from}: the folder's weights fix the shape; "
+           f"use model.depth=null.")
+    _check(m.base_width >= 1, f"model.base_width={m.base_width} must be a positive integer (e.g. 128).")
 
 
 def _validate_optim(o: OptimConfig) -> None:
@@ -128,3 +134,6 @@ def _validate_train(t: TrainConfig) -> None:
     _check(t.resume in (None, "auto", "last") or Path(t.resume).expanduser().exists(),
            f"train.resume={t.resume} does not exist: pass train.resume=auto (this run directory's newest "
            f"checkpoint), train.resume=last (the newest run), a run directory or a checkpoint file.")
+    for key, value in (("train.tokens_per_param", t.tokens_per_param), ("train.flops_budget", t.flops_budget)):
+        _check(value is None or value > 0,
+               f"{key}={value} must be > 0, or null (e.g. train.tokens_per_param=20, Chinchilla's ratio).")

@@ -46,6 +46,9 @@ def architecture(cfg: ModelConfig) -> str:
     # Sinks first: whatever the block, nothing in transformers computes them.
     blockers.insert(0, (cfg.attn_sink != "none", f"model.attn_sink={cfg.attn_sink}",
                         "no transformers architecture has tinyx's sinks"))
+    blockers.insert(0, (cfg.parametrization == "mup" and cfg.d_model != cfg.base_width,
+                        f"model.parametrization=mup at model.d_model={cfg.d_model} (base_width {cfg.base_width})",
+                        "its logits are scaled by base_width/d_model, which no transformers head does"))
     for blocked, switch, why in blockers:
         if blocked:
             raise ExportError(f"{switch} has no Hugging Face equivalent ({why}): {_WOULD_EXPORT}.")

@@ -5,4 +5,5 @@
     layers.py      norms, rotary position tables, the MLP
     decoding.py    sampling tokens from a model (temperature, top-k, top-p, the KV cache)
     optimizers.py  the optimizers and the learning-rate schedule; muon.py the Muon optimizer
+    mup.py         muP's width multiplier (model.parametrization=mup) and activation_rms for a coordinate check
 """

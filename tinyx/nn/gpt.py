@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tinyx.config import ModelConfig
 from tinyx.nn.attention import CausalSelfAttention, KVCache, LayerKV
 from tinyx.nn.layers import MLP, make_norm, rope_tables
+from tinyx.nn.mup import width_mult
 
 
 class Block(nn.Module):
@@ -54,12 +55,18 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.tok_emb.weight
+        # model.parametrization=mup: logits times 1/m (tinyx.nn.mup); None under sp and at m = 1, so those
+        # forwards are the same operations as ever.
+        self.logit_mult = None if width_mult(cfg) == 1.0 else 1.0 / width_mult(cfg)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # GPT-2 init: N(0, init_std), residual output projections scaled down by depth (or zero).
+        # GPT-2 init: N(0, init_std), residual output projections scaled down by depth (or zero). Under mup the
+        # blocks' linear weights (hidden matrices) by 1/sqrt(m) more; embeddings keep init_std.
         std = self.cfg.init_std
-        proj_std = 0.0 if self.cfg.zero_init_proj else std / math.sqrt(2 * self.cfg.n_layer)
+        hidden_std = std / math.sqrt(width_mult(self.cfg))
+        proj_std = 0.0 if self.cfg.zero_init_proj else hidden_std / math.sqrt(2 * self.cfg.n_layer)
+        hidden = {id(m.weight) for m in self.blocks.modules() if isinstance(m, nn.Linear)}
         for name, p in self.named_parameters():
             if name.endswith("proj.weight") and proj_std == 0.0:
                 nn.init.zeros_(p)
@@ -68,7 +75,7 @@ class GPT(nn.Module):
             elif name.endswith("sink_logit"):
                 nn.init.zeros_(p)
             elif p.dim() >= 2:
-                nn.init.normal_(p, 0.0, std)
+                nn.init.normal_(p, 0.0, hidden_std if id(p) in hidden else std)
             elif name.endswith("bias"):
                 nn.init.zeros_(p)
 
@@ -107,9 +114,11 @@ class GPT(nn.Module):
         if kv_cache is not None:
             kv_cache.length += t
         x = self.norm_f(x)
+        logits = self.lm_head(x if targets is not None else x[:, -1:, :])
+        if self.logit_mult is not None:
+            logits = logits * self.logit_mult
         if targets is None:
-            return self.lm_head(x[:, -1:, :]), None
-        logits = self.lm_head(x)
+            return logits, None
         return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
     @torch.no_grad()

@@ -17,6 +17,7 @@ import torch.nn as nn
 from tinyx.common.errors import ConfigError
 from tinyx.config import OptimConfig
 from tinyx.nn.muon import Muon
+from tinyx.nn.mup import width_mult
 
 
 def _fused_ok(cfg: OptimConfig, device: torch.device) -> bool:
@@ -49,10 +50,18 @@ def qkv_row_splits(model: nn.Module) -> dict[int, list[int]]:
 
 
 def _adamw(params: list[nn.Parameter], lr: float, betas, weight_decay: float, cfg: OptimConfig,
-           device: torch.device) -> torch.optim.AdamW:
+           device: torch.device, hidden: list[nn.Parameter] = (), hidden_lr: float | None = None) -> torch.optim.AdamW:
+    """AdamW over `params`; the `hidden` matrices among them in a group of their own at `hidden_lr` (mup's lr / m),
+    which only a mup model of another width than its base_width has (elsewhere the groups are as they always were).
+    """
     # Matrices (linear weights, embeddings) decay; biases, norm gains and scalars do not.
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay, "base_lr": lr},
+    hidden_ids = {id(p) for p in hidden}
+    groups = [{"params": [p for p in params if p.dim() >= 2 and id(p) not in hidden_ids],
+               "weight_decay": weight_decay, "base_lr": lr},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "base_lr": lr}]
+    if hidden_ids:
+        groups.insert(1, {"params": [p for p in params if id(p) in hidden_ids], "weight_decay": weight_decay,
+                          "lr": hidden_lr, "base_lr": hidden_lr})
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=tuple(betas), eps=cfg.eps,
                              fused=_fused_ok(cfg, device))
 
@@ -60,7 +69,11 @@ def _adamw(params: list[nn.Parameter], lr: float, betas, weight_decay: float, cf
 def build_optimizers(model: nn.Module, cfg: OptimConfig, device: torch.device) -> list[torch.optim.Optimizer]:
     params = [p for p in model.parameters() if p.requires_grad]  # a tied weight appears once
     if cfg.name == "adamw":
-        return [_adamw(params, cfg.lr, cfg.betas, cfg.weight_decay, cfg, device)]
+        # mup (tinyx.nn.mup): the hidden matrices' lr / m. Muon's own lr is not divided (its spectral scaling is
+        # already muP's), and the AdamW it drives holds no hidden matrix.
+        mult = width_mult(model.cfg) if hasattr(model, "cfg") else 1.0
+        hidden = hidden_matrices(model) if mult != 1.0 else []
+        return [_adamw(params, cfg.lr, cfg.betas, cfg.weight_decay, cfg, device, hidden, cfg.lr / mult)]
     hidden = hidden_matrices(model)
     hidden_ids = {id(p) for p in hidden}
     rest = [p for p in params if id(p) not in hidden_ids]
@@ -77,10 +90,16 @@ def build_optimizers(model: nn.Module, cfg: OptimConfig, device: torch.device) -
 
 
 def describe(optimizers: list[torch.optim.Optimizer]) -> str:
-    """One line: each optimizer, its LR and its share of the parameters."""
+    """One line: each optimizer, its LR (a mup model's AdamW: also its hidden matrices' lr / m) and its share of
+    the parameters."""
     counts = [sum(p.numel() for g in opt.param_groups for p in g["params"]) for opt in optimizers]
     total = sum(counts)
-    return " | ".join(f"{type(opt).__name__} lr {opt.param_groups[0]['base_lr']:g} on {n:,} params ({n / total:.1%})"
+
+    def lrs(opt) -> str:
+        first, *others = dict.fromkeys(g["base_lr"] for g in opt.param_groups)
+        return f"{first:g}" + "".join(f" (hidden matrices {lr:g})" for lr in others)
+
+    return " | ".join(f"{type(opt).__name__} lr {lrs(opt)} on {n:,} params ({n / total:.1%})"
                       for opt, n in zip(optimizers, counts))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable
 
 from tinyx.common.errors import CheckpointError
+from tinyx.config import ModelConfig
 from tinyx.rundir.checkpoints import CKPT_DIR, find_checkpoint, load_checkpoint, load_latest_good
 from tinyx.rundir.data_record import data_settings, tokenizer_mismatch
 from tinyx.rundir.last import LAST, resolve_last
@@ -44,7 +46,8 @@ def check_resumable(state: dict, path: Path, model_cfg: dict, tokenizer: dict) -
     if mismatch:
         raise CheckpointError(f"checkpoint {path} was trained with {mismatch}: resume with the data it was "
                               f"trained on ({data_settings(state['config'])}).")
-    trained = state["config"].get("model", {})
+    # A key newer than the checkpoint (model.depth, model.parametrization, ...) was trained with its default.
+    trained = {**{f.name: f.default for f in fields(ModelConfig)}, **state["config"].get("model", {})}
     differing = [k for k in model_cfg if k != "dropout" and trained.get(k) != model_cfg[k]]
     if differing:
         diffs = ", ".join(f"model.{k}={trained.get(k)} (this run: {model_cfg[k]})" for k in differing)

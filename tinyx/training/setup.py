@@ -24,6 +24,7 @@ from tinyx.nn.gpt import GPT
 from tinyx.nn.optimizers import build_optimizers, describe
 from tinyx.rundir.data_record import train_identity
 from tinyx.runtime import distributed
+from tinyx.training.budget import tokens_per_step, with_size_budget
 from tinyx.training.checkpointing import Checkpointer
 from tinyx.training.evaluation import Evaluator
 from tinyx.training.machine import Machine, prepare_machine, seed_rank, wrap_for_world
@@ -56,7 +57,7 @@ def setup(cfg: RunConfig, run_dir: Path, *, labels: RunLabels, redactor: Redacto
     tc = run_cfg.train
     run = Run(run_cfg, machine.run_dir, machine.world, machine.hw, trainable, state, checkpointer, evaluator,
               console, loggers, machine.injected, resumed_from,
-              tc.batch_size * tc.grad_accum * run_cfg.model.block_size * machine.world.size,
+              tokens_per_step(run_cfg, machine.world.size),
               data_order=sampler.order_key(tc.grad_accum, train_identity(data)))
     _announce(run, data)
     return run
@@ -64,7 +65,8 @@ def setup(cfg: RunConfig, run_dir: Path, *, labels: RunLabels, redactor: Redacto
 
 def _data_and_config(cfg: RunConfig, machine: Machine) -> tuple[RunConfig, TokenData, WindowSampler]:
     """Load the tokens and make this rank's sampler (before any file: a bad window_start fails here); returns
-    the config the data completes (the vocabulary size, the tokenizer; a Hub model's shape for model.init_from)."""
+    the config the data completes (the vocabulary size, the tokenizer; a Hub model's shape for model.init_from;
+    model.depth's shape and train.max_steps)."""
     if cfg.model.init_from:
         from tinyx.hf import load as hf_load
 
@@ -75,6 +77,7 @@ def _data_and_config(cfg: RunConfig, machine: Machine) -> tuple[RunConfig, Token
     check_lengths(data, asked.model.block_size)
     sampler = make_sampler(data, asked, machine.world.rank, machine.world.size)
     run_cfg = _with_vocab_size(_with_tokenizer_kind(asked, data.tokenizer), data.tokenizer)
+    run_cfg = with_size_budget(run_cfg, machine.world.size)  # model.depth: the shape and length it dials
     if cfg.model.init_from:
         hf_load.check(run_cfg, data.tokenizer, folder_tokenizer)
     return run_cfg, data, sampler
