@@ -177,7 +177,8 @@ def made(deltas, holm_p, slope_ci, star_ci, zero_at=None, fitted=True) -> Trend:
     (made([0.01, 0.02, 0.03], [0.04, 0.01, 0.001], (0.005, 0.02), (0.03, 0.06)), GROWS, "worse"),
     (made([-0.03, -0.02, -0.01], [0.001, 0.01, 0.04], (0.005, 0.02), (-0.01, 0.02), zero_at=2e19), FADES,
      "better"),
-    (made([-0.03, -0.02, -0.01], [0.001, 0.01, 0.04], (0.001, 0.02), (-0.03, -0.01)), UNDECIDED, "better"),
+    # Shrinking, but its interval stays below 0 out to the target: it holds.
+    (made([-0.03, -0.02, -0.01], [0.001, 0.01, 0.04], (0.001, 0.02), (-0.03, -0.01)), HOLDS, "better"),
     (made([-0.03, -0.02, -0.01], [0.001, 0.01, 0.2], (-0.001, 0.02), (-0.03, 0.01), zero_at=2e19), UNDECIDED,
      "better"),
     (made([-0.01, -0.01, -0.01], [0.2, 0.3, 0.1], (-0.004, 0.004), (-0.03, -0.01)), UNDECIDED, None),

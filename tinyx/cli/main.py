@@ -19,6 +19,7 @@ from tinyx.cli.args import EXIT_USAGE
 TOOLS = {
     "compare": "tinyx.compare",
     "ablate": "tinyx.tools.ablate.cli",
+    "ladder": "tinyx.tools.ladder.cli",
     "evaluate": "tinyx.tools.evaluate",
     "generate": "tinyx.tools.generate",
     "export": "tinyx.tools.export",

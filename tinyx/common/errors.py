@@ -41,6 +41,10 @@ class AblateError(TinyxError):
     """Bad arms or options for tinyx.tools.ablate, or a training run of it that failed."""
 
 
+class LadderError(TinyxError):
+    """Bad arms, sizes or options for `tinyx ladder`, or a training run of it that failed."""
+
+
 class EvaluateError(TinyxError):
     """Bad arguments or checkpoints for `tinyx evaluate`."""
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from tinyx.config.secrets import Redactor
 
 # wandb's job types: what a run is, so a dashboard tells them apart within a study's group.
-TRAIN_JOB, TUNING_JOB, SWEEP_JOB, COMPARE_JOB = "train", "tuning", "sweep", "compare"
+TRAIN_JOB, TUNING_JOB, SWEEP_JOB, COMPARE_JOB, LADDER_JOB = "train", "tuning", "sweep", "compare", "ladder"
 WANDB_LABELS_FILE = "labels.json"  # inside <run dir>/wandb/: the labels the run was first logged under
 _MAX_LABEL = 128  # wandb's longest name, group and job type
 

@@ -19,11 +19,12 @@ from tinyx.tools.ladder.trend import Trend
 HOLDS, GROWS, FADES, UNDECIDED = "holds", "grows", "fades", "undecided"
 
 RULE = (f"Verdict (variant - baseline, lower is better): holds = Δ at the largest size significant (paired/Welch t, "
-        f"Holm-adjusted over the sizes, p < {ALPHA:g}), the 95% interval of the extrapolated Δ* at C* on the same "
-        f"side of 0, and the slope of Δ per decade of compute not significantly toward 0;\n"
-        f"grows = holds, and the slope's 95% interval excludes 0 away from 0 (|Δ| grows with compute);\n"
-        f"fades = Δ significant (Holm) at some size, the interval of Δ reaches 0 by C*, and the slope significantly "
-        f"toward 0;\nundecided = anything else, including a ladder no power law fits (fewer than three sizes).")
+        f"Holm-adjusted over the sizes, p < {ALPHA:g}) and the 95% interval of the extrapolated Δ on the same side of "
+        f"0 all the way from the largest run to the target C* (it may shrink, but not to 0);\n"
+        f"grows = holds, and the slope of Δ per decade of compute significantly away from 0 (95% t interval);\n"
+        f"fades = Δ significant (Holm) at some size, the interval of Δ reaches 0 before C*, and the slope "
+        f"significantly toward 0;\nundecided = anything else, including a ladder no power law fits (fewer than "
+        f"three sizes).")
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ def decide(trend: Trend) -> Verdict:
     last = len(trend.sizes) - 1
     sign = _sign(trend.sizes[last].delta) if last in significant else _sign(trend.sizes[significant[-1]].delta)
     side = _slope_side(trend, sign)
-    excludes = (x.ci_low > 0 or x.ci_high < 0) and _sign(x.delta) == sign
-    if last in significant and excludes and side >= 0:
+    excludes = (x.ci_low > 0 or x.ci_high < 0) and _sign(x.delta) == sign and x.zero_at is None
+    if last in significant and excludes:
         name = GROWS if side > 0 else HOLDS
         return Verdict(name, _direction(sign), f"Δ* = {x.delta:+.4g} [{x.ci_low:+.4g}, {x.ci_high:+.4g}] at C*")
     if side < 0 and x.zero_at is not None:

@@ -1,0 +1,3 @@
+from tinyx.tools.ladder.cli import run
+
+run()

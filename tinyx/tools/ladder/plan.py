@@ -1,0 +1,132 @@
+"""Before a ladder runs: every arm composed at every size (a typo or an impossible size fails here, once), each
+size's figures (parameters, FLOPs per token, tokens, epochs, FLOPs) and a time plan at this machine's throughput,
+measured here on a few steps of each model at the threads each run will get."""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, replace
+
+from tinyx.common.errors import LadderError
+from tinyx.tools.ablate.seeds import ArmSpec
+
+DIAL_KEY = "model.depth"
+# Seconds a run spends outside its steps and evaluations (process start, imports, data, first checkpoint), measured
+# on the 2-core machine with the launcher's forkserver (docs/ladders.md): part of the plan, so it is quoted.
+STARTUP_SECONDS = 4.0
+
+
+@dataclass
+class Rung:
+    """One arm at one size: its composed config and its figures (tinyx.training.budget.SizeFigures)."""
+
+    arm: ArmSpec
+    depth: int
+    config: object  # RunConfig, vocab size filled in
+    figures: object
+    train_tokens: int  # the corpus's training split
+    step_seconds: float = 0.0  # measured
+    eval_seconds: float = 0.0  # one evaluation, measured
+
+    @property
+    def epochs(self) -> float:
+        return self.figures.tokens / self.train_tokens
+
+    @property
+    def evaluations(self) -> int:
+        every = self.config.train.eval_every
+        return self.figures.steps // every + (self.figures.steps % every != 0)
+
+    @property
+    def run_seconds(self) -> float:
+        return STARTUP_SECONDS + self.figures.steps * self.step_seconds + self.evaluations * self.eval_seconds
+
+
+def compose_rungs(arms: list[ArmSpec], depths: list[int], extra: list[str]) -> list[Rung]:
+    """Every arm at every depth, composed and sized (the data loaded once per arm for its vocabulary)."""
+    from tinyx.config import to_run_config
+    from tinyx.data import load_tokens
+    from tinyx.hydra_glue.compose import compose_train
+    from tinyx.training.budget import size_figures, with_size_budget
+
+    rungs = []
+    for arm in arms:
+        for depth in depths:
+            cfg = to_run_config(compose_train([*arm.overrides, f"{DIAL_KEY}={depth}", *extra]))
+            data = load_tokens(cfg.data)
+            vocab = cfg.model.vocab_size or data.tokenizer.vocab_size
+            figures = size_figures(cfg, vocab)
+            sized = with_size_budget(replace(cfg, model=replace(cfg.model, vocab_size=vocab)))
+            rungs.append(Rung(arm, depth, sized, figures, len(data.train)))
+    return rungs
+
+
+def check_cap(rungs: list[Rung], max_flops: float | None) -> None:
+    if max_flops is None:
+        return
+    over = [r for r in rungs if r.figures.flops > max_flops]
+    if over:
+        r = over[0]
+        raise LadderError(f"{r.arm.name} at {DIAL_KEY}={r.depth} trains {r.figures.flops:.3g} FLOPs, beyond "
+                          f"--max-flops {max_flops:.3g}: drop that size, lower train.tokens_per_param, or raise "
+                          f"the cap.")
+
+
+def measure(rungs: list[Rung], threads: int, steps: int = 6) -> None:
+    """Each rung's step and evaluation time, on random tokens, at `threads` threads (the runs' own)."""
+    import torch
+
+    from tinyx.nn.gpt import GPT
+    from tinyx.nn.optimizers import build_optimizers
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for rung in rungs:
+            cfg = rung.config
+            model = GPT(cfg.model)
+            optimizers = build_optimizers(model, cfg.optim, torch.device("cpu"))
+            batch = torch.randint(0, cfg.model.vocab_size, (cfg.train.batch_size, cfg.model.block_size))
+            rung.step_seconds = _timed(lambda: _train_step(model, optimizers, batch, cfg.train.grad_accum), steps)
+            windows = torch.randint(0, cfg.model.vocab_size, (cfg.train.eval_batch_size, cfg.model.block_size))
+            rung.eval_seconds = cfg.train.eval_batches * _timed(lambda: _eval_batch(model, windows), 3)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_step(model, optimizers, batch, accum: int) -> None:
+    for _ in range(accum):
+        _, loss = model(batch, batch)
+        loss.backward()
+    for opt in optimizers:
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+
+def _eval_batch(model, windows) -> None:
+    import torch
+
+    with torch.no_grad():
+        model(windows, windows)
+
+
+def _timed(fn, n: int) -> float:
+    """Median seconds of fn over n calls, after two warm-up calls."""
+    import statistics
+
+    fn(), fn()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def makespan(seconds: list[float], slots: int) -> float:
+    """Wall time of jobs started in this order on `slots` slots, each on the first free one."""
+    free = [0.0] * max(1, slots)
+    for s in seconds:
+        heapq.heappush(free, heapq.heappop(free) + s)
+    return max(free)
