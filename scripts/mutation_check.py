@@ -281,6 +281,23 @@ BREAKS = [
           'self.wall_offset, self.eval_seconds = state.get("wall_seconds", 0.0),',
           "self.wall_offset, self.eval_seconds = 0.0,",
           ["tests/unit/test_training_parts.py", "-k", "counters_and_clocks"]),
+    # Issue 26: the ladder, the size dial, muP and budget-matched comparisons.
+    Break("ladder-interval-not-widened-for-few-seeds", "tinyx/tools/ladder/trend.py",
+          "return point + np.asarray(inflation(df, level))[..., None] * spread", "return point + spread",
+          ["tests/unit/test_ladder_stats.py", "-k", "covers"], slow=True),
+    Break("ladder-holds-though-the-interval-reaches-0", "tinyx/tools/ladder/verdict.py",
+          "_sign(x.delta) == sign and x.zero_at is None", "_sign(x.delta) == sign",
+          ["tests/unit/test_ladder_stats.py", "-k", "verdict"]),
+    Break("ladder-variant-seeds-not-offset", "tinyx/tools/ladder/runs.py",
+          "start = 0 if rung.arm is baseline else variant_offset", "start = 0",
+          ["tests/e2e/test_ladder_command.py"], slow=True),
+    Break("dial-width-ignores-aspect-ratio", "tinyx/config/dial.py", "    d_model = depth * aspect",
+          "    d_model = depth * 32", ["tests/unit/test_dial.py"]),
+    Break("mup-hidden-lr-not-divided", "tinyx/nn/optimizers.py", "cfg, device, hidden, cfg.lr / mult)]",
+          "cfg, device, hidden, cfg.lr)]", ["tests/unit/test_coordinate_check.py", "tests/unit/test_dial.py"], slow=True),
+    Break("at-flops-ignores-flops-per-token", "tinyx/compare/budget.py",
+          "(run.tokens_per_step * run.flops_per_token) * (1 + 1e-12))", "(run.tokens_per_step * 1000) * (1 + 1e-12))",
+          ["tests/unit/test_compare.py", "-k", "at_flops"]),
 ]
 
 

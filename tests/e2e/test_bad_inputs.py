@@ -8,7 +8,7 @@ file written or changed (Hydra's own `.hydra/` and `train.log` aside).
 Adding a case is one line in CASES. Placeholders in args: {tmp} (the case's folder, holding the bad
 files made by `bad_files`), {run} (a trained micro run), {ckpt} (its latest checkpoint), {corpus}.
 Tools: "train" (tinyx.hydra_glue.train_main.run_train on the composed config, as train.py calls it; `hydra.run.dir=`
-picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate", "export",
+picks the run directory), "train.py" (a real subprocess), "generate", "evaluate", "compare", "ablate", "ladder", "export",
 "bench" (their main(argv)), "tinyx" (the `tinyx <tool>` command's main(argv)), and "script" (`python <args>` as a subprocess, e.g. for another entry point).
 """
 
@@ -322,6 +322,19 @@ CASES = {
                                                ["holds an ablation of baseline 'experiment=baseline' with overrides "
                                                 "'train.max_steps=20'", "pass another --out"]),
     "ablate-same-arm-twice": Case("ablate", ["baseline", "baseline"], ["two arms are the same", "each arm once"]),
+    # ---- tinyx ladder (before any run starts; a size whose seeds lack the metric: tests/unit/test_ladder.py)
+    "ladder-single-size": Case("ladder", ["baseline", "llama_tiny", "--depths", "3"],
+                               ["--depths 3: one size, so no fit and no trend is possible", "--depths 2,3,4",
+                                "tinyx ablate"]),
+    "ladder-one-seed": Case("ladder", ["baseline", "llama_tiny", "--depths", "2,3", "--seeds", "1"],
+                            ["--seeds 1: one seed gives no spread", "pass 2 or more"]),
+    "ladder-dial-no-head-split": Case("ladder", ["baseline", "llama_tiny", "--depths", "2,3", "--out",
+                                                 "{tmp}/ladder_out", "--", "model.aspect_ratio=16"],
+                                      ["model.depth=3 gives n_head 3", "use model.depth=4 or model.n_kv_head=null"]),
+    "ladder-beyond-the-cap": Case("ladder", ["baseline", "llama_tiny", "--depths", "2,3", "--max-flops", "1e9",
+                                             "--out", "{tmp}/ladder_out", "--", "debug=micro", "data.path={corpus}"],
+                                  ["experiment=baseline at model.depth=2 trains", "beyond --max-flops 1e+09",
+                                   "raise the cap"]),
     # ---- sweep.py (more search-space and storage cases, in-process: tests/test_sweep.py)
     "sweep-key-typo": Case("script", ["sweep.py", "sweep.n_trialz=3", "sweep.root={tmp}/sweeps"],
                            ["unknown config key 'sweep.n_trialz'", "did you mean sweep.n_trials?"]),

@@ -35,7 +35,8 @@ def results(tmp_path, variant_scale: float, seeds: int = 3, noise: float = 0.004
     for arm, f in zip(arms, (base_law, var_law)):
         values = [[f(c) + rng.normal(0, noise) for _ in range(seeds)] for c in COMPUTE]
         out.append(ArmResults(arm, [2, 3, 4, 5], [1000 * d ** 3 for d in (2, 3, 4, 5)], list(COMPUTE), values,
-                              [[None] * seeds for _ in COMPUTE]))
+                              [[None] * seeds for _ in COMPUTE], tokens=[int(c / 1e4) for c in COMPUTE],
+                              flops_per_token=[1e4] * 4))
     opts = SimpleNamespace(arms=arms, depths=[2, 3, 4, 5], seeds=seeds, out=tmp_path, metric="val/loss", target=10.0,
                            boot=300)
     rungs = [Rung(r.arm, d, None, SimpleNamespace(params=p, flops=c), 1_000_000) for r in out

@@ -181,6 +181,9 @@ def made(deltas, holm_p, slope_ci, star_ci, zero_at=None, fitted=True) -> Trend:
     (made([-0.03, -0.02, -0.01], [0.001, 0.01, 0.04], (0.001, 0.02), (-0.03, -0.01)), HOLDS, "better"),
     (made([-0.03, -0.02, -0.01], [0.001, 0.01, 0.2], (-0.001, 0.02), (-0.03, 0.01), zero_at=2e19), UNDECIDED,
      "better"),
+    # Below 0 at the target, but the interval touched 0 on the way there: not a gain that holds all the way.
+    (made([-0.02, -0.02, -0.02], [0.01, 0.01, 0.01], (-0.004, 0.004), (-0.03, -0.01), zero_at=5e18), UNDECIDED,
+     "better"),
     (made([-0.01, -0.01, -0.01], [0.2, 0.3, 0.1], (-0.004, 0.004), (-0.03, -0.01)), UNDECIDED, None),
     (made([-0.02, -0.02], [0.01, 0.01], (-0.004, 0.004), (0, 0), fitted=False), UNDECIDED, None),
 ])

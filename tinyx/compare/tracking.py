@@ -15,7 +15,6 @@ from pathlib import Path
 from tinyx.compare.comparison import Comparison
 from tinyx.compare.report import REPORT_FILES, arm_summary, metric_label
 from tinyx.loggers.labels import COMPARE_JOB, logged_labels, study_group
-from tinyx.rundir.contract import WANDB_DIR
 
 
 def _common(values: list) -> str | None:
@@ -38,7 +37,7 @@ def log_comparison(c: Comparison, out_dir: Path, group: str | None = None, compa
     folder compared, default out_dir); returns the line to print (its URL or sync hint)."""
     import wandb
 
-    from tinyx.loggers.wandb_env import offline_reason, wandb_mode
+    from tinyx.loggers.wandb_env import finished_run_line, offline_reason, wandb_mode
 
     runs = [r for a in c.arms for r in a.runs]
     offline = offline_reason(wandb_mode()) is not None  # first: it drops the empty WANDB_* wandb would refuse
@@ -71,10 +70,7 @@ def log_comparison(c: Comparison, out_dir: Path, group: str | None = None, compa
         run.summary.update(arm_summary(c))
     finally:
         run.finish()
-    if run.offline:
-        return f"wandb: offline comparison run {run.id} in {out_dir / WANDB_DIR}; upload with: uv run wandb sync " \
-               f"{out_dir / WANDB_DIR / 'offline-run-*'}"
-    return f"wandb: {run.url}"
+    return finished_run_line(run, out_dir, "comparison")
 
 
 def _cell(value):

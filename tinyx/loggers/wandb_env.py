@@ -57,3 +57,18 @@ def offline_reason(mode: str) -> str | None:
     if not has_wandb_key():
         return "no WANDB_API_KEY in the environment or .env"
     return None
+
+
+def finished_run_line(run, folder, what: str) -> str:
+    """The line a tool prints after logging `what` (e.g. "comparison") as a wandb run kept in <folder>/wandb: its
+    URL, or where the offline run is and how to upload it."""
+    from pathlib import Path
+
+    from tinyx.rundir.contract import WANDB_DIR
+
+    where = Path(folder) / WANDB_DIR
+    if run.offline:
+        return (f"wandb: offline {what} run {run.id} in {where}; upload with: uv run wandb sync "
+                f"{where / 'offline-run-*'}")
+    return f"wandb: {run.url}"
+

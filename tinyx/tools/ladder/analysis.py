@@ -28,6 +28,9 @@ class ArmFit:
     values: list[list[float]]
     means: list[float]
     sds: list[float | None]
+    tokens: list[int] = field(default_factory=list)
+    flops_per_token: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # mean wall time of a run at each size
     fit: powerlaw.PowerLaw | None = None
     no_fit: str = ""
     E_ci: tuple = (None, None)
@@ -97,7 +100,8 @@ def fit_arm(res: ArmResults, grid: np.ndarray, target: float, n_boot: int, rng) 
     a = _arm(res)
     means = powerlaw.size_means(a.values)
     out = ArmFit(res.arm.name, res.depths, res.params, res.compute, res.values, list(means),
-                 [_sd(r) for r in res.values])
+                 [_sd(r) for r in res.values], res.tokens, res.flops_per_token,
+                 [res.seconds(k) for k in range(len(res.depths))])
     try:
         out.fit = powerlaw.fit_power_law(a.compute, a.values)
     except powerlaw.FitError as error:

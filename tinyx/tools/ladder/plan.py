@@ -44,21 +44,21 @@ class Rung:
 
 
 def compose_rungs(arms: list[ArmSpec], depths: list[int], extra: list[str]) -> list[Rung]:
-    """Every arm at every depth, composed and sized (the data loaded once per arm for its vocabulary)."""
+    """Every arm at every depth composed and validated (an impossible size fails before any data is read), then
+    sized with its tokenizer's vocabulary."""
     from tinyx.config import to_run_config
     from tinyx.data import load_tokens
     from tinyx.hydra_glue.compose import compose_train
     from tinyx.training.budget import size_figures, with_size_budget
 
+    configs = [(arm, depth, to_run_config(compose_train([*arm.overrides, f"{DIAL_KEY}={depth}", *extra])))
+               for arm in arms for depth in depths]
     rungs = []
-    for arm in arms:
-        for depth in depths:
-            cfg = to_run_config(compose_train([*arm.overrides, f"{DIAL_KEY}={depth}", *extra]))
-            data = load_tokens(cfg.data)
-            vocab = cfg.model.vocab_size or data.tokenizer.vocab_size
-            figures = size_figures(cfg, vocab)
-            sized = with_size_budget(replace(cfg, model=replace(cfg.model, vocab_size=vocab)))
-            rungs.append(Rung(arm, depth, sized, figures, len(data.train)))
+    for arm, depth, cfg in configs:
+        data = load_tokens(cfg.data)
+        vocab = cfg.model.vocab_size or data.tokenizer.vocab_size
+        sized = with_size_budget(replace(cfg, model=replace(cfg.model, vocab_size=vocab)))
+        rungs.append(Rung(arm, depth, sized, size_figures(cfg, vocab), len(data.train)))
     return rungs
 
 

@@ -56,12 +56,27 @@ def size_lines(ladder: Ladder, rungs: list[Rung]) -> list[str]:
     return lines
 
 
+def sizes_lines(ladder: Ladder, rungs: list[Rung]) -> list[str]:
+    """Per arm and size: what it trained and how long a run took here (the mean over its seeds)."""
+    epochs = {(r.arm.name, r.depth): r.epochs for r in rungs}
+    lines = [f"| arm | {DIAL_KEY} | params | FLOPs/token | tokens | epochs | FLOPs | seconds a run |",
+             "|---|---|---|---|---|---|---|---|"]
+    for a in ladder.arms:
+        for k, depth in enumerate(a.depths):
+            lines.append(f"| {a.name} | {depth} | {a.params[k]:,} | {a.flops_per_token[k]:.3g} | {a.tokens[k]:,} | "
+                         f"{epochs.get((a.name, depth), math.nan):.2f} | {a.compute[k]:.3g} | "
+                         f"{_f(a.seconds[k], '.0f')} |")
+    return lines
+
+
 def report_text(ladder: Ladder, rungs: list[Rung], opts: Options) -> str:
     epochs = sorted({(r.depth, round(r.epochs, 2)) for r in rungs if r.arm is opts.arms[0]})
     lines = [f"# Ladder: {ladder.metric} against compute", "",
              f"Baseline {ladder.baseline}; sizes {DIAL_KEY}={','.join(map(str, opts.depths))}; {opts.seeds} seeds "
              f"each; epochs of the corpus the baseline reads per size: "
              + ", ".join(f"{d}: {e:g}" for d, e in epochs) + ".", "",
+             "## Sizes (seconds: train.py's own wall clock, start-up outside it not counted)", "",
+             *sizes_lines(ladder, rungs), "",
              "## Fits: L(C) = E + A * C^-alpha per arm (95% bootstrap intervals over seeds)", "", *fit_lines(ladder),
              "", "## The difference per size, its trend and its extrapolation", "", *size_lines(ladder, rungs),
              "## The rule", "", *ladder.rule.splitlines(), ""]
@@ -71,14 +86,15 @@ def report_text(ladder: Ladder, rungs: list[Rung], opts: Options) -> str:
 def csv_text(ladder: Ladder) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["arm", "depth", "params", "flops", "seeds", "mean", "sd", "delta", "delta_ci_low",
-                     "delta_ci_high", "p", "p_holm", "values"])
+    writer.writerow(["arm", "depth", "params", "flops_per_token", "tokens", "flops", "seconds", "seeds", "mean", "sd",
+                     "delta", "delta_ci_low", "delta_ci_high", "p", "p_holm", "values"])
     deltas = {(v.arm, s.depth): s for v in ladder.variants for s in v.sizes}
     for a in ladder.arms:
         for k, depth in enumerate(a.depths):
             s = deltas.get((a.name, depth))
             vals = [x for x in a.values[k] if not math.isnan(x)]
-            writer.writerow([a.name, depth, a.params[k], f"{a.compute[k]:.6g}", len(vals), f"{a.means[k]:.6f}",
+            writer.writerow([a.name, depth, a.params[k], f"{a.flops_per_token[k]:.6g}", a.tokens[k],
+                             f"{a.compute[k]:.6g}", _f(a.seconds[k], ".1f"), len(vals), f"{a.means[k]:.6f}",
                              _f(a.sds[k], ".6f"), *(["", "", "", "", ""] if s is None else [
                                  f"{s.delta:.6f}", _f(s.ci_low, ".6f"), _f(s.ci_high, ".6f"), _f(s.p, ".4g"),
                                  _f(s.p_holm, ".4g")]), " ".join(f"{x:.6f}" for x in vals)])

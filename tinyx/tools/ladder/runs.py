@@ -50,6 +50,13 @@ class ArmResults:
     values: list[list[float]]
     runs: list[list[object]] = field(default_factory=list)  # compare's RunResult or None, as values
     failed: list[str] = field(default_factory=list)  # "depth 3 seed 1: diverged"
+    tokens: list[int] = field(default_factory=list)
+    flops_per_token: list[float] = field(default_factory=list)
+
+    def seconds(self, k: int) -> float:
+        """The mean wall time of size k's runs (start-up outside train's clock not counted), NaN without runs."""
+        walls = [r.wall_seconds for r in self.runs[k] if r is not None and r.wall_seconds is not None]
+        return sum(walls) / len(walls) if walls else math.nan
 
 
 def read_results(rungs: list[Rung], seeds: int, out: Path, metric: str, variant_offset: int = 0) -> list[ArmResults]:
@@ -67,6 +74,8 @@ def read_results(rungs: list[Rung], seeds: int, out: Path, metric: str, variant_
         res.depths.append(rung.depth)
         res.params.append(rung.figures.params)
         res.compute.append(float(rung.figures.flops))
+        res.tokens.append(rung.figures.tokens)
+        res.flops_per_token.append(rung.figures.flops_per_token)
         res.values.append(row)
         res.runs.append(row_runs)
     return list(by_arm.values())

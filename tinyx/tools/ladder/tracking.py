@@ -8,7 +8,6 @@ import csv
 import os
 
 from tinyx.loggers.labels import LADDER_JOB, study_group
-from tinyx.rundir.contract import WANDB_DIR
 from tinyx.tools.ladder.analysis import Ladder
 from tinyx.tools.ladder.options import Options
 from tinyx.tools.ladder.report import CSV_FILE, DELTA_PLOT, FIT_PLOT
@@ -29,7 +28,7 @@ def log_ladder(ladder: Ladder, opts: Options) -> str:
     import wandb
 
     from tinyx.config import override_key
-    from tinyx.loggers.wandb_env import offline_reason, wandb_mode
+    from tinyx.loggers.wandb_env import finished_run_line, offline_reason, wandb_mode
 
     offline = offline_reason(wandb_mode()) is not None
     named = [o.partition("=")[2] for o in opts.extra if override_key(o) == "logger.wandb.group"]
@@ -47,7 +46,4 @@ def log_ladder(ladder: Ladder, opts: Options) -> str:
         run.summary.update(_summary(ladder))
     finally:
         run.finish()
-    if run.offline:
-        return f"wandb: offline ladder run {run.id} in {opts.out / WANDB_DIR}; upload with: uv run wandb sync " \
-               f"{opts.out / WANDB_DIR / 'offline-run-*'}"
-    return f"wandb: {run.url}"
+    return finished_run_line(run, opts.out, "ladder")
