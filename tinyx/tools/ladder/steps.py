@@ -28,7 +28,7 @@ def run_ladder(opts: Options) -> dict[str, str]:
     slots = plan_slots(opts.jobs)
     check_same_ladder(opts)
     if pending_jobs(rungs, opts.seeds, opts.out, opts.metric, {}, opts.variant_seed_offset):
-        measure(rungs, slots[0].threads)  # before ordering the jobs: the longest first
+        measure(rungs, slots[0].threads, len(slots))  # before ordering the jobs: the longest first
     jobs = pending_jobs(rungs, opts.seeds, opts.out, opts.metric, _labels(opts), opts.variant_seed_offset)
     if jobs:
         print_plan(rungs, opts, len(slots), {j.run_dir for j in jobs})
