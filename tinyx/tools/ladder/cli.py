@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     parser.add_argument("--variant-seeds-from", type=int, default=0, help="the variants' seeds start here "
                         "(default 0: paired with the baseline's); an A/A check on other seeds")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan (sizes, FLOPs, time) and run nothing")
     parser.add_argument("--wandb", action="store_true", help="log the ladder as a wandb run in the runs' group")
     add_overrides_help(parser, "every train.py run (seed, model.depth, hydra.run.dir and train.resume are the "
                                "ladder's own)")
@@ -68,7 +69,7 @@ def parse_args(argv: list[str]) -> Options:
     mine = {override_key(o) for o in extra}
     extra = [*(d for d in LADDER_DEFAULTS if override_key(d) not in mine), *extra]
     return Options(arms, depths, args.seeds, out, args.metric, args.target, args.max_flops, args.jobs, args.boot,
-                   args.wandb, args.variant_seeds_from, extra)
+                   args.wandb, args.dry_run, args.variant_seeds_from, extra)
 
 
 def _depths(text: str) -> list[int]:

@@ -20,5 +20,6 @@ class Options:
     jobs: int | None
     boot: int
     wandb: bool
+    dry_run: bool = False  # print the plan, run nothing
     variant_seed_offset: int = 0  # the variants' seeds start here (an A/A check on other seeds: unpaired)
     extra: list[str] = field(default_factory=list)

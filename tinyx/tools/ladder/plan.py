@@ -7,14 +7,12 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from tinyx.common.errors import LadderError
 from tinyx.tools.ablate.seeds import ArmSpec
 
 DIAL_KEY = "model.depth"
-# Seconds a run spends outside its steps and evaluations (process start, imports, data, first checkpoint), measured
-# on the 2-core machine with the launcher's forkserver (docs/ladders.md): part of the plan, so it is quoted.
-STARTUP_SECONDS = 4.0
 
 
 @dataclass
@@ -28,6 +26,7 @@ class Rung:
     train_tokens: int  # the corpus's training split
     step_seconds: float = 0.0  # measured
     eval_seconds: float = 0.0  # one evaluation, measured
+    startup_seconds: float = 0.0  # outside train.py's own clock: interpreter, imports, config, data; measured
 
     @property
     def epochs(self) -> float:
@@ -40,7 +39,7 @@ class Rung:
 
     @property
     def run_seconds(self) -> float:
-        return STARTUP_SECONDS + self.figures.steps * self.step_seconds + self.evaluations * self.eval_seconds
+        return self.startup_seconds + self.figures.steps * self.step_seconds + self.evaluations * self.eval_seconds
 
 
 def compose_rungs(arms: list[ArmSpec], depths: list[int], extra: list[str]) -> list[Rung]:
@@ -87,6 +86,36 @@ def measure(rungs: list[Rung], threads: int, slots: int = 1) -> None:
     for k, rung in enumerate(rungs):
         rung.step_seconds = sum(t[k][0] for t in timings) / len(timings)
         rung.eval_seconds = sum(t[k][1] for t in timings) / len(timings)
+
+
+def measure_startup(rungs: list[Rung], overrides: list[str], slots: int) -> None:
+    """The seconds a run spends outside its own clock (process start, imports, composing, the data, the last
+    checkpoint): `slots` real train.py runs of one step at once, as the ladder's runs start, less summary.json's
+    wall_seconds. The same for every rung (it does not grow with the model)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from tinyx.cli.entry import CHECKOUT
+
+    with tempfile.TemporaryDirectory() as tmp:
+        commands = [[sys.executable, str(CHECKOUT / "train.py"), *overrides, "train.tokens_per_param=null",
+                     "train.max_steps=1", "hardware.threads=1", f"hydra.run.dir={tmp}/{i}"] for i in range(slots)]
+        start = time.perf_counter()
+        running = {i: subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for i, c in enumerate(commands)}
+        ended = {}
+        while running:
+            for i in [i for i, p in running.items() if p.poll() is not None]:
+                ended[i] = time.perf_counter() - start
+                running.pop(i)
+            time.sleep(0.05)
+        inside = [json.loads((Path(tmp) / str(i) / "summary.json").read_text())["wall_seconds"]
+                  if (Path(tmp) / str(i) / "summary.json").is_file() else 0.0 for i in range(slots)]
+    startup = sum(ended[i] - inside[i] for i in range(slots)) / slots
+    for rung in rungs:
+        rung.startup_seconds = startup
 
 
 def _measure_all(payload: list[tuple[object, int]], steps: int = 6) -> list[tuple[float, float]]:

@@ -7,7 +7,7 @@ import json
 
 from tinyx.common.errors import LadderError
 from tinyx.tools.ladder.options import Options
-from tinyx.tools.ladder.plan import Rung, check_cap, compose_rungs, makespan, measure
+from tinyx.tools.ladder.plan import Rung, check_cap, compose_rungs, makespan, measure, measure_startup
 
 PLAN_FILE = "ladder.json"
 
@@ -26,12 +26,16 @@ def run_ladder(opts: Options) -> dict[str, str]:
     rungs = compose_rungs(opts.arms, opts.depths, opts.extra)
     check_cap(rungs, opts.max_flops)
     slots = plan_slots(opts.jobs)
-    check_same_ladder(opts)
+    if not opts.dry_run:
+        check_same_ladder(opts)
     if pending_jobs(rungs, opts.seeds, opts.out, opts.metric, {}, opts.variant_seed_offset):
         measure(rungs, slots[0].threads, len(slots))  # before ordering the jobs: the longest first
+        measure_startup(rungs, [*opts.arms[0].overrides, f"model.depth={opts.depths[0]}", *opts.extra], len(slots))
     jobs = pending_jobs(rungs, opts.seeds, opts.out, opts.metric, _labels(opts), opts.variant_seed_offset)
     if jobs:
         print_plan(rungs, opts, len(slots), {j.run_dir for j in jobs})
+    if opts.dry_run:
+        return {}
     run_pool(jobs, opts.extra, opts.jobs, say)
     results = read_results(rungs, opts.seeds, opts.out, opts.metric, opts.variant_seed_offset)
     check_complete(results, opts.metric)
@@ -69,6 +73,8 @@ def print_plan(rungs: list[Rung], opts: Options, slots: int, pending: set) -> No
             for s in seeds_of(r, opts.seeds, opts.arms[0], opts.variant_seed_offset)
             if run_dir(opts.out, r.arm, r.depth, s) in pending]
     total = sum(r.figures.flops for r in rungs) * opts.seeds
+    say(f"  each run's start-up outside its own clock (imports, config, data), measured: "
+        f"{rungs[0].startup_seconds:.1f} s")
     say(f"  total: {len(rungs) * opts.seeds} runs, {total:.3g} FLOPs; {len(todo)} to run, about "
         f"{_duration(makespan(todo, slots))} at this machine's measured speed")
 
