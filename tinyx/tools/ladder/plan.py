@@ -92,12 +92,12 @@ def measure_startup(rungs: list[Rung], overrides: list[str], slots: int) -> None
     """The seconds a run spends outside its own clock (process start, imports, composing, the data, the last
     checkpoint): `slots` real train.py runs of one step at once, as the ladder's runs start, less summary.json's
     wall_seconds. The same for every rung (it does not grow with the model)."""
-    import json
     import subprocess
     import sys
     import tempfile
 
     from tinyx.cli.entry import CHECKOUT
+    from tinyx.rundir.contract import read_summary
 
     with tempfile.TemporaryDirectory() as tmp:
         commands = [[sys.executable, str(CHECKOUT / "train.py"), *overrides, "train.tokens_per_param=null",
@@ -111,8 +111,8 @@ def measure_startup(rungs: list[Rung], overrides: list[str], slots: int) -> None
                 ended[i] = time.perf_counter() - start
                 running.pop(i)
             time.sleep(0.05)
-        inside = [json.loads((Path(tmp) / str(i) / "summary.json").read_text())["wall_seconds"]
-                  if (Path(tmp) / str(i) / "summary.json").is_file() else 0.0 for i in range(slots)]
+        summaries = [read_summary(Path(tmp) / str(i)) for i in range(slots)]
+        inside = [s.wall_seconds or 0.0 if s is not None else 0.0 for s in summaries]
     startup = sum(ended[i] - inside[i] for i in range(slots)) / slots
     for rung in rungs:
         rung.startup_seconds = startup
