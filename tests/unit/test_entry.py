@@ -60,11 +60,13 @@ def test_unknown_key_message_names_key_suggestion_and_docs():
     assert "did you mean" not in unknown_key_message(["zzzzzz=1"], "train")
 
 
-TOOLS = {"compare": "tinyx.compare", "ablate": "tinyx.tools.ablate", "evaluate": "tinyx.tools.evaluate",
+TOOLS = {"compare": "tinyx.compare", "ablate": "tinyx.tools.ablate", "ladder": "tinyx.tools.ladder",
+         "evaluate": "tinyx.tools.evaluate",
          "generate": "tinyx.tools.generate", "export": "tinyx.tools.export", "bench": "tinyx.tools.bench"}
 HELP_WORDS = {
     "compare": ["--target", "--baseline", "--at-step"],
     "ablate": ["--round-seeds", "--max-seeds", "Everything after `--` goes to every train.py run"],
+    "ladder": ["--depths", "--seeds", "--dry-run", "Everything after `--` goes to every train.py run"],
     "evaluate": ["--probes", "--tasks"],
     "generate": ["RUN", "--max-new-tokens", "--top-k", "--no-kv-cache"],
     "export": ["RUN", "--out", "--overwrite"],
@@ -109,7 +111,7 @@ def test_tinyx_tool_runs_the_tools_main(tool, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["evalute", "runs/x"], ["unknown tool 'evalute'", "did you mean evaluate?", "compare, ablate, evaluate"]),
+    (["evalute", "runs/x"], ["unknown tool 'evalute'", "did you mean evaluate?", "compare, ablate, ladder, evaluate"]),
     (["generate", "runs/x", "--max-new-tokns", "5"], ["tinyx generate", "unknown option --max-new-tokns",
                                                      "did you mean --max-new-tokens?"]),
     (["compare", "runs/x", "--at-step", "many"], ["--at-step 'many' is not an integer"]),
